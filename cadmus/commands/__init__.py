@@ -1,0 +1,1 @@
+"""Command-line groups that have no better home (see ``cadmus.cli``)."""

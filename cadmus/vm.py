@@ -1,0 +1,327 @@
+"""Public VM API: ``run``, ``run_batch``, ``trace``, ``validate`` and ``pack``.
+
+This module only marshals arrays; the work happens in ``vm_kernel`` (Numba), which is
+imported on first use so that ``import cadmus`` never pays for Numba or the JIT.
+"""
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import Iterable, Optional, Sequence, Union
+
+import numpy as np
+
+from .asm import AsmError, Program, assemble
+from .isa import BY_OPCODE, DEFAULT_FUEL, INT64_MAX, INT64_MIN, N_REGS, Status, kind_table, mnemonic_table
+
+ProgramLike = Union[Program, str]
+MAX_TRACE_STEPS = 10_000_000  # a trace row is 144 bytes; beyond this, trace a shorter run
+DEFAULT_OUTPUTS_PER_PROGRAM = 8  # average output-region size per program in a batch
+
+
+@lru_cache(maxsize=None)
+def _tables():
+    kinds = kind_table()
+    mkeys, mops = mnemonic_table()
+    return kinds, mkeys, mops
+
+
+def _kernel():
+    from . import vm_kernel  # deferred: importing Numba costs ~0.5 s, compiling more
+
+    return vm_kernel
+
+
+@dataclass
+class Result:
+    """Outcome of one run."""
+
+    status: Status
+    outputs: list
+    steps: int
+    error: Optional[str] = None  # the assembler's message when status is PARSE_ERROR
+
+    @property
+    def ok(self) -> bool:
+        return self.status == Status.OK
+
+
+@dataclass
+class Trace:
+    """Per executed step: the pc, the opcode and the registers *before* the step ran."""
+
+    pc: np.ndarray  # (steps,)
+    opcode: np.ndarray  # (steps,)
+    registers: np.ndarray  # (steps, 16)
+    final_registers: np.ndarray  # (16,) after the last step
+    result: Result
+
+    def __len__(self) -> int:
+        return len(self.pc)
+
+    @property
+    def mnemonics(self) -> list:
+        return [BY_OPCODE[int(op)].mnemonic for op in self.opcode]
+
+    def rows(self) -> list:
+        """The trace as a list of dicts (for JSON or a DataFrame)."""
+        return [
+            {"step": i, "pc": int(self.pc[i]), "op": m, "registers": self.registers[i].tolist()}
+            for i, m in enumerate(self.mnemonics)
+        ]
+
+
+@dataclass
+class ProgramBatch:
+    """Programs packed into flat arrays, ready for ``run_batch`` (see ``pack``)."""
+
+    code: np.ndarray
+    code_offsets: np.ndarray  # word offsets, len n + 1
+    consts: np.ndarray
+    const_offsets: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.code_offsets) - 1
+
+    def __getitem__(self, i: int) -> Program:
+        return Program(self.code[self.code_offsets[i]:self.code_offsets[i + 1]],
+                       self.consts[self.const_offsets[i]:self.const_offsets[i + 1]])
+
+
+@dataclass
+class BatchResult:
+    """Outcome of ``run_batch``: numpy arrays ``status`` and ``steps``, outputs per program."""
+
+    status: np.ndarray
+    steps: np.ndarray
+    out_values: np.ndarray
+    out_start: np.ndarray
+    out_count: np.ndarray
+    errors: Optional[list] = None  # assembler messages (PARSE_ERROR only) when asked for
+    _outputs: Optional[list] = field(default=None, repr=False)
+
+    def __len__(self) -> int:
+        return len(self.status)
+
+    def outputs_of(self, i: int) -> list:
+        s = self.out_start[i]
+        return self.out_values[s:s + self.out_count[i]].tolist()
+
+    @property
+    def outputs(self) -> list:
+        """Per-program output lists (built on first access)."""
+        if self._outputs is None:
+            self._outputs = [self.outputs_of(i) for i in range(len(self))]
+        return self._outputs
+
+    def __getitem__(self, i: int) -> Result:
+        error = self.errors[i] if self.errors is not None else None
+        return Result(Status(int(self.status[i])), self.outputs_of(i), int(self.steps[i]), error)
+
+    def counts(self) -> dict:
+        """Number of programs per status name."""
+        values, counts = np.unique(self.status, return_counts=True)
+        return {Status(int(v)).name: int(c) for v, c in zip(values, counts)}
+
+
+def _check_fuel(fuel) -> int:
+    if isinstance(fuel, bool) or not isinstance(fuel, (int, np.integer)) or not 0 <= fuel <= INT64_MAX:
+        raise ValueError(f"fuel must be an integer in 0..2**63-1, got {fuel!r}")
+    return int(fuel)
+
+
+def _as_int64(values: Iterable, what: str) -> np.ndarray:
+    try:
+        arr = np.asarray(list(values) if not isinstance(values, np.ndarray) else values)
+    except TypeError as exc:
+        raise TypeError(f"{what} must be a sequence of integers") from exc
+    if arr.size == 0:
+        return np.zeros(0, np.int64)
+    if arr.ndim != 1 or arr.dtype.kind not in "iub" and arr.dtype != object:
+        raise TypeError(f"{what} must be a flat sequence of integers, got {arr.dtype} {arr.shape}")
+    if arr.dtype == object:
+        if not all(isinstance(v, (int, np.integer)) and INT64_MIN <= v <= INT64_MAX for v in arr):
+            raise ValueError(f"{what} must hold integers within int64")
+    return arr.astype(np.int64)
+
+
+def _program(prog: ProgramLike) -> Program:
+    if isinstance(prog, Program):
+        return prog
+    if isinstance(prog, str):
+        return assemble(prog)
+    raise TypeError(f"expected a Program or a str, got {type(prog).__name__}")
+
+
+def validate(prog: Program) -> Optional[str]:
+    """None if the bytecode is well formed, else a message naming the first bad instruction."""
+    if len(prog.code) % 4:
+        return f"code length {len(prog.code)} is not a multiple of 4"
+    kinds, _, _ = _tables()
+    bad = _kernel().validate(prog.code, 0, len(prog), len(prog.consts), kinds)
+    if bad < 0:
+        return None
+    return f"instruction {bad}: {prog.code[4 * bad:4 * bad + 4].tolist()} is not a valid instruction"
+
+
+def _run(prog: ProgramLike, inputs, fuel, tracing: bool):
+    fuel = _check_fuel(fuel)
+    inputs = _as_int64(inputs, "inputs")
+    try:
+        program = _program(prog)
+    except AsmError as err:
+        return Result(Status.PARSE_ERROR, [], 0, str(err)), None
+    if len(program.code) % 4:
+        return Result(Status.BAD_PROGRAM, [], 0, validate(program)), None
+    kinds, _, _ = _tables()
+    st, steps, outs, tr_pc, tr_op, tr_regs, final, _ = _kernel().run_one(
+        program.code, program.consts, inputs, fuel, kinds, tracing)
+    result = Result(Status(int(st)), outs.tolist(), int(steps))
+    return result, (tr_pc, tr_op, tr_regs, final)
+
+
+def run(prog: ProgramLike, inputs: Sequence[int] = (), fuel: int = DEFAULT_FUEL) -> Result:
+    """Run one program (a :class:`Program` or DSL text) on ``inputs``.
+
+    Never raises for a bad program: text that does not assemble gives PARSE_ERROR (with the
+    assembler's message in ``.error``), malformed bytecode gives BAD_PROGRAM.
+    """
+    return _run(prog, inputs, fuel, tracing=False)[0]
+
+
+def trace(prog: ProgramLike, inputs: Sequence[int] = (), fuel: int = DEFAULT_FUEL) -> Trace:
+    """Run one program and record every executed step (pc, opcode, registers before it)."""
+    if _check_fuel(fuel) > MAX_TRACE_STEPS:
+        raise ValueError(f"trace() records every step: fuel must be <= {MAX_TRACE_STEPS:,}")
+    result, arrays = _run(prog, inputs, fuel, tracing=True)
+    if arrays is None:
+        empty = np.zeros(0, np.int64)
+        return Trace(empty, empty, np.zeros((0, N_REGS), np.int64), np.zeros(N_REGS, np.int64), result)
+    return Trace(*arrays, result)
+
+
+def pack(programs: Sequence[ProgramLike]) -> ProgramBatch:
+    """Pack programs (or texts, assembled here) into one :class:`ProgramBatch`."""
+    progs = [_program(p) for p in programs]
+    n_words = np.fromiter((len(p.code) for p in progs), np.int64, count=len(progs))
+    n_consts = np.fromiter((len(p.consts) for p in progs), np.int64, count=len(progs))
+    if np.any(n_words % 4):
+        raise ValueError("a program's code length is not a multiple of 4")
+    empty = np.zeros(0, np.int64)
+    return ProgramBatch(
+        np.concatenate([p.code for p in progs]) if progs else empty,
+        np.concatenate([[0], np.cumsum(n_words)]).astype(np.int64),
+        np.concatenate([p.consts for p in progs]) if progs else empty,
+        np.concatenate([[0], np.cumsum(n_consts)]).astype(np.int64),
+    )
+
+
+def _pack_texts(texts: Sequence[str]):
+    """One UTF-8 buffer and byte offsets, without a Python loop over the texts when ASCII."""
+    try:
+        joined = "".join(texts)
+    except TypeError:
+        bad = next(i for i, t in enumerate(texts) if not isinstance(t, str))
+        raise TypeError(f"program {bad} is a {type(texts[bad]).__name__}, not a str") from None
+    if joined.isascii():
+        buf = np.frombuffer(joined.encode("ascii"), np.uint8)
+        lengths = np.fromiter(map(len, texts), np.int64, count=len(texts))
+    else:  # byte lengths differ from character lengths; surrogates must not crash the encode
+        encoded = [t.encode("utf-8", "surrogatepass") for t in texts]
+        buf = np.frombuffer(b"".join(encoded), np.uint8)
+        lengths = np.fromiter(map(len, encoded), np.int64, count=len(texts))
+    offsets = np.zeros(len(texts) + 1, np.int64)
+    np.cumsum(lengths, out=offsets[1:])
+    return buf, offsets
+
+
+def _pack_inputs(inputs, n: int):
+    if inputs is None:
+        return np.zeros(0, np.int64), np.zeros(n + 1, np.int64)
+    if len(inputs) != n:
+        raise ValueError(f"inputs has {len(inputs)} entries for {n} programs")
+    lengths = np.fromiter(map(len, inputs), np.int64, count=n)
+    flat = _as_int64(itertools.chain.from_iterable(inputs), "inputs")
+    offsets = np.zeros(n + 1, np.int64)
+    np.cumsum(lengths, out=offsets[1:])
+    return flat, offsets
+
+
+def _n_chunks(n: int) -> int:
+    import numba
+
+    # Many more chunks than threads, scheduled dynamically, so a few long-running programs
+    # do not leave the other threads idle; few enough that per-chunk scratch is negligible.
+    return max(1, min(n, max(numba.get_num_threads() * 16, n // 2048)))
+
+
+def run_batch(
+    programs: Union[ProgramBatch, Sequence[ProgramLike]],
+    inputs: Optional[Sequence[Sequence[int]]] = None,
+    fuel: int = DEFAULT_FUEL,
+    *,
+    messages: bool = False,
+    outputs_per_program: int = DEFAULT_OUTPUTS_PER_PROGRAM,
+) -> BatchResult:
+    """Run many programs in parallel (all cores).
+
+    ``programs``: a :class:`ProgramBatch`, a list of :class:`Program`, or a list of texts (parsed
+    in compiled code, never in a Python loop). ``inputs``: None or one input list per program.
+    ``messages=True`` fills ``.errors`` with the assembler's message for each PARSE_ERROR.
+    """
+    import numba
+
+    fuel = _check_fuel(fuel)
+    kinds, mkeys, mops = _tables()
+    k = _kernel()
+    is_text = False
+    if not isinstance(programs, ProgramBatch):
+        types = set(map(type, programs))
+        if len(types) > 1:
+            raise TypeError("run_batch() takes a list of texts or a list of Programs, not a mix: "
+                            f"got {sorted(t.__name__ for t in types)}")
+        is_text = types == {str}
+    if is_text:
+        buf, text_off = _pack_texts(programs)
+        n = len(programs)
+    else:
+        batch = programs if isinstance(programs, ProgramBatch) else pack(programs)
+        n = len(batch)
+    in_flat, in_off = _pack_inputs(inputs, n)
+    status = np.zeros(n, np.int64)
+    steps = np.zeros(n, np.int64)
+    out_start = np.zeros(n, np.int64)
+    out_count = np.zeros(n, np.int64)
+    outs = np.zeros(max(1, n * outputs_per_program), np.int64)
+    chunks = _n_chunks(n)
+    if n:
+        with numba.parallel_chunksize(1):
+            if is_text:
+                k.run_batch_text(buf, text_off, in_flat, in_off, fuel, kinds, mkeys, mops, chunks,
+                                 outputs_per_program, status, steps, out_start, out_count, outs)
+            else:
+                k.run_batch_code(batch.code, batch.code_offsets, batch.consts, batch.const_offsets,
+                                 in_flat, in_off, fuel, kinds, chunks, outputs_per_program, status,
+                                 steps, out_start, out_count, outs)
+    rerun = np.flatnonzero(status == k.NEEDS_RERUN)
+    if len(rerun):  # rare: a chunk's output region filled up; give these a full tape each
+        extra = []
+        cursor = len(outs)
+        for i in rerun:
+            prog = programs[i] if is_text else batch[i]
+            res = run(prog, in_flat[in_off[i]:in_off[i + 1]], fuel)
+            status[i], steps[i], out_start[i], out_count[i] = res.status, res.steps, cursor, len(res.outputs)
+            extra.append(np.asarray(res.outputs, np.int64))
+            cursor += len(res.outputs)
+        outs = np.concatenate([outs, *extra])
+    errors = None
+    if messages:
+        errors = [None] * n
+        if is_text:
+            for i in np.flatnonzero(status == Status.PARSE_ERROR):
+                try:
+                    assemble(programs[i])
+                except AsmError as err:
+                    errors[i] = str(err)
+    return BatchResult(status, steps, outs, out_start, out_count, errors)

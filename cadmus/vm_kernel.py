@@ -1,0 +1,686 @@
+"""Compiled core of the VM (Numba): validation, the interpreter loop, the text parser and
+the parallel batch kernels.
+
+Everything jitted lives in this one file on purpose: Numba's on-disk cache (``cache=True``)
+only notices edits to the file that defines a function, so a kernel calling a jitted helper
+from another module could run stale code. For the same reason the ISA constants below are
+written out literally (generated from ``isa.py``; ``tests/test_isa.py`` fails when stale),
+while the tables the code only indexes (operand kinds, mnemonic keys) come in as arguments.
+
+Safety: Numba does not bounds-check. Every program is validated before it runs (opcode in
+range, register/value/label operands in range, unused words zero), and every index derived
+at run time (memory address, stack pointers, input and output cursors, shift counts) is
+checked in the loop. Nothing here raises: every outcome is a status code.
+
+Nothing is compiled at import time; the first call compiles (or loads the cache).
+"""
+import numpy as np
+from numba import njit, prange
+
+# BEGIN GENERATED CONSTANTS (from cadmus/isa.py; regenerate with `cadmus isa --write`)
+OP_MOV = 1
+OP_SWAP = 2
+OP_IN = 3
+OP_OUT = 4
+OP_PUSH = 5
+OP_POP = 6
+OP_LOAD = 7
+OP_STORE = 8
+OP_NOP = 9
+OP_ADD = 10
+OP_SUB = 11
+OP_MUL = 12
+OP_DIV = 13
+OP_MOD = 14
+OP_NEG = 15
+OP_ABS = 16
+OP_INC = 17
+OP_DEC = 18
+OP_MIN = 19
+OP_MAX = 20
+OP_POW = 21
+OP_SIGN = 22
+OP_AND = 23
+OP_OR = 24
+OP_XOR = 25
+OP_NOT = 26
+OP_SHL = 27
+OP_SHR = 28
+OP_EQ = 29
+OP_NE = 30
+OP_LT = 31
+OP_LE = 32
+OP_GT = 33
+OP_GE = 34
+OP_JMP = 35
+OP_JZ = 36
+OP_JNZ = 37
+OP_JEQ = 38
+OP_JNE = 39
+OP_JLT = 40
+OP_JLE = 41
+OP_JGT = 42
+OP_JGE = 43
+OP_CALL = 44
+OP_RET = 45
+OP_HALT = 46
+OP_ASSERT = 47
+ST_OK = 0
+ST_ASSERT_FAILED = 1
+ST_OUT_OF_FUEL = 2
+ST_DIV_BY_ZERO = 3
+ST_BAD_ADDRESS = 4
+ST_STACK_OVERFLOW = 5
+ST_STACK_UNDERFLOW = 6
+ST_INPUT_EXHAUSTED = 7
+ST_OUTPUT_OVERFLOW = 8
+ST_BAD_ARGUMENT = 9
+ST_BAD_PROGRAM = 10
+ST_PARSE_ERROR = 11
+KIND_NONE = 0
+KIND_REG = 1
+KIND_VALUE = 2
+KIND_LABEL = 3
+N_REGS = 16
+MEM_SIZE = 1024
+DATA_STACK_SIZE = 256
+CALL_STACK_SIZE = 64
+MAX_OUTPUTS = 1024
+MAX_MNEMONIC_LEN = 6
+# END GENERATED CONSTANTS
+
+NEEDS_RERUN = -1  # batch status: the chunk's output region filled up; rerun with a full tape
+
+_SPACE, _TAB, _CR, _NL, _HASH, _COLON, _MINUS = 32, 9, 13, 10, 35, 58, 45
+_INT64_MIN = np.int64(-9223372036854775808)
+_ACC_LIMIT = -922337203685477580  # INT64_MIN // 10, rounded toward zero
+_FNV_OFFSET = np.int64(-3750763034362895579)  # 14695981039346656037 as int64
+_FNV_PRIME = np.int64(1099511628211)
+
+
+# ----------------------------------------------------------------------------- validation
+
+@njit(cache=True, nogil=True)
+def validate(code, c0, n, nk, kinds):
+    """Index of the first malformed instruction of ``code[c0 : c0 + 4n]``, or -1."""
+    n_ops = kinds.shape[0]
+    for pc in range(n):
+        b = c0 + 4 * pc
+        op = code[b]
+        if op <= 0 or op >= n_ops:
+            return pc
+        for j in range(3):
+            kind = kinds[op, 1 + j]
+            w = code[b + 1 + j]
+            if kind == KIND_NONE:
+                if w != 0:
+                    return pc
+            elif kind == KIND_REG:
+                if w < 0 or w >= N_REGS:
+                    return pc
+            elif kind == KIND_VALUE:
+                if w < 0 or w >= N_REGS + nk:
+                    return pc
+            elif w < 0 or w > n:  # label: 0..n, n meaning "past the end"
+                return pc
+    return -1
+
+
+# ----------------------------------------------------------------------------- interpreter
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def execute(code, c0, n, file, inputs, i0, ni, fuel, mem, memgen, gen, dstack, cstack,
+            outs, o0, ocap, tr_pc, tr_op, tr_regs, tracing):
+    """Run one validated program. Returns (status, steps, number of outputs).
+
+    ``file`` is the value file: registers in ``file[:16]`` (zeroed by the caller) followed by
+    the program's literals. Memory cell ``k`` holds ``mem[k]`` only when ``memgen[k] == gen``
+    and is zero otherwise, so a new program gets fresh memory without clearing 1024 cells.
+    """
+    pc = 0
+    steps = 0
+    ip = 0
+    no = 0
+    dsp = 0
+    csp = 0
+    status = ST_OK
+    while pc < n:
+        if steps >= fuel:
+            status = ST_OUT_OF_FUEL
+            break
+        b = c0 + 4 * pc
+        op = code[b]
+        x = code[b + 1]
+        y = code[b + 2]
+        z = code[b + 3]
+        if tracing:
+            tr_pc[steps] = pc
+            tr_op[steps] = op
+            for r in range(N_REGS):
+                tr_regs[steps, r] = file[r]
+        steps += 1
+        pc += 1
+        # Roughly by frequency in generated programs; LLVM turns the chain into a jump table.
+        if op == OP_MOV:
+            file[x] = file[y]
+        elif op == OP_ADD:
+            file[x] = file[y] + file[z]
+        elif op == OP_SUB:
+            file[x] = file[y] - file[z]
+        elif op == OP_MUL:
+            file[x] = file[y] * file[z]
+        elif op == OP_JMP:
+            pc = x
+        elif op == OP_JZ:
+            if file[x] == 0:
+                pc = y
+        elif op == OP_JNZ:
+            if file[x] != 0:
+                pc = y
+        elif op == OP_JEQ:
+            if file[x] == file[y]:
+                pc = z
+        elif op == OP_JNE:
+            if file[x] != file[y]:
+                pc = z
+        elif op == OP_JLT:
+            if file[x] < file[y]:
+                pc = z
+        elif op == OP_JLE:
+            if file[x] <= file[y]:
+                pc = z
+        elif op == OP_JGT:
+            if file[x] > file[y]:
+                pc = z
+        elif op == OP_JGE:
+            if file[x] >= file[y]:
+                pc = z
+        elif op == OP_INC:
+            file[x] = file[x] + 1
+        elif op == OP_DEC:
+            file[x] = file[x] - 1
+        elif op == OP_ASSERT:
+            if file[x] != file[y]:
+                status = ST_ASSERT_FAILED
+                break
+        elif op == OP_IN:
+            if ip >= ni:
+                status = ST_INPUT_EXHAUSTED
+                break
+            file[x] = inputs[i0 + ip]
+            ip += 1
+        elif op == OP_OUT:
+            if no >= ocap:
+                status = ST_OUTPUT_OVERFLOW
+                break
+            outs[o0 + no] = file[x]
+            no += 1
+        elif op == OP_LOAD:
+            a = file[y]
+            if a < 0 or a >= MEM_SIZE:
+                status = ST_BAD_ADDRESS
+                break
+            file[x] = mem[a] if memgen[a] == gen else 0
+        elif op == OP_STORE:
+            a = file[x]
+            if a < 0 or a >= MEM_SIZE:
+                status = ST_BAD_ADDRESS
+                break
+            mem[a] = file[y]
+            memgen[a] = gen
+        elif op == OP_DIV or op == OP_MOD:
+            u = file[y]
+            v = file[z]
+            if v == 0:
+                status = ST_DIV_BY_ZERO
+                break
+            if v == -1:  # INT64_MIN // -1 overflows the hardware divide: wrap by hand
+                file[x] = -u if op == OP_DIV else 0
+            else:
+                q = u // v  # truncating hardware divide, then floor by hand
+                rem = u - q * v
+                if rem != 0 and ((rem < 0) != (v < 0)):
+                    q -= 1
+                    rem += v
+                file[x] = q if op == OP_DIV else rem
+        elif op == OP_MIN:
+            file[x] = min(file[y], file[z])
+        elif op == OP_MAX:
+            file[x] = max(file[y], file[z])
+        elif op == OP_EQ:
+            file[x] = 1 if file[y] == file[z] else 0
+        elif op == OP_NE:
+            file[x] = 1 if file[y] != file[z] else 0
+        elif op == OP_LT:
+            file[x] = 1 if file[y] < file[z] else 0
+        elif op == OP_LE:
+            file[x] = 1 if file[y] <= file[z] else 0
+        elif op == OP_GT:
+            file[x] = 1 if file[y] > file[z] else 0
+        elif op == OP_GE:
+            file[x] = 1 if file[y] >= file[z] else 0
+        elif op == OP_PUSH:
+            if dsp >= DATA_STACK_SIZE:
+                status = ST_STACK_OVERFLOW
+                break
+            dstack[dsp] = file[x]
+            dsp += 1
+        elif op == OP_POP:
+            if dsp <= 0:
+                status = ST_STACK_UNDERFLOW
+                break
+            dsp -= 1
+            file[x] = dstack[dsp]
+        elif op == OP_CALL:
+            if csp >= CALL_STACK_SIZE:
+                status = ST_STACK_OVERFLOW
+                break
+            cstack[csp] = pc
+            csp += 1
+            pc = x
+        elif op == OP_RET:
+            if csp <= 0:
+                status = ST_STACK_UNDERFLOW
+                break
+            csp -= 1
+            pc = cstack[csp]
+        elif op == OP_HALT:
+            break
+        elif op == OP_SWAP:
+            t = file[x]
+            file[x] = file[y]
+            file[y] = t
+        elif op == OP_NEG:
+            file[x] = -file[y]
+        elif op == OP_ABS:
+            u = file[y]
+            file[x] = -u if u < 0 else u
+        elif op == OP_SIGN:
+            u = file[y]
+            file[x] = 1 if u > 0 else (-1 if u < 0 else 0)
+        elif op == OP_POW:
+            base = file[y]
+            e = file[z]
+            if e < 0:
+                status = ST_BAD_ARGUMENT
+                break
+            acc = np.int64(1)
+            while e > 0:  # at most 63 rounds
+                if e & 1:
+                    acc = acc * base
+                base = base * base
+                e >>= 1
+            file[x] = acc
+        elif op == OP_AND:
+            file[x] = file[y] & file[z]
+        elif op == OP_OR:
+            file[x] = file[y] | file[z]
+        elif op == OP_XOR:
+            file[x] = file[y] ^ file[z]
+        elif op == OP_NOT:
+            file[x] = ~file[y]
+        elif op == OP_SHL or op == OP_SHR:
+            s = file[z]
+            if s < 0 or s > 63:
+                status = ST_BAD_ARGUMENT
+                break
+            file[x] = (file[y] << s) if op == OP_SHL else (file[y] >> s)
+        elif op == OP_NOP:
+            pass
+        else:  # unreachable for validated code; kept so that nothing is ever undefined
+            status = ST_BAD_PROGRAM
+            break
+    return status, steps, no
+
+
+@njit(cache=True, nogil=True)
+def run_one(code, consts, inputs, fuel, kinds, tracing):
+    """Validate and run one program. Returns (status, steps, outputs, trace pc, trace op,
+    trace registers, final registers, index of the first bad instruction or -1)."""
+    n = len(code) // 4
+    nk = len(consts)
+    n_trace = fuel if tracing else 0
+    tr_pc = np.zeros(n_trace, np.int64)
+    tr_op = np.zeros(n_trace, np.int64)
+    tr_regs = np.zeros((n_trace, N_REGS), np.int64)
+    outs = np.zeros(MAX_OUTPUTS, np.int64)
+    file = np.zeros(N_REGS + nk, np.int64)
+    bad = validate(code, 0, n, nk, kinds)
+    if bad >= 0:
+        return (ST_BAD_PROGRAM, 0, outs[:0].copy(), tr_pc[:0].copy(), tr_op[:0].copy(),
+                tr_regs[:0].copy(), file[:N_REGS].copy(), bad)
+    file[N_REGS:] = consts
+    mem = np.zeros(MEM_SIZE, np.int64)
+    memgen = np.zeros(MEM_SIZE, np.int64)
+    dstack = np.zeros(DATA_STACK_SIZE, np.int64)
+    cstack = np.zeros(CALL_STACK_SIZE, np.int64)
+    status, steps, no = execute(code, 0, n, file, inputs, 0, len(inputs), fuel, mem, memgen, 1,
+                                dstack, cstack, outs, 0, MAX_OUTPUTS, tr_pc, tr_op, tr_regs, tracing)
+    return (status, steps, outs[:no].copy(), tr_pc[:steps].copy(), tr_op[:steps].copy(),
+            tr_regs[:steps].copy(), file[:N_REGS].copy(), -1)
+
+
+# ----------------------------------------------------------------------------- text parser
+
+@njit(cache=True, nogil=True)
+def _is_ident(buf, s, e):
+    if e <= s:
+        return False
+    for j in range(s, e):
+        c = buf[j]
+        alpha = (65 <= c <= 90) or (97 <= c <= 122) or c == 95
+        if not alpha and not (j > s and 48 <= c <= 57):
+            return False
+    return True
+
+
+@njit(cache=True, nogil=True)
+def _hash(buf, s, e):
+    h = _FNV_OFFSET
+    for j in range(s, e):
+        h = (h ^ np.int64(buf[j])) * _FNV_PRIME
+    return h
+
+
+@njit(cache=True, nogil=True)
+def _same_bytes(buf, s1, l1, s2, l2):
+    if l1 != l2:
+        return False
+    for j in range(l1):
+        if buf[s1 + j] != buf[s2 + j]:
+            return False
+    return True
+
+
+@njit(cache=True, nogil=True)
+def _parse_int(buf, s, e):
+    """(ok, value) for ``-?[0-9]+`` within int64; accumulates negatively to reach INT64_MIN."""
+    neg = buf[s] == _MINUS
+    j = s + 1 if neg else s
+    if j >= e:
+        return False, 0
+    acc = np.int64(0)
+    while j < e:
+        d = np.int64(buf[j]) - 48
+        if d < 0 or d > 9:
+            return False, 0
+        if acc < _ACC_LIMIT or (acc == _ACC_LIMIT and d > 8):
+            return False, 0
+        acc = acc * 10 - d
+        j += 1
+    if neg:
+        return True, acc
+    if acc == _INT64_MIN:
+        return False, 0
+    return True, -acc
+
+
+@njit(cache=True, nogil=True)
+def _mnemonic_opcode(buf, s, e, mkeys, mops):
+    if e - s > MAX_MNEMONIC_LEN:
+        return 0
+    key = np.int64(0)
+    for j in range(s, e):
+        key |= np.int64(buf[j]) << (8 * (j - s))
+    lo = 0
+    hi = len(mkeys)
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if mkeys[mid] < key:
+            lo = mid + 1
+        else:
+            hi = mid
+    if lo < len(mkeys) and mkeys[lo] == key:
+        return mops[lo]
+    return 0
+
+
+@njit(cache=True, nogil=True)
+def _find_label(buf, s, ln, h, sorted_h, order, ls, ll):
+    """Index (into the label arrays) of the definition of name buf[s:s+ln], or -1."""
+    lo = 0
+    hi = len(sorted_h)
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if sorted_h[mid] < h:
+            lo = mid + 1
+        else:
+            hi = mid
+    while lo < len(sorted_h) and sorted_h[lo] == h:
+        k = order[lo]
+        if _same_bytes(buf, s, ln, ls[k], ll[k]):
+            return k
+        lo += 1
+    return -1
+
+
+@njit(cache=True, nogil=True)
+def parse_program(buf, start, end, code, consts, tok, lh, ls, ll, lpc, rh, rs, rl, rslot,
+                  mkeys, mops, kinds):
+    """Parse ``buf[start:end]`` (UTF-8 DSL text) into ``code`` / ``consts``.
+
+    Returns (n instructions, n literals), or (-1, -1) where ``asm.assemble`` would raise.
+    Scratch capacities: ``code`` 4 words and ``consts`` 3 slots per instruction, label and
+    reference arrays one entry per line; the caller sizes them from ``end - start``.
+    """
+    n = 0
+    nk = 0
+    nl = 0
+    nr = 0
+    pos = start
+    while True:
+        e = pos
+        while e < end and buf[e] != _NL:
+            e += 1
+        line_end = e
+        for j in range(pos, e):
+            if buf[j] == _HASH:
+                line_end = j
+                break
+        # Tokenize: up to 5 tokens (a mnemonic, 3 operands and one too many).
+        ntok = 0
+        j = pos
+        while j < line_end and ntok < 5:
+            c = buf[j]
+            if c == _SPACE or c == _TAB or c == _CR:
+                j += 1
+                continue
+            s = j
+            while j < line_end and buf[j] != _SPACE and buf[j] != _TAB and buf[j] != _CR:
+                j += 1
+            tok[2 * ntok] = s
+            tok[2 * ntok + 1] = j
+            ntok += 1
+        if ntok > 0:
+            s0 = tok[0]
+            e0 = tok[1]
+            if buf[e0 - 1] == _COLON:
+                if ntok > 1 or not _is_ident(buf, s0, e0 - 1):
+                    return -1, -1
+                lh[nl] = _hash(buf, s0, e0 - 1)
+                ls[nl] = s0
+                ll[nl] = e0 - 1 - s0
+                lpc[nl] = n
+                nl += 1
+            else:
+                op = _mnemonic_opcode(buf, s0, e0, mkeys, mops)
+                if op == 0 or ntok - 1 != kinds[op, 0]:
+                    return -1, -1
+                b = 4 * n
+                code[b] = op
+                code[b + 1] = 0
+                code[b + 2] = 0
+                code[b + 3] = 0
+                for k in range(ntok - 1):
+                    s = tok[2 * k + 2]
+                    te = tok[2 * k + 3]
+                    kind = kinds[op, 1 + k]
+                    is_reg = te - s == 1 and 97 <= buf[s] <= 112
+                    if kind == KIND_REG:
+                        if not is_reg:
+                            return -1, -1
+                        code[b + 1 + k] = buf[s] - 97
+                    elif kind == KIND_VALUE:
+                        if is_reg:
+                            code[b + 1 + k] = buf[s] - 97
+                        else:
+                            ok, value = _parse_int(buf, s, te)
+                            if not ok:
+                                return -1, -1
+                            consts[nk] = value
+                            code[b + 1 + k] = N_REGS + nk
+                            nk += 1
+                    else:
+                        if not _is_ident(buf, s, te):
+                            return -1, -1
+                        rh[nr] = _hash(buf, s, te)
+                        rs[nr] = s
+                        rl[nr] = te - s
+                        rslot[nr] = b + 1 + k
+                        nr += 1
+                n += 1
+        if e >= end:
+            break
+        pos = e + 1
+    if nl > 0:
+        order = np.argsort(lh[:nl])
+        sorted_h = lh[:nl][order]
+        for k in range(nl):  # a duplicate is found by searching its own name
+            if _find_label(buf, ls[k], ll[k], lh[k], sorted_h, order, ls, ll) != k:
+                return -1, -1
+        for k in range(nr):
+            d = _find_label(buf, rs[k], rl[k], rh[k], sorted_h, order, ls, ll)
+            if d < 0:
+                return -1, -1
+            code[rslot[k]] = lpc[d]
+    elif nr > 0:
+        return -1, -1
+    return n, nk
+
+
+# ----------------------------------------------------------------------------- batch kernels
+
+@njit(cache=True, nogil=True)
+def _run_in_chunk(code, c0, n, consts, k0, nk, file, inputs, in_off, i, fuel, kinds, mem, memgen,
+                  gen, dstack, cstack, outs, cursor, region_end, status, steps, out_start,
+                  out_count, dummy1, dummy2):
+    """Validate and run program ``i`` of a batch with the chunk's scratch buffers."""
+    out_start[i] = cursor
+    if validate(code, c0, n, nk, kinds) >= 0:
+        status[i] = ST_BAD_PROGRAM
+        return cursor
+    for r in range(N_REGS):
+        file[r] = 0
+    for r in range(nk):
+        file[N_REGS + r] = consts[k0 + r]
+    ocap = min(MAX_OUTPUTS, region_end - cursor)
+    st, sp, no = execute(code, c0, n, file, inputs, in_off[i], in_off[i + 1] - in_off[i], fuel,
+                         mem, memgen, gen, dstack, cstack, outs, cursor, ocap, dummy1, dummy1,
+                         dummy2, False)
+    if st == ST_OUTPUT_OVERFLOW and ocap < MAX_OUTPUTS:
+        st = NEEDS_RERUN
+    status[i] = st
+    steps[i] = sp
+    out_count[i] = no
+    return cursor + no
+
+
+@njit(cache=True, parallel=True)
+def run_batch_code(code, code_off, consts, const_off, inputs, in_off, fuel, kinds, n_chunks,
+                   outs_per_program, status, steps, out_start, out_count, outs):
+    """Run packed bytecode programs, ``n_chunks`` independent chunks in parallel.
+
+    Program ``i`` is ``code[code_off[i]:code_off[i+1]]`` with literals
+    ``consts[const_off[i]:const_off[i+1]]`` and inputs ``inputs[in_off[i]:in_off[i+1]]``.
+    Each chunk appends outputs into its own region of ``outs`` (``outs_per_program`` words per
+    program on average); a program that finds the region full gets NEEDS_RERUN.
+    """
+    n_prog = len(code_off) - 1
+    per_chunk = (n_prog + n_chunks - 1) // n_chunks
+    dummy1 = np.zeros(0, np.int64)
+    dummy2 = np.zeros((0, N_REGS), np.int64)
+    for c in prange(n_chunks):
+        lo = c * per_chunk
+        hi = min(n_prog, lo + per_chunk)
+        if lo >= hi:
+            continue
+        max_nk = 0
+        for i in range(lo, hi):
+            max_nk = max(max_nk, const_off[i + 1] - const_off[i])
+        file = np.zeros(N_REGS + max_nk, np.int64)
+        mem = np.zeros(MEM_SIZE, np.int64)
+        memgen = np.zeros(MEM_SIZE, np.int64)
+        dstack = np.zeros(DATA_STACK_SIZE, np.int64)
+        cstack = np.zeros(CALL_STACK_SIZE, np.int64)
+        cursor = lo * outs_per_program
+        region_end = hi * outs_per_program
+        for i in range(lo, hi):
+            k0 = const_off[i]
+            cursor = _run_in_chunk(code, code_off[i], (code_off[i + 1] - code_off[i]) // 4, consts,
+                                   k0, const_off[i + 1] - k0, file, inputs, in_off, i, fuel, kinds,
+                                   mem, memgen, i - lo + 1, dstack, cstack, outs, cursor,
+                                   region_end, status, steps, out_start, out_count, dummy1, dummy2)
+
+
+@njit(cache=True, parallel=True)
+def run_batch_text(buf, text_off, inputs, in_off, fuel, kinds, mkeys, mops, n_chunks,
+                   outs_per_program, status, steps, out_start, out_count, outs):
+    """Parse and run program texts ``buf[text_off[i]:text_off[i+1]]`` in one pass (as
+    ``run_batch_code``); a text that does not assemble gets PARSE_ERROR."""
+    n_prog = len(text_off) - 1
+    per_chunk = (n_prog + n_chunks - 1) // n_chunks
+    dummy1 = np.zeros(0, np.int64)
+    dummy2 = np.zeros((0, N_REGS), np.int64)
+    for c in prange(n_chunks):
+        lo = c * per_chunk
+        hi = min(n_prog, lo + per_chunk)
+        if lo >= hi:
+            continue
+        max_len = 0
+        for i in range(lo, hi):
+            max_len = max(max_len, text_off[i + 1] - text_off[i])
+        # An instruction takes at least 3 bytes plus a newline, a label 2 plus a newline.
+        cap = max_len // 2 + 2
+        code = np.zeros(4 * cap, np.int64)
+        consts = np.zeros(3 * cap, np.int64)
+        file = np.zeros(N_REGS + 3 * cap, np.int64)
+        tok = np.zeros(10, np.int64)
+        lh = np.zeros(cap, np.int64)
+        ls = np.zeros(cap, np.int64)
+        ll = np.zeros(cap, np.int64)
+        lpc = np.zeros(cap, np.int64)
+        rh = np.zeros(cap, np.int64)
+        rs = np.zeros(cap, np.int64)
+        rl = np.zeros(cap, np.int64)
+        rslot = np.zeros(cap, np.int64)
+        mem = np.zeros(MEM_SIZE, np.int64)
+        memgen = np.zeros(MEM_SIZE, np.int64)
+        dstack = np.zeros(DATA_STACK_SIZE, np.int64)
+        cstack = np.zeros(CALL_STACK_SIZE, np.int64)
+        cursor = lo * outs_per_program
+        region_end = hi * outs_per_program
+        for i in range(lo, hi):
+            n, nk = parse_program(buf, text_off[i], text_off[i + 1], code, consts, tok, lh, ls, ll,
+                                  lpc, rh, rs, rl, rslot, mkeys, mops, kinds)
+            if n < 0:
+                status[i] = ST_PARSE_ERROR
+                out_start[i] = cursor
+                continue
+            cursor = _run_in_chunk(code, 0, n, consts, 0, nk, file, inputs, in_off, i, fuel, kinds,
+                                   mem, memgen, i - lo + 1, dstack, cstack, outs, cursor,
+                                   region_end, status, steps, out_start, out_count, dummy1, dummy2)
+
+
+@njit(cache=True, nogil=True)
+def parse_one(buf, kinds, mkeys, mops):
+    """Parse one UTF-8 text; returns (code, consts) or empty arrays with n = -1."""
+    cap = len(buf) // 2 + 2
+    code = np.zeros(4 * cap, np.int64)
+    consts = np.zeros(3 * cap, np.int64)
+    tok = np.zeros(10, np.int64)
+    lab = np.zeros((8, cap), np.int64)
+    n, nk = parse_program(buf, 0, len(buf), code, consts, tok, lab[0], lab[1], lab[2], lab[3],
+                          lab[4], lab[5], lab[6], lab[7], mkeys, mops, kinds)
+    if n < 0:
+        return n, code[:0].copy(), consts[:0].copy()
+    return n, code[:4 * n].copy(), consts[:nk].copy()
