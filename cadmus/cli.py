@@ -15,8 +15,8 @@ import sys
 COMMAND_MODULES = [
     "cadmus.commands.vm",
     "cadmus.data.cli",
-    "cadmus.tokenizer_cli",
-    "cadmus.train",
+    "cadmus.tokenization",
+    "cadmus.train.cli",
 ]
 
 
