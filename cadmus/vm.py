@@ -325,3 +325,14 @@ def run_batch(
                 except AsmError as err:
                     errors[i] = str(err)
     return BatchResult(status, steps, outs, out_start, out_count, errors)
+
+
+def parse_compiled(text: str) -> Optional[Program]:
+    """Assemble with the compiled parser of the text fast path (None where ``assemble`` raises).
+
+    Exists so tests can hold the compiled parser to ``asm.assemble`` text by text.
+    """
+    buf, _ = _pack_texts([text])
+    kinds, mkeys, mops = _tables()
+    n, code, consts = _kernel().parse_one(buf, kinds, mkeys, mops)
+    return None if n < 0 else Program(code, consts)
