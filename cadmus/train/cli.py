@@ -1,0 +1,68 @@
+"""``cadmus train RECIPE [--field value ...]``; also ``accelerate launch -m cadmus.train RECIPE``."""
+from __future__ import annotations
+
+import sys
+
+USAGE_EPILOG = """recipe keys and flags (CLI flags override the recipe):
+{fields}
+
+examples:
+  cadmus train recipes/tiny.yaml --dataset_path data/arith --max_steps 200
+  cadmus train recipes/tiny.yaml --resume            # continue from the latest checkpoint
+  accelerate launch --config_file recipes/accelerate/multi_gpu.yaml -m cadmus.train recipes/small.yaml
+"""
+
+
+def _field_help() -> str:
+    from dataclasses import fields
+
+    from .config import ARG_CLASSES
+
+    lines = []
+    for cls in ARG_CLASSES:
+        lines.append(f"  [{cls.__name__}]")
+        for f in fields(cls):
+            lines.append(f"    --{f.name:<28} {f.metadata.get('help', '')}")
+    return "\n".join(lines)
+
+
+def cmd_train(args) -> int:
+    from ..tokenization import AlphabetError
+    from . import config
+    from .checkpoints import CheckpointError
+    from .data import DatasetError
+    from .trainer import RecipeError, train
+
+    try:
+        margs, dargs, targs = config.parse(args.recipe, args.overrides)
+        final = train(margs, dargs, targs, recipe_path=args.recipe)
+    except (FileNotFoundError, DatasetError, RecipeError, CheckpointError, AlphabetError, ValueError) as err:
+        print(f"cadmus train: error: {err}", file=sys.stderr)
+        return 2
+    print("cadmus train: done: " + ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}"
+                                               for k, v in final.items() if v is not None))
+    return 0
+
+
+def register(sub) -> None:
+    import argparse
+
+    p = sub.add_parser(
+        "train", help="train a GPT-2 model from a recipe (CPU, one GPU, or `accelerate launch`)",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog=USAGE_EPILOG.format(fields=_field_help()),
+    )
+    p.add_argument("recipe", help="recipe YAML, e.g. recipes/tiny.yaml")
+    p.add_argument("overrides", nargs=argparse.REMAINDER, help="--field value pairs overriding the recipe")
+    p.set_defaults(func=cmd_train)
+
+
+def main(argv=None) -> int:
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="python -m cadmus.train")
+    sub = parser.add_subparsers()
+    register(sub)
+    argv = list(sys.argv[1:] if argv is None else argv)
+    args = parser.parse_args(["train", *argv])
+    return args.func(args)

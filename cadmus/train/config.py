@@ -1,0 +1,161 @@
+"""Recipe dataclasses and the YAML + CLI parser.
+
+A recipe is flat YAML whose keys are exactly the fields below, sectioned by comments
+``# Model`` / ``# Data`` / ``# Training``. CLI flags (``--field value``) override it;
+an unknown key in either place is an error.
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+from typing import Optional
+
+VIEWS = ("completion", "synthesis", "execution")
+
+
+@dataclass
+class ModelArguments:
+    preset: str = field(default="tiny", metadata={"help": "model preset: tiny, small, base, cadmus-280m"})
+    n_layer: Optional[int] = field(default=None, metadata={"help": "override the preset's layer count"})
+    n_head: Optional[int] = field(default=None, metadata={"help": "override the preset's head count"})
+    n_embd: Optional[int] = field(default=None, metadata={"help": "override the preset's width"})
+    dropout: float = field(default=0.0, metadata={"help": "dropout in embeddings, attention and residuals"})
+    context_length: Optional[int] = field(
+        default=None,
+        metadata={"help": "model context (tokens); default: the dataset's longest sample, rounded up to 8"},
+    )
+    tokenizer_path: Optional[str] = field(
+        default=None, metadata={"help": "tokenizer folder; default: the repository's tokenizer/"}
+    )
+
+
+@dataclass
+class DataArguments:
+    dataset_path: str = field(default="", metadata={"help": "DatasetDict folder written by `cadmus data build`"})
+    completion_weight: float = field(
+        default=1.0, metadata={"help": "mixture weight of the completion view (copies of each row; 0 = off)"}
+    )
+    synthesis_weight: float = field(default=0.0, metadata={"help": "mixture weight of the synthesis view"})
+    execution_weight: float = field(default=0.0, metadata={"help": "mixture weight of the execution view"})
+    families: list[str] = field(
+        default_factory=list, metadata={"help": "keep only these task families (empty = all)"}
+    )
+    max_train_samples: Optional[int] = field(default=None, metadata={"help": "use the first N train rows"})
+    max_eval_samples: int = field(default=512, metadata={"help": "valid rows used for the eval loss"})
+    packing: bool = field(
+        default=True,
+        metadata={"help": "pack samples into full blocks (true) or pad each sample with an attention mask (false)"},
+    )
+    target_only_loss: bool = field(
+        default=False, metadata={"help": "compute the loss only on the target part of each view"}
+    )
+    num_proc: Optional[int] = field(default=None, metadata={"help": "processes for datasets.map"})
+
+    def view_weights(self) -> dict:
+        return {v: getattr(self, f"{v}_weight") for v in VIEWS if getattr(self, f"{v}_weight") > 0}
+
+
+@dataclass
+class TrainingArguments:
+    output_dir: str = field(default="runs/tiny", metadata={"help": "where checkpoints, metrics and the model go"})
+    seed: int = field(default=0, metadata={"help": "seed for initialisation and data order"})
+    max_steps: int = field(default=1000, metadata={"help": "optimizer steps"})
+    per_device_batch_size: int = field(default=32, metadata={"help": "sequences per device per micro-step"})
+    gradient_accumulation_steps: int = field(default=1, metadata={"help": "micro-steps per optimizer step"})
+    learning_rate: float = field(default=1e-3, metadata={"help": "peak learning rate"})
+    min_lr_ratio: float = field(default=0.1, metadata={"help": "final learning rate / peak of the cosine"})
+    warmup_steps: int = field(default=100, metadata={"help": "linear warmup steps"})
+    weight_decay: float = field(default=0.1, metadata={"help": "AdamW decay on matrices (not biases/norms)"})
+    adam_beta1: float = field(default=0.9, metadata={"help": "AdamW beta1"})
+    adam_beta2: float = field(default=0.95, metadata={"help": "AdamW beta2"})
+    max_grad_norm: float = field(default=1.0, metadata={"help": "gradient clipping norm (0 = off)"})
+    mixed_precision: str = field(
+        default="auto", metadata={"help": "auto (bf16 on GPUs that have it, else fp32), no, bf16 or fp16"}
+    )
+    torch_compile: bool = field(default=False, metadata={"help": "wrap the model in torch.compile"})
+    logging_steps: int = field(default=10, metadata={"help": "log the train loss every N steps"})
+    eval_steps: int = field(default=100, metadata={"help": "eval loss + completion accuracy every N steps (0 = end only)"})
+    accuracy_samples: int = field(default=200, metadata={"help": "valid completion prompts for greedy accuracy (0 = off)"})
+    generation_batch_size: int = field(default=64, metadata={"help": "prompts per greedy generation batch"})
+    max_new_tokens: int = field(default=24, metadata={"help": "longest generated completion"})
+    save_steps: int = field(default=500, metadata={"help": "checkpoint every N steps (0 = off)"})
+    save_total_limit: int = field(default=2, metadata={"help": "checkpoints kept besides the best"})
+    resume: Optional[str] = field(
+        default=None, metadata={"help": "resume from 'latest' (in output_dir) or a checkpoint folder"}
+    )
+    progress_bar: bool = field(default=True, metadata={"help": "show a tqdm progress bar"})
+
+
+ARG_CLASSES = (ModelArguments, DataArguments, TrainingArguments)
+
+
+def field_names() -> dict:
+    """Recipe key -> dataclass name, for error messages and the unknown-key check."""
+    return {f.name: cls.__name__ for cls in ARG_CLASSES for f in fields(cls)}
+
+
+def load_recipe(path) -> dict:
+    """Read a recipe YAML into a flat dict, rejecting keys that are not dataclass fields."""
+    import yaml
+
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"recipe {path} not found")
+    data = yaml.safe_load(path.read_text()) or {}
+    if not isinstance(data, dict):
+        raise ValueError(f"recipe {path}: expected a mapping of field: value, got {type(data).__name__}")
+    unknown = sorted(set(data) - set(field_names()))
+    if unknown:
+        raise ValueError(f"recipe {path}: unknown key(s) {', '.join(unknown)} (valid keys: see `cadmus train --help`)")
+    return data
+
+
+def _to_argv(recipe: dict) -> list:
+    """YAML values as CLI flags, so YAML and CLI go through the same argparse type conversion
+    (PyYAML reads ``1e-3`` as a string; argparse turns it into the float the field wants)."""
+    argv = []
+    for key, value in recipe.items():
+        if value is None:
+            continue  # null = keep the default
+        if isinstance(value, (list, tuple)):
+            if value:
+                argv += [f"--{key}", *map(str, value)]
+        elif isinstance(value, bool):
+            argv += [f"--{key}", "true" if value else "false"]
+        else:
+            argv += [f"--{key}", str(value)]
+    return argv
+
+
+def _normalise_resume(argv: list) -> list:
+    """A bare ``--resume`` means ``--resume latest``."""
+    out = list(argv)
+    for i, a in enumerate(out):
+        if a == "--resume" and (i + 1 == len(out) or out[i + 1].startswith("--")):
+            out.insert(i + 1, "latest")
+            break
+    return out
+
+
+def make_parser():
+    from transformers import HfArgumentParser
+
+    return HfArgumentParser(ARG_CLASSES)
+
+
+def parse(recipe_path=None, overrides=()) -> tuple:
+    """(ModelArguments, DataArguments, TrainingArguments) from a recipe file plus CLI flags."""
+    recipe = load_recipe(recipe_path) if recipe_path else {}
+    argv = _to_argv(recipe) + _normalise_resume(list(overrides))
+    try:
+        return make_parser().parse_args_into_dataclasses(args=argv, look_for_args_file=False)
+    except ValueError as err:  # HfArgumentParser's message for leftover flags
+        raise ValueError(f"cadmus train: {err}") from None
+
+
+def to_dict(args: tuple) -> dict:
+    """The full recipe (every field) as one flat dict, e.g. for cadmus.json."""
+    out = {}
+    for a in args:
+        out.update(asdict(a))
+    return out

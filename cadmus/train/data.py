@@ -1,0 +1,174 @@
+"""From a saved DatasetDict to fixed-length training blocks.
+
+Each chosen view of a row becomes one sample: ``prompt + target + EOS``, tokenized with
+``datasets.map`` (cached next to the dataset). Samples are then either packed into full
+blocks (one token stream cut every ``block_size`` tokens) or padded one per block with an
+attention mask. With ``target_only_loss`` the prompt tokens are labelled -100.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+from ..tokenization import check_text
+from .config import VIEWS
+
+SPLITS = ("train", "valid", "test", "ood_numbers", "ood_length", "ood_family")
+COLUMNS = ("id", "family", "variant", "program", "description") + tuple(
+    f"{view}_{part}" for view in VIEWS for part in ("prompt", "target")
+)
+IGNORE_INDEX = -100  # label value the loss skips (PyTorch / transformers convention)
+
+
+class DatasetError(ValueError):
+    """The dataset folder is missing, unreadable or does not follow the column contract."""
+
+
+def load_dataset_dict(path):
+    """Load a DatasetDict from ``path``, with a clear error for anything off-contract."""
+    from datasets import DatasetDict, load_from_disk
+
+    path = Path(path) if path else None
+    hint = "build one with `cadmus data build RECIPE --out DIR`"
+    if path is None or not str(path):
+        raise DatasetError(f"no dataset_path given ({hint})")
+    if not path.exists():
+        raise DatasetError(f"dataset {path} does not exist ({hint})")
+    try:
+        ds = load_from_disk(str(path))
+    except Exception as err:  # datasets raises several types for a damaged folder
+        raise DatasetError(f"dataset {path} cannot be read as a saved DatasetDict: {err}") from err
+    if not isinstance(ds, DatasetDict):
+        raise DatasetError(f"dataset {path} is a single split; expected a DatasetDict with {', '.join(SPLITS)}")
+    missing = [s for s in ("train", "valid") if s not in ds]
+    if missing:
+        raise DatasetError(f"dataset {path} lacks split(s) {', '.join(missing)}")
+    for name in ("train", "valid"):
+        absent = [c for c in COLUMNS if c not in ds[name].column_names]
+        if absent:
+            raise DatasetError(f"dataset {path}, split {name}: missing column(s) {', '.join(absent)}")
+    return ds
+
+
+def content_hash(path) -> str:
+    """sha256 over the dataset's data files (not the map caches that training adds next to them)."""
+    path = Path(path)
+    h = hashlib.sha256()
+    for state in sorted(path.glob("*/state.json")):
+        for item in json.loads(state.read_text()).get("_data_files", []):
+            f = state.parent / item["filename"]
+            h.update(f"{state.parent.name}/{item['filename']}\n".encode())
+            with open(f, "rb") as fh:
+                for chunk in iter(lambda: fh.read(1 << 20), b""):
+                    h.update(chunk)
+    return h.hexdigest()
+
+
+def filter_families(ds, families):
+    if not families:
+        return ds
+    wanted = set(families)
+    return ds.filter(lambda fam: fam in wanted, input_columns="family")
+
+
+def _copies(weight: float, key: str) -> int:
+    """How many times a row's view enters the mixture: floor(w), plus one with prob frac(w),
+    decided by a hash of the key so the choice is deterministic and needs no RNG state."""
+    whole = int(weight)
+    u = int.from_bytes(hashlib.blake2b(key.encode(), digest_size=8).digest(), "big") / 2**64
+    return whole + (u < weight - whole)
+
+
+def _tokenize_batch(batch, tokenizer, weights, seed):
+    texts, n_prompt = [], []
+    for i, row_id in enumerate(batch["id"]):
+        for view, weight in weights.items():
+            prompt, target = batch[f"{view}_prompt"][i], batch[f"{view}_target"][i]
+            if not prompt and not target:
+                continue  # e.g. no synthesis view for the `random` family
+            copies = _copies(weight, f"{seed}:{view}:{row_id}")
+            if copies:
+                check_text(prompt + target, where=f"row {row_id!r}, {view} view")
+            texts += [prompt + target] * copies
+            n_prompt += [len(prompt)] * copies
+    # one tokenizer call per batch; char-level, so tokens(prompt + target) = tokens(prompt) + tokens(target)
+    enc = tokenizer(texts, add_special_tokens=False, split_special_tokens=True)["input_ids"]
+    eos = tokenizer.eos_token_id
+    return {"input_ids": [e + [eos] for e in enc], "n_prompt": n_prompt}
+
+
+def tokenize(ds, tokenizer, weights: dict, seed: int = 0, num_proc=None):
+    """One row per (row, view, copy): ``input_ids`` (ending in EOS) and ``n_prompt``."""
+    if not weights:
+        raise ValueError("no view selected: set completion_weight, synthesis_weight or execution_weight > 0")
+    return ds.map(
+        _tokenize_batch,
+        batched=True,
+        remove_columns=ds.column_names,
+        fn_kwargs=dict(tokenizer=tokenizer, weights=weights, seed=seed),
+        num_proc=num_proc,
+        desc="tokenize",
+    )
+
+
+def _labels(ids, n_prompt, target_only):
+    return [IGNORE_INDEX] * n_prompt + ids[n_prompt:] if target_only else list(ids)
+
+
+def _pack_batch(batch, block_size, target_only):
+    stream, labels = [], []
+    for ids, n in zip(batch["input_ids"], batch["n_prompt"]):
+        stream += ids
+        labels += _labels(ids, n, target_only)
+    n_blocks = len(stream) // block_size  # the tail shorter than a block is dropped
+    cut = lambda xs: [xs[i * block_size:(i + 1) * block_size] for i in range(n_blocks)]  # noqa: E731
+    # no attention mask: every position is real, and the model can take its causal fast path
+    return {"input_ids": cut(stream), "labels": cut(labels)}
+
+
+def _pad_batch(batch, block_size, target_only, pad_id):
+    out = {"input_ids": [], "labels": [], "attention_mask": []}
+    for ids, n in zip(batch["input_ids"], batch["n_prompt"]):
+        fill = block_size - len(ids)
+        out["input_ids"].append(ids + [pad_id] * fill)
+        out["labels"].append(_labels(ids, n, target_only) + [IGNORE_INDEX] * fill)
+        out["attention_mask"].append([1] * len(ids) + [0] * fill)
+    return out
+
+
+def to_blocks(tokenized, block_size: int, packing: bool, target_only: bool, pad_id: int, num_proc=None):
+    """Fixed-length ``input_ids`` / ``labels`` / ``attention_mask`` rows (torch format)."""
+    if packing:
+        fn, kw, desc = _pack_batch, dict(block_size=block_size, target_only=target_only), "pack"
+    else:
+        fn, kw, desc = _pad_batch, dict(block_size=block_size, target_only=target_only, pad_id=pad_id), "pad"
+    blocks = tokenized.map(
+        fn, batched=True, batch_size=1000, remove_columns=tokenized.column_names, fn_kwargs=kw,
+        num_proc=num_proc, desc=desc,
+    )
+    return blocks.with_format("torch")
+
+
+def longest_sample(tokenized) -> int:
+    lengths = [len(x) for x in tokenized["input_ids"]]
+    return max(lengths) if lengths else 0
+
+
+def non_pad_share(blocks) -> float:
+    """Share of real (non-pad) tokens among all block positions."""
+    if "attention_mask" not in blocks.column_names:
+        return 1.0 if len(blocks) else 0.0  # packed blocks hold no padding
+    mask = blocks.with_format("numpy")[:]["attention_mask"]
+    return float(mask.mean()) if len(mask) else 0.0
+
+
+def completion_prompts(valid, n: int) -> list:
+    """Up to ``n`` (prompt, target) pairs from the valid completion view, in dataset order."""
+    out = []
+    for prompt, target in zip(valid["completion_prompt"], valid["completion_target"]):
+        if prompt:
+            out.append((prompt, target))
+            if len(out) == n:
+                break
+    return out
