@@ -1,0 +1,146 @@
+"""``arith``: straight-line integer arithmetic with constants (the headline completion task).
+
+Input: 1..3 values x, y, z (read in that order); output: one value, the expression in the
+description. Knobs: number of operations, operand range (the recipe's number range, used for
+the inputs and the literal constants) and operator set, chosen by level:
+
+=====  ==========  ==============================================
+level  operations  operators
+=====  ==========  ==============================================
+1      1           add, sub
+2      2..3        add, sub, mul
+3      3..6        add, sub, mul, div, mod, min, max
+=====  ==========  ==============================================
+
+A recipe's ``ops`` range replaces the level's number of operations (``ood_length``). ``div``
+and ``mod`` always divide by a non-zero literal so that no input can make them fail.
+Variants: ``fresh`` writes every result to a new register, ``in_place`` overwrites the first
+operand's register. difficulty: level as above, size = number of operations.
+"""
+from __future__ import annotations
+
+import random
+
+from .base import Family, Params, REGISTERS, Task, choice, clip, randint, wrap
+
+LEVEL_OPS = {1: ("add", "sub"), 2: ("add", "sub", "mul"),
+             3: ("add", "sub", "mul", "div", "mod", "min", "max")}
+LEVEL_COUNT = {1: (1, 1), 2: (2, 3), 3: (3, 6)}
+NAMES = "xyz"
+DESCRIPTIONS = ["read {inputs} and output {expr}", "compute {expr} for the inputs {inputs}",
+                "given {inputs}, print the value of {expr}", "output {expr} where {inputs} are read in that order"]
+INFIX = {"add": "+", "sub": "-", "mul": "*", "div": "div", "mod": "mod"}
+
+
+def apply(op: str, a: int, b: int) -> int:
+    """The oracle's arithmetic: Python integers, floor division, int64 wrap-around."""
+    if op == "add":
+        return wrap(a + b)
+    if op == "sub":
+        return wrap(a - b)
+    if op == "mul":
+        return wrap(a * b)
+    if op == "div":
+        return wrap(a // b)
+    if op == "mod":
+        return a % b
+    return min(a, b) if op == "min" else max(a, b)
+
+
+def evaluate(steps: list, inputs: list) -> int:
+    """Run the expression DAG: each step is (op, src1, src2), a source is ('v', i) or a literal."""
+    values = list(inputs)
+    for op, s1, s2 in steps:
+        get = lambda s: values[s[1]] if isinstance(s, tuple) else s  # noqa: E731
+        values.append(apply(op, get(s1), get(s2)))
+    return values[-1]
+
+
+def _expr(op: str, a: str, b: str) -> str:
+    if op in ("min", "max"):
+        return f"{op}({a}, {b})"
+    return f"({a} {INFIX[op]} {b})"
+
+
+def _literal(rng: random.Random, numbers: tuple, nonzero: bool) -> int:
+    v = randint(rng, *numbers)
+    if nonzero and v == 0:
+        v = numbers[1] if numbers[1] != 0 else (numbers[0] if numbers[0] != 0 else 1)
+    return v
+
+
+def draw_steps(rng: random.Random, level: int, n_ops: int, numbers: tuple):
+    """(number of inputs, steps): a DAG that uses every input and ends in a single value."""
+    n_inputs = randint(rng, 1, min(3, n_ops + 1))
+    binary = set(rng.sample(range(n_ops), n_inputs - 1))  # ops that join two pending values
+    pending = list(range(n_inputs))
+    steps = []
+    for k in range(n_ops):
+        a = pending.pop(rng.randrange(len(pending)))
+        if k in binary:
+            op = choice(rng, [o for o in LEVEL_OPS[level] if o not in ("div", "mod")])
+            b = ("v", pending.pop(rng.randrange(len(pending))))
+        else:
+            op = choice(rng, LEVEL_OPS[level])
+            b = _literal(rng, numbers, nonzero=op in ("div", "mod"))
+        first, second = (("v", a), b)
+        if op not in ("div", "mod") and rng.random() < 0.3:
+            first, second = second, first  # literal first, e.g. (17 - x)
+        steps.append((op, first, second))
+        pending.append(n_inputs + k)
+    return n_inputs, steps
+
+
+def render(rng: random.Random, n_inputs: int, steps: list, in_place: bool):
+    """(reading lines, computing lines, result register) with registers drawn at random."""
+    free = rng.sample(REGISTERS, len(REGISTERS))
+    reg = [free.pop() for _ in range(n_inputs)]
+    body = []
+    for op, s1, s2 in steps:
+        srcs = [s for s in (s1, s2) if isinstance(s, tuple)]
+        dst = reg[srcs[0][1]] if in_place else free.pop()
+        text = lambda s: reg[s[1]] if isinstance(s, tuple) else str(s)  # noqa: E731
+        body.append(f"{op} {dst} {text(s1)} {text(s2)}")
+        reg.append(dst)
+    return [f"in {r}" for r in reg[:n_inputs]], body, reg
+
+
+def describe(rng: random.Random, n_inputs: int, steps: list) -> str:
+    exprs = list(NAMES[:n_inputs])
+    for op, s1, s2 in steps:
+        text = lambda s: exprs[s[1]] if isinstance(s, tuple) else str(s)  # noqa: E731
+        exprs.append(_expr(op, text(s1), text(s2)))
+    expr = exprs[-1][1:-1] if exprs[-1].startswith("(") else exprs[-1]
+    names = NAMES[:n_inputs]
+    inputs = names[0] if n_inputs == 1 else ", ".join(names[:-1]) + " and " + names[-1]
+    return choice(rng, DESCRIPTIONS).format(inputs=inputs, expr=expr)
+
+
+class Arith(Family):
+    """Generated from an expression DAG instead of a template (see the module docstring)."""
+
+    def __init__(self):
+        super().__init__("arith", "arith", "input x[, y[, z]]; output the value of the expression in the description",
+                         [], [], None, lambda c, k: [evaluate(k["steps"], c)], None, has_length=True)
+
+    def feasible(self, params: Params) -> bool:
+        return clip(params.numbers, -10**9, 10**9) is not None and any(lv in LEVEL_OPS for lv in params.levels)
+
+    def generate(self, rng: random.Random, params: Params, n_cases: int) -> Task:
+        numbers = clip(params.numbers, -10**9, 10**9)
+        level = choice(rng, [lv for lv in params.levels if lv in LEVEL_OPS])
+        n_ops = randint(rng, *(params.ops or LEVEL_COUNT[level]))
+        n_inputs, steps = draw_steps(rng, level, n_ops, numbers)
+        in_place = rng.random() < 0.5
+        reads, body, reg = render(rng, n_inputs, steps, in_place)
+        cases = [[randint(rng, *numbers) for _ in range(n_inputs)] for _ in range(n_cases)]
+        outputs = [[evaluate(steps, c)] for c in cases]
+        body_text = "\n".join(body)
+        program = "\n".join([*reads, body_text, f"out {reg[-1]}"])
+        return Task("arith", "in_place" if in_place else "fresh", level, n_ops, describe(rng, n_inputs, steps),
+                    program, cases, outputs, "", body_text, tuple(("reg", r) for r in reg[:n_inputs]),
+                    ("regs", [reg[-1]]))
+
+
+def families() -> list:
+    return [Arith()]

@@ -1,0 +1,238 @@
+"""``random``: programs drawn from a small grammar, in levels; no description.
+
+Input: 1..3 values read with ``in`` into registers; output: 1..2 registers written with
+``out``. Level 1: straight-line code over most of the arithmetic, bitwise and compare
+instructions; level 2 adds forward branches (if / if-else); level 3 adds counted loops (a
+counter register the loop body never writes, 1..5 iterations, one level deep) and memory
+(``store``/``load`` at literal addresses 0..15). Every program therefore terminates, within
+a few hundred steps. ``div``/``mod`` divide by a literal 1..9 and shifts use a literal 0..8,
+so no input can make a run fail. The oracle is a small Python interpreter of the grammar's
+statements (independent of the VM). difficulty: level = grammar level, size = instructions.
+"""
+from __future__ import annotations
+
+import random
+
+from .base import Family, Params, REGISTERS, Task, choice, clip, randint, wrap
+
+BINARY = ("add", "sub", "mul", "min", "max", "and", "or", "xor", "eq", "ne", "lt", "le", "gt", "ge")
+UNARY = ("neg", "abs", "not", "sign", "mov")
+JUMP_IF_NOT = {"<": "jge", "<=": "jgt", ">": "jle", ">=": "jlt", "==": "jne", "!=": "jeq"}
+LEVEL_LENGTH = {1: (3, 8), 2: (4, 10), 3: (5, 12)}
+
+
+def binary(op: str, a: int, b: int) -> int:
+    if op == "add":
+        return wrap(a + b)
+    if op == "sub":
+        return wrap(a - b)
+    if op == "mul":
+        return wrap(a * b)
+    if op in ("min", "max"):
+        return min(a, b) if op == "min" else max(a, b)
+    if op in ("and", "or", "xor"):
+        return wrap(a & b if op == "and" else a | b if op == "or" else a ^ b)
+    if op == "div":
+        return wrap(a // b)
+    if op == "mod":
+        return a % b
+    if op == "shl":
+        return wrap(a << b)
+    if op == "shr":
+        return a >> b
+    return int({"eq": a == b, "ne": a != b, "lt": a < b, "le": a <= b, "gt": a > b, "ge": a >= b}[op])
+
+
+def unary(op: str, a: int) -> int:
+    if op == "neg":
+        return wrap(-a)
+    if op == "abs":
+        return wrap(abs(a))
+    if op == "not":
+        return ~a
+    if op == "sign":
+        return (a > 0) - (a < 0)
+    return a
+
+
+def compare(cond: str, a: int, b: int) -> bool:
+    return {"<": a < b, "<=": a <= b, ">": a > b, ">=": a >= b, "==": a == b, "!=": a != b}[cond]
+
+
+class Machine:
+    """The oracle: runs the statement tree on Python integers."""
+
+    def __init__(self, inputs):
+        self.regs = dict.fromkeys(REGISTERS, 0)
+        self.mem = {}
+        self.inputs = list(inputs)
+
+    def value(self, v) -> int:
+        return self.regs[v] if isinstance(v, str) else v
+
+    def run(self, stmts: list):
+        for s in stmts:
+            kind = s[0]
+            if kind == "in":
+                self.regs[s[1]] = self.inputs.pop(0)
+            elif kind == "bin":
+                self.regs[s[2]] = binary(s[1], self.value(s[3]), self.value(s[4]))
+            elif kind == "un":
+                self.regs[s[2]] = unary(s[1], self.value(s[3]))
+            elif kind == "store":
+                self.mem[s[1]] = self.value(s[2])
+            elif kind == "load":
+                self.regs[s[1]] = self.mem.get(s[2], 0)
+            elif kind == "if":
+                self.run(s[4] if compare(s[1], self.value(s[2]), self.value(s[3])) else s[5])
+            elif kind == "loop":
+                for k in range(s[2], 0, -1):  # the body may read the counter: N, N-1, ..., 1
+                    self.regs[s[1]] = k
+                    self.run(s[3])
+                self.regs[s[1]] = 0
+
+
+class Grammar:
+    """Draws statements over a working set of registers."""
+
+    def __init__(self, rng: random.Random, level: int, numbers: tuple, work: list):
+        self.rng, self.level, self.numbers, self.work = rng, level, numbers, work
+
+    def operand(self):
+        if self.rng.random() < 0.65:
+            return choice(self.rng, self.work)
+        return randint(self.rng, *self.numbers) if self.rng.random() < 0.5 else randint(self.rng, 0, 9)
+
+    def simple(self, writable: list):
+        rng, roll = self.rng, self.rng.random()
+        dst = choice(rng, writable)
+        if self.level >= 3 and roll < 0.15:
+            return ("store", randint(rng, 0, 15), self.operand()) if rng.random() < 0.5 else ("load", dst, randint(rng, 0, 15))
+        if roll < 0.25:
+            return ("un", choice(rng, UNARY), dst, self.operand())
+        if roll < 0.35:
+            op = choice(rng, ("div", "mod", "shl", "shr"))
+            return ("bin", op, dst, choice(rng, self.work), randint(rng, 1, 9) if op in ("div", "mod") else randint(rng, 0, 8))
+        return ("bin", choice(rng, BINARY), dst, choice(rng, self.work), self.operand())
+
+    def block(self, length: int, writable: list) -> list:
+        """Statements worth about ``length`` instructions (a compound one counts its parts)."""
+        out, left = [], length
+        while left > 0:
+            roll = self.rng.random()
+            if self.level >= 2 and left >= 3 and roll < 0.25:
+                stmt = self.branch(min(left - 1, 4), writable)
+            elif self.level >= 3 and left >= 4 and roll < 0.45 and len(writable) > 1:
+                stmt = self.loop(min(left - 3, 4), writable)
+            else:
+                stmt = self.simple(writable)
+            out.append(stmt)
+            left -= size(stmt)
+        return out
+
+    def branch(self, length: int, writable: list):
+        cond = choice(self.rng, tuple(JUMP_IF_NOT))
+        then_len = randint(self.rng, 1, max(1, length - 1))
+        else_len = length - then_len if self.rng.random() < 0.5 else 0
+        return ("if", cond, choice(self.rng, self.work), self.operand(),
+                [self.simple(writable) for _ in range(then_len)], [self.simple(writable) for _ in range(else_len)])
+
+    def loop(self, length: int, writable: list):
+        counter = choice(self.rng, writable)
+        inner = [r for r in writable if r != counter]
+        return ("loop", counter, randint(self.rng, 1, 5), [self.simple(inner) for _ in range(max(1, length))])
+
+
+def size(stmt) -> int:
+    if stmt[0] == "if":
+        return 1 + len(stmt[4]) + (1 + len(stmt[5]) if stmt[5] else 0)
+    if stmt[0] == "loop":
+        return 3 + len(stmt[3])
+    return 1
+
+
+class Renderer:
+    """Statements -> canonical DSL lines (labels numbered as they first appear)."""
+
+    def __init__(self):
+        self.lines, self.n_labels = [], 0
+
+    def label(self) -> str:
+        self.n_labels += 1
+        return f"L{self.n_labels - 1}"
+
+    def emit(self, stmts: list):
+        for s in stmts:
+            kind = s[0]
+            if kind == "in":
+                self.lines.append(f"in {s[1]}")
+            elif kind in ("bin", "un"):
+                self.lines.append(" ".join(str(x) for x in s[1:]))
+            elif kind == "store":
+                self.lines.append(f"store {s[1]} {s[2]}")
+            elif kind == "load":
+                self.lines.append(f"load {s[1]} {s[2]}")
+            elif kind == "if":
+                self.emit_if(s)
+            elif kind == "loop":
+                top = self.label()
+                self.lines += [f"mov {s[1]} {s[2]}", f"{top}:"]
+                self.emit(s[3])
+                self.lines += [f"dec {s[1]}", f"jnz {s[1]} {top}"]
+
+    def emit_if(self, s):
+        _, cond, a, b, then, other = s
+        skip = self.label()
+        self.lines.append(f"{JUMP_IF_NOT[cond]} {a} {b} {skip}")
+        self.emit(then)
+        if other:
+            end = self.label()
+            self.lines += [f"jmp {end}", f"{skip}:"]
+            self.emit(other)
+            self.lines.append(f"{end}:")
+        else:
+            self.lines.append(f"{skip}:")
+
+
+def render(stmts: list) -> str:
+    r = Renderer()
+    r.emit(stmts)
+    return "\n".join(r.lines)
+
+
+class RandomPrograms(Family):
+    """Programs from the grammar above (see the module docstring)."""
+
+    def __init__(self):
+        super().__init__("random", "random", "input 1..3 values; output 1..2 values (no description)",
+                         [], [""], None, lambda c, k: k["run"](c), None, has_length=True)
+
+    def feasible(self, params: Params) -> bool:
+        return clip(params.numbers, -10**9, 10**9) is not None and any(lv in LEVEL_LENGTH for lv in params.levels)
+
+    def generate(self, rng: random.Random, params: Params, n_cases: int) -> Task:
+        numbers = clip(params.numbers, -10**9, 10**9)
+        level = choice(rng, [lv for lv in params.levels if lv in LEVEL_LENGTH])
+        length = randint(rng, *(params.ops or LEVEL_LENGTH[level]))
+        regs = rng.sample(REGISTERS, randint(rng, 3, 5))
+        n_inputs = randint(rng, 1, min(3, len(regs)))
+        body = Grammar(rng, level, numbers, regs).block(length, regs)
+        outs = rng.sample(regs, randint(rng, 1, 2))
+        cases = [[randint(rng, *numbers) for _ in range(n_inputs)] for _ in range(n_cases)]
+        outputs = [run_oracle(body, regs[:n_inputs], c, outs) for c in cases]
+        body_text = render(body)
+        reads = "\n".join(f"in {r}" for r in regs[:n_inputs])
+        program = "\n".join([reads, body_text, *(f"out {r}" for r in outs)])
+        n_insns = program.count("\n") + 1 - program.count(":")
+        return Task("random", f"level{level}", level, n_insns, "", program, cases, outputs, "", body_text,
+                    tuple(("reg", r) for r in regs[:n_inputs]), ("regs", outs))
+
+
+def run_oracle(body: list, input_regs: list, inputs: list, outs: list) -> list:
+    m = Machine(inputs)
+    m.run([("in", r) for r in input_regs] + body)
+    return [m.regs[r] for r in outs]
+
+
+def families() -> list:
+    return [RandomPrograms()]
