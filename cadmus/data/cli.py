@@ -1,0 +1,164 @@
+"""``cadmus data build | audit | show``.
+
+    cadmus data build recipes/data/tiny.yaml --out /tmp/cadmus-tiny
+    cadmus data build --out data/cadmus --seed 1 --limit 1000 --format jsonl
+    cadmus data audit /tmp/cadmus-tiny
+    cadmus data show /tmp/cadmus-tiny --split test -n 3
+"""
+from __future__ import annotations
+
+import json
+import shlex
+import shutil
+import sys
+from pathlib import Path
+
+DEFAULT_RECIPE = "recipes/data/default.yaml"
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+
+def _recipe_path(arg: str) -> Path:
+    path = Path(arg)
+    if not path.exists() and not path.is_absolute() and (REPO_ROOT / path).exists():
+        return REPO_ROOT / path  # the default recipe, from any working directory of a checkout
+    return path
+
+
+def _prepare_out(out: Path, overwrite: bool) -> None:
+    if out.exists() and any(out.iterdir()):
+        if not overwrite:
+            raise SystemExit(f"cadmus data build: {out} exists and is not empty (use --overwrite)")
+        if not (out / "dataset_dict.json").exists():
+            raise SystemExit(f"cadmus data build: refusing to overwrite {out}: it is not a dataset directory")
+        shutil.rmtree(out)
+
+
+def _export(dd, out: Path, fmt: str) -> None:
+    target = out / "export"
+    target.mkdir(exist_ok=True)
+    for split, ds in dd.items():
+        path = target / f"{split}.{fmt}"
+        ds.to_json(str(path), lines=True) if fmt == "jsonl" else ds.to_parquet(str(path))
+        print(f"wrote {path}")
+
+
+def _push(dd, repo: str) -> int:
+    try:
+        dd.push_to_hub(repo)
+    except Exception as err:  # no network, no token, no such repo: say so, keep the local copy
+        print(f"cadmus data build: push to the Hub repository {repo!r} failed ({type(err).__name__}: {err}); "
+              "the dataset is saved locally; check the network and `huggingface-cli login`", file=sys.stderr)
+        return 1
+    print(f"pushed to https://huggingface.co/datasets/{repo}")
+    return 0
+
+
+def cmd_build(args) -> int:
+    from .audit import audit, format_audit
+    from .builder import BuildError, build, content_hashes
+    from .card import render_card
+    from .recipe import RecipeError, load_recipe, recipe_dict
+
+    out = Path(args.out)
+    try:
+        recipe = load_recipe(_recipe_path(args.recipe), {"seed": args.seed})
+    except RecipeError as err:
+        print(f"cadmus data build: {err}", file=sys.stderr)
+        return 2
+    _prepare_out(out, args.overwrite)
+    if args.quiet:
+        import datasets
+
+        datasets.disable_progress_bars()
+    try:
+        dd, info = build(recipe, workers=args.workers, limit=args.limit, progress=not args.quiet)
+    except (BuildError, RecipeError) as err:
+        print(f"cadmus data build: {err}", file=sys.stderr)
+        return 1
+    dd.save_to_disk(str(out))
+    hashes = content_hashes(dd)
+    report = audit(dd, sample=args.audit_sample, train_sample=args.audit_train_sample)
+    command = "cadmus data " + " ".join(shlex.quote(a) for a in sys.argv[2:]) if sys.argv[1:2] == ["data"] else \
+        f"cadmus data build {args.recipe} --out {args.out}"
+    (out / "README.md").write_text(render_card(dd, recipe, info, hashes, report, command))
+    (out / "audit.json").write_text(json.dumps(report, indent=1))
+    (out / "build_info.json").write_text(json.dumps({"hashes": hashes, "sizes": info.sizes, "redrawn": info.redrawn,
+                                                     "families": info.families, "seconds": round(info.seconds, 2),
+                                                     "workers": info.workers, "recipe": recipe_dict(recipe)}, indent=1))
+    n = sum(info.sizes.values())
+    print(f"wrote {out}: {n} records in {info.seconds:.1f} s ({n / max(info.seconds, 1e-9):,.0f} records/s, "
+          f"{info.workers} workers); sha256 {hashes['all'][:16]}")
+    print(format_audit(report))
+    if args.format:
+        _export(dd, out, args.format)
+    code = 0 if report["ok"] else 1
+    if args.push_to_hub:
+        code = _push(dd, args.push_to_hub) or code
+    return code
+
+
+def cmd_audit(args) -> int:
+    from .audit import audit, format_audit
+    from .io import DatasetDirError, load_dataset_dir
+
+    try:
+        dd = load_dataset_dir(args.dir)
+    except DatasetDirError as err:
+        print(f"cadmus data audit: {err}", file=sys.stderr)
+        return 2
+    report = audit(dd, n=args.n, sample=args.sample, train_sample=args.train_sample)
+    print(format_audit(report))
+    if args.json:
+        Path(args.json).write_text(json.dumps(report, indent=1))
+    return 0 if report["ok"] else 1
+
+
+def cmd_show(args) -> int:
+    from .io import DatasetDirError, load_dataset_dir
+    from .show import samples, summary
+
+    try:
+        dd = load_dataset_dir(args.dir)
+    except DatasetDirError as err:
+        print(f"cadmus data show: {err}", file=sys.stderr)
+        return 2
+    if args.split not in dd:
+        print(f"cadmus data show: no split {args.split!r} (have {', '.join(dd)})", file=sys.stderr)
+        return 2
+    print(summary(dd))
+    print(samples(dd, args.split, args.n))
+    return 0
+
+
+def register(sub) -> None:
+    data = sub.add_parser("data", help="build, audit and inspect true-program datasets")
+    dsub = data.add_subparsers(dest="data_command", metavar="SUBCOMMAND")
+    dsub.required = True
+
+    p = dsub.add_parser("build", help="generate a verified dataset from a YAML recipe")
+    p.add_argument("recipe", nargs="?", default=DEFAULT_RECIPE, help=f"data recipe (default {DEFAULT_RECIPE})")
+    p.add_argument("--out", required=True, help="output directory (datasets.DatasetDict.save_to_disk + README.md)")
+    p.add_argument("--seed", type=int, default=None, help="overrides the recipe's seed")
+    p.add_argument("--limit", type=int, default=None, help="cap every split at N records (smoke runs)")
+    p.add_argument("--workers", type=int, default=None, help="generator processes (default: all cores)")
+    p.add_argument("--format", choices=("jsonl", "parquet"), help="also export every split to DIR/export/")
+    p.add_argument("--push-to-hub", metavar="REPO", help="push the DatasetDict to this Hub dataset repository")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing dataset directory")
+    p.add_argument("--audit-sample", type=int, default=1000, help="held-out records per split in the n-gram audit")
+    p.add_argument("--audit-train-sample", type=int, default=20000, help="train records in the n-gram audit")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=cmd_build)
+
+    p = dsub.add_parser("audit", help="exact duplicates and n-gram overlap between splits, per view")
+    p.add_argument("dir", help="dataset directory")
+    p.add_argument("--n", type=int, default=8, help="n-gram length in whitespace tokens")
+    p.add_argument("--sample", type=int, default=1000, help="held-out records per split in the n-gram measure")
+    p.add_argument("--train-sample", type=int, default=20000, help="train records in the n-gram measure")
+    p.add_argument("--json", help="also write the report to this JSON file")
+    p.set_defaults(func=cmd_audit)
+
+    p = dsub.add_parser("show", help="counts per split, family and difficulty, and samples of each view")
+    p.add_argument("dir", help="dataset directory")
+    p.add_argument("--split", default="train", help="split to take samples from")
+    p.add_argument("-n", type=int, default=2, help="records to show")
+    p.set_defaults(func=cmd_show)
