@@ -13,11 +13,13 @@ from typing import Iterable, Optional, Sequence, Union
 import numpy as np
 
 from .asm import AsmError, Program, assemble
-from .isa import BY_OPCODE, DEFAULT_FUEL, INT64_MAX, INT64_MIN, N_REGS, Status, kind_table, mnemonic_table
+from .isa import BY_OPCODE, DEFAULT_FUEL, INT64_MAX, INT64_MIN, MAX_OUTPUTS, N_REGS, Status, kind_table, mnemonic_table
 
 ProgramLike = Union[Program, str]
 MAX_TRACE_STEPS = 10_000_000  # a trace row is 144 bytes; beyond this, trace a shorter run
 DEFAULT_OUTPUTS_PER_PROGRAM = 8  # average output-region size per program in a batch
+# Read-only like the buffers of real texts, so the kernels compile for one signature only.
+_NO_TEXT = np.frombuffer(b"", np.uint8)
 
 
 @lru_cache(maxsize=None)
@@ -166,6 +168,7 @@ def validate(prog: Program) -> Optional[str]:
 
 
 def _run(prog: ProgramLike, inputs, fuel, tracing: bool):
+    """Run one program on the calling thread; returns (Result, trace arrays or None)."""
     fuel = _check_fuel(fuel)
     inputs = _as_int64(inputs, "inputs")
     try:
@@ -174,11 +177,23 @@ def _run(prog: ProgramLike, inputs, fuel, tracing: bool):
         return Result(Status.PARSE_ERROR, [], 0, str(err)), None
     if len(program.code) % 4:
         return Result(Status.BAD_PROGRAM, [], 0, validate(program)), None
-    kinds, _, _ = _tables()
-    st, steps, outs, tr_pc, tr_op, tr_regs, final, _ = _kernel().run_one(
-        program.code, program.consts, inputs, fuel, kinds, tracing)
-    result = Result(Status(int(st)), outs.tolist(), int(steps))
-    return result, (tr_pc, tr_op, tr_regs, final)
+    n_trace = fuel if tracing else 0
+    arrays = (np.zeros(n_trace, np.int64), np.zeros(n_trace, np.int64),
+              np.zeros((n_trace, N_REGS), np.int64), np.zeros(N_REGS, np.int64))
+    batch = pack([program])
+    kinds, mkeys, mops = _tables()
+    status, steps, out_start, out_count = (np.zeros(1, np.int64) for _ in range(4))
+    outs = np.zeros(MAX_OUTPUTS, np.int64)
+    _kernel().run_programs(0, 1, False, _NO_TEXT, np.zeros(2, np.int64), batch.code, batch.code_offsets,
+                           batch.consts, batch.const_offsets, inputs, np.array([0, len(inputs)]), fuel,
+                           kinds, mkeys, mops, 0, MAX_OUTPUTS, status, steps, out_start, out_count,
+                           outs, tracing, *arrays)
+    n = int(steps[0])
+    result = Result(Status(int(status[0])), outs[:out_count[0]].tolist(), n)
+    if result.status == Status.BAD_PROGRAM:
+        result.error = validate(program)
+    tr_pc, tr_op, tr_regs, final = arrays
+    return result, (tr_pc[:n], tr_op[:n], tr_regs[:n], final)
 
 
 def run(prog: ProgramLike, inputs: Sequence[int] = (), fuel: int = DEFAULT_FUEL) -> Result:
@@ -201,9 +216,16 @@ def trace(prog: ProgramLike, inputs: Sequence[int] = (), fuel: int = DEFAULT_FUE
     return Trace(*arrays, result)
 
 
-def pack(programs: Sequence[ProgramLike]) -> ProgramBatch:
-    """Pack programs (or texts, assembled here) into one :class:`ProgramBatch`."""
-    progs = [_program(p) for p in programs]
+def pack(programs: Sequence[ProgramLike], texts: bool = True) -> ProgramBatch:
+    """Pack programs (or texts, assembled here, when ``texts``) into one :class:`ProgramBatch`."""
+    if texts:
+        progs = [_program(p) for p in programs]
+    else:
+        progs = list(programs)
+        bad = next((i for i, p in enumerate(progs) if not isinstance(p, Program)), None)
+        if bad is not None:
+            raise TypeError(f"program {bad} is a {type(progs[bad]).__name__}: run_batch() takes a list "
+                            "of texts or a list of Programs, not a mix")
     n_words = np.fromiter((len(p.code) for p in progs), np.int64, count=len(progs))
     n_consts = np.fromiter((len(p.consts) for p in progs), np.int64, count=len(progs))
     if np.any(n_words % 4):
@@ -275,35 +297,27 @@ def run_batch(
     fuel = _check_fuel(fuel)
     kinds, mkeys, mops = _tables()
     k = _kernel()
-    is_text = False
-    if not isinstance(programs, ProgramBatch):
-        types = set(map(type, programs))
-        if len(types) > 1:
-            raise TypeError("run_batch() takes a list of texts or a list of Programs, not a mix: "
-                            f"got {sorted(t.__name__ for t in types)}")
-        is_text = types == {str}
+    # A list whose first item is a str takes the text path, where joining the texts checks
+    # that every item is a str; anything else must be all Programs (checked by pack).
+    is_text = not isinstance(programs, ProgramBatch) and len(programs) > 0 and isinstance(programs[0], str)
     if is_text:
         buf, text_off = _pack_texts(programs)
         n = len(programs)
     else:
-        batch = programs if isinstance(programs, ProgramBatch) else pack(programs)
+        batch = programs if isinstance(programs, ProgramBatch) else pack(programs, texts=False)
         n = len(batch)
     in_flat, in_off = _pack_inputs(inputs, n)
-    status = np.zeros(n, np.int64)
-    steps = np.zeros(n, np.int64)
-    out_start = np.zeros(n, np.int64)
-    out_count = np.zeros(n, np.int64)
+    status, steps, out_start, out_count = (np.zeros(n, np.int64) for _ in range(4))
     outs = np.zeros(max(1, n * outputs_per_program), np.int64)
-    chunks = _n_chunks(n)
+    if is_text:
+        code_args = (np.zeros(0, np.int64), np.zeros(1, np.int64)) * 2
+    else:
+        buf, text_off = _NO_TEXT, np.zeros(1, np.int64)
+        code_args = (batch.code, batch.code_offsets, batch.consts, batch.const_offsets)
     if n:
-        with numba.parallel_chunksize(1):
-            if is_text:
-                k.run_batch_text(buf, text_off, in_flat, in_off, fuel, kinds, mkeys, mops, chunks,
-                                 outputs_per_program, status, steps, out_start, out_count, outs)
-            else:
-                k.run_batch_code(batch.code, batch.code_offsets, batch.consts, batch.const_offsets,
-                                 in_flat, in_off, fuel, kinds, chunks, outputs_per_program, status,
-                                 steps, out_start, out_count, outs)
+        with numba.parallel_chunksize(1):  # chunks are taken dynamically by idle threads
+            k.run_batch(is_text, buf, text_off, *code_args, in_flat, in_off, fuel, kinds, mkeys, mops,
+                        _n_chunks(n), outputs_per_program, status, steps, out_start, out_count, outs)
     rerun = np.flatnonzero(status == k.NEEDS_RERUN)
     if len(rerun):  # rare: a chunk's output region filled up; give these a full tape each
         extra = []

@@ -100,7 +100,7 @@ _FNV_PRIME = np.int64(1099511628211)
 
 # ----------------------------------------------------------------------------- validation
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, inline="always")
 def validate(code, c0, n, nk, kinds):
     """Index of the first malformed instruction of ``code[c0 : c0 + 4n]``, or -1."""
     n_ops = kinds.shape[0]
@@ -128,7 +128,7 @@ def validate(code, c0, n, nk, kinds):
 
 # ----------------------------------------------------------------------------- interpreter
 
-@njit(cache=True, nogil=True, error_model="numpy")
+@njit(cache=True, nogil=True, error_model="numpy", inline="always")
 def execute(code, c0, n, file, inputs, i0, ni, fuel, mem, memgen, gen, dstack, cstack,
             outs, o0, ocap, tr_pc, tr_op, tr_regs, tracing):
     """Run one validated program. Returns (status, steps, number of outputs).
@@ -333,36 +333,9 @@ def execute(code, c0, n, file, inputs, i0, ni, fuel, mem, memgen, gen, dstack, c
     return status, steps, no
 
 
-@njit(cache=True, nogil=True)
-def run_one(code, consts, inputs, fuel, kinds, tracing):
-    """Validate and run one program. Returns (status, steps, outputs, trace pc, trace op,
-    trace registers, final registers, index of the first bad instruction or -1)."""
-    n = len(code) // 4
-    nk = len(consts)
-    n_trace = fuel if tracing else 0
-    tr_pc = np.zeros(n_trace, np.int64)
-    tr_op = np.zeros(n_trace, np.int64)
-    tr_regs = np.zeros((n_trace, N_REGS), np.int64)
-    outs = np.zeros(MAX_OUTPUTS, np.int64)
-    file = np.zeros(N_REGS + nk, np.int64)
-    bad = validate(code, 0, n, nk, kinds)
-    if bad >= 0:
-        return (ST_BAD_PROGRAM, 0, outs[:0].copy(), tr_pc[:0].copy(), tr_op[:0].copy(),
-                tr_regs[:0].copy(), file[:N_REGS].copy(), bad)
-    file[N_REGS:] = consts
-    mem = np.zeros(MEM_SIZE, np.int64)
-    memgen = np.zeros(MEM_SIZE, np.int64)
-    dstack = np.zeros(DATA_STACK_SIZE, np.int64)
-    cstack = np.zeros(CALL_STACK_SIZE, np.int64)
-    status, steps, no = execute(code, 0, n, file, inputs, 0, len(inputs), fuel, mem, memgen, 1,
-                                dstack, cstack, outs, 0, MAX_OUTPUTS, tr_pc, tr_op, tr_regs, tracing)
-    return (status, steps, outs[:no].copy(), tr_pc[:steps].copy(), tr_op[:steps].copy(),
-            tr_regs[:steps].copy(), file[:N_REGS].copy(), -1)
-
-
 # ----------------------------------------------------------------------------- text parser
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, inline="always")
 def _is_ident(buf, s, e):
     if e <= s:
         return False
@@ -374,7 +347,7 @@ def _is_ident(buf, s, e):
     return True
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, inline="always")
 def _hash(buf, s, e):
     h = _FNV_OFFSET
     for j in range(s, e):
@@ -382,7 +355,7 @@ def _hash(buf, s, e):
     return h
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, inline="always")
 def _same_bytes(buf, s1, l1, s2, l2):
     if l1 != l2:
         return False
@@ -392,7 +365,7 @@ def _same_bytes(buf, s1, l1, s2, l2):
     return True
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, inline="always")
 def _parse_int(buf, s, e):
     """(ok, value) for ``-?[0-9]+`` within int64; accumulates negatively to reach INT64_MIN."""
     neg = buf[s] == _MINUS
@@ -415,7 +388,7 @@ def _parse_int(buf, s, e):
     return True, -acc
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, inline="always")
 def _mnemonic_opcode(buf, s, e, mkeys, mops):
     if e - s > MAX_MNEMONIC_LEN:
         return 0
@@ -435,7 +408,7 @@ def _mnemonic_opcode(buf, s, e, mkeys, mops):
     return 0
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, inline="always")
 def _find_label(buf, s, ln, h, sorted_h, order, ls, ll):
     """Index (into the label arrays) of the definition of name buf[s:s+ln], or -1."""
     lo = 0
@@ -454,7 +427,7 @@ def _find_label(buf, s, ln, h, sorted_h, order, ls, ll):
     return -1
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, inline="always")
 def parse_program(buf, start, end, code, consts, tok, lh, ls, ll, lpc, rh, rs, rl, rslot,
                   mkeys, mops, kinds):
     """Parse ``buf[start:end]`` (UTF-8 DSL text) into ``code`` / ``consts``.
@@ -560,120 +533,108 @@ def parse_program(buf, start, end, code, consts, tok, lh, ls, ll, lpc, rh, rs, r
 
 # ----------------------------------------------------------------------------- batch kernels
 
-@njit(cache=True, nogil=True)
-def _run_in_chunk(code, c0, n, consts, k0, nk, file, inputs, in_off, i, fuel, kinds, mem, memgen,
-                  gen, dstack, cstack, outs, cursor, region_end, status, steps, out_start,
-                  out_count, dummy1, dummy2):
-    """Validate and run program ``i`` of a batch with the chunk's scratch buffers."""
-    out_start[i] = cursor
-    if validate(code, c0, n, nk, kinds) >= 0:
-        status[i] = ST_BAD_PROGRAM
-        return cursor
-    for r in range(N_REGS):
-        file[r] = 0
-    for r in range(nk):
-        file[N_REGS + r] = consts[k0 + r]
-    ocap = min(MAX_OUTPUTS, region_end - cursor)
-    st, sp, no = execute(code, c0, n, file, inputs, in_off[i], in_off[i + 1] - in_off[i], fuel,
-                         mem, memgen, gen, dstack, cstack, outs, cursor, ocap, dummy1, dummy1,
-                         dummy2, False)
-    if st == ST_OUTPUT_OVERFLOW and ocap < MAX_OUTPUTS:
-        st = NEEDS_RERUN
-    status[i] = st
-    steps[i] = sp
-    out_count[i] = no
-    return cursor + no
+@njit(cache=True, nogil=True, error_model="numpy")
+def run_programs(lo, hi, from_text, buf, text_off, code_in, code_off, consts_in, const_off, inputs,
+                 in_off, fuel, kinds, mkeys, mops, region_start, region_end, status, steps,
+                 out_start, out_count, outs, tracing, tr_pc, tr_op, tr_regs, final_regs):
+    """Parse (``from_text``) or take bytecode, validate and run programs ``lo..hi-1`` in order.
 
-
-@njit(cache=True, parallel=True)
-def run_batch_code(code, code_off, consts, const_off, inputs, in_off, fuel, kinds, n_chunks,
-                   outs_per_program, status, steps, out_start, out_count, outs):
-    """Run packed bytecode programs, ``n_chunks`` independent chunks in parallel.
-
-    Program ``i`` is ``code[code_off[i]:code_off[i+1]]`` with literals
-    ``consts[const_off[i]:const_off[i+1]]`` and inputs ``inputs[in_off[i]:in_off[i+1]]``.
-    Each chunk appends outputs into its own region of ``outs`` (``outs_per_program`` words per
-    program on average); a program that finds the region full gets NEEDS_RERUN.
+    The one loop every entry point uses: a chunk of a parallel batch, or a single traced run.
+    Program ``i`` is ``buf[text_off[i]:text_off[i+1]]`` (text) or ``code_in[code_off[i]:
+    code_off[i+1]]`` with literals ``consts_in[const_off[i]:const_off[i+1]]`` (bytecode); its
+    inputs are ``inputs[in_off[i]:in_off[i+1]]``. Outputs are appended to
+    ``outs[region_start:region_end]``; a program that finds the region full (but would fit a
+    full tape) gets NEEDS_RERUN. Scratch is allocated once per call, not per program, and
+    the helpers are inlined so no array is reference-counted per program.
     """
-    n_prog = len(code_off) - 1
-    per_chunk = (n_prog + n_chunks - 1) // n_chunks
-    dummy1 = np.zeros(0, np.int64)
-    dummy2 = np.zeros((0, N_REGS), np.int64)
-    for c in prange(n_chunks):
-        lo = c * per_chunk
-        hi = min(n_prog, lo + per_chunk)
-        if lo >= hi:
-            continue
-        max_nk = 0
-        for i in range(lo, hi):
-            max_nk = max(max_nk, const_off[i + 1] - const_off[i])
-        file = np.zeros(N_REGS + max_nk, np.int64)
-        mem = np.zeros(MEM_SIZE, np.int64)
-        memgen = np.zeros(MEM_SIZE, np.int64)
-        dstack = np.zeros(DATA_STACK_SIZE, np.int64)
-        cstack = np.zeros(CALL_STACK_SIZE, np.int64)
-        cursor = lo * outs_per_program
-        region_end = hi * outs_per_program
-        for i in range(lo, hi):
-            k0 = const_off[i]
-            cursor = _run_in_chunk(code, code_off[i], (code_off[i + 1] - code_off[i]) // 4, consts,
-                                   k0, const_off[i + 1] - k0, file, inputs, in_off, i, fuel, kinds,
-                                   mem, memgen, i - lo + 1, dstack, cstack, outs, cursor,
-                                   region_end, status, steps, out_start, out_count, dummy1, dummy2)
-
-
-@njit(cache=True, parallel=True)
-def run_batch_text(buf, text_off, inputs, in_off, fuel, kinds, mkeys, mops, n_chunks,
-                   outs_per_program, status, steps, out_start, out_count, outs):
-    """Parse and run program texts ``buf[text_off[i]:text_off[i+1]]`` in one pass (as
-    ``run_batch_code``); a text that does not assemble gets PARSE_ERROR."""
-    n_prog = len(text_off) - 1
-    per_chunk = (n_prog + n_chunks - 1) // n_chunks
-    dummy1 = np.zeros(0, np.int64)
-    dummy2 = np.zeros((0, N_REGS), np.int64)
-    for c in prange(n_chunks):
-        lo = c * per_chunk
-        hi = min(n_prog, lo + per_chunk)
-        if lo >= hi:
-            continue
-        max_len = 0
-        for i in range(lo, hi):
+    max_nk = 0
+    max_len = 0
+    for i in range(lo, hi):
+        if from_text:
             max_len = max(max_len, text_off[i + 1] - text_off[i])
-        # An instruction takes at least 3 bytes plus a newline, a label 2 plus a newline.
-        cap = max_len // 2 + 2
-        code = np.zeros(4 * cap, np.int64)
-        consts = np.zeros(3 * cap, np.int64)
-        file = np.zeros(N_REGS + 3 * cap, np.int64)
-        tok = np.zeros(10, np.int64)
-        lh = np.zeros(cap, np.int64)
-        ls = np.zeros(cap, np.int64)
-        ll = np.zeros(cap, np.int64)
-        lpc = np.zeros(cap, np.int64)
-        rh = np.zeros(cap, np.int64)
-        rs = np.zeros(cap, np.int64)
-        rl = np.zeros(cap, np.int64)
-        rslot = np.zeros(cap, np.int64)
-        mem = np.zeros(MEM_SIZE, np.int64)
-        memgen = np.zeros(MEM_SIZE, np.int64)
-        dstack = np.zeros(DATA_STACK_SIZE, np.int64)
-        cstack = np.zeros(CALL_STACK_SIZE, np.int64)
-        cursor = lo * outs_per_program
-        region_end = hi * outs_per_program
-        for i in range(lo, hi):
-            n, nk = parse_program(buf, text_off[i], text_off[i + 1], code, consts, tok, lh, ls, ll,
-                                  lpc, rh, rs, rl, rslot, mkeys, mops, kinds)
+        else:
+            max_nk = max(max_nk, const_off[i + 1] - const_off[i])
+    # An instruction takes at least 3 bytes plus a newline, a label 2 plus a newline.
+    cap = max_len // 2 + 2 if from_text else 0
+    scratch_code = np.zeros(4 * cap, np.int64)
+    scratch_consts = np.zeros(3 * cap, np.int64)
+    labels = np.zeros((8, cap), np.int64)
+    tok = np.zeros(10, np.int64)
+    file = np.zeros(N_REGS + max(max_nk, 3 * cap), np.int64)
+    mem = np.zeros(MEM_SIZE, np.int64)
+    memgen = np.zeros(MEM_SIZE, np.int64)
+    dstack = np.zeros(DATA_STACK_SIZE, np.int64)
+    cstack = np.zeros(CALL_STACK_SIZE, np.int64)
+    cursor = region_start
+    for i in range(lo, hi):
+        out_start[i] = cursor
+        out_count[i] = 0
+        steps[i] = 0
+        if from_text:
+            n, nk = parse_program(buf, text_off[i], text_off[i + 1], scratch_code, scratch_consts,
+                                  tok, labels[0], labels[1], labels[2], labels[3], labels[4],
+                                  labels[5], labels[6], labels[7], mkeys, mops, kinds)
             if n < 0:
                 status[i] = ST_PARSE_ERROR
-                out_start[i] = cursor
                 continue
-            cursor = _run_in_chunk(code, 0, n, consts, 0, nk, file, inputs, in_off, i, fuel, kinds,
-                                   mem, memgen, i - lo + 1, dstack, cstack, outs, cursor,
-                                   region_end, status, steps, out_start, out_count, dummy1, dummy2)
+            code = scratch_code
+            consts = scratch_consts
+            c0 = 0
+            k0 = 0
+        else:
+            code = code_in
+            consts = consts_in
+            c0 = code_off[i]
+            k0 = const_off[i]
+            n = (code_off[i + 1] - c0) // 4
+            nk = const_off[i + 1] - k0
+        # Parsed code is valid by construction; checking it anyway costs little and means
+        # no bug in the parser can ever turn into an out-of-bounds access.
+        if validate(code, c0, n, nk, kinds) >= 0:
+            status[i] = ST_BAD_PROGRAM
+            continue
+        for r in range(N_REGS):
+            file[r] = 0
+        for r in range(nk):
+            file[N_REGS + r] = consts[k0 + r]
+        ocap = min(MAX_OUTPUTS, region_end - cursor)
+        st, sp, no = execute(code, c0, n, file, inputs, in_off[i], in_off[i + 1] - in_off[i], fuel,
+                             mem, memgen, i - lo + 1, dstack, cstack, outs, cursor, ocap, tr_pc,
+                             tr_op, tr_regs, tracing)
+        if st == ST_OUTPUT_OVERFLOW and ocap < MAX_OUTPUTS:
+            st = NEEDS_RERUN
+        status[i] = st
+        steps[i] = sp
+        out_count[i] = no
+        cursor += no
+        if tracing:
+            for r in range(N_REGS):
+                final_regs[r] = file[r]
+
+
+@njit(cache=True, parallel=True)
+def run_batch(from_text, buf, text_off, code, code_off, consts, const_off, inputs, in_off, fuel,
+              kinds, mkeys, mops, n_chunks, outs_per_program, status, steps, out_start, out_count,
+              outs):
+    """Run a batch as ``n_chunks`` independent chunks in parallel (see ``run_programs``); each
+    chunk owns ``outs_per_program`` output words per program of ``outs``."""
+    n_prog = len(status)
+    per_chunk = (n_prog + n_chunks - 1) // n_chunks
+    no_trace = np.zeros(0, np.int64)
+    no_regs = np.zeros((0, N_REGS), np.int64)
+    for c in prange(n_chunks):
+        lo = c * per_chunk
+        hi = min(n_prog, lo + per_chunk)
+        if lo < hi:
+            run_programs(lo, hi, from_text, buf, text_off, code, code_off, consts, const_off, inputs,
+                         in_off, fuel, kinds, mkeys, mops, lo * outs_per_program,
+                         hi * outs_per_program, status, steps, out_start, out_count, outs, False,
+                         no_trace, no_trace, no_regs, no_trace)
 
 
 @njit(cache=True, nogil=True)
 def parse_one(buf, kinds, mkeys, mops):
-    """Parse one UTF-8 text; returns (code, consts) or empty arrays with n = -1."""
+    """Parse one UTF-8 text; returns (n, code, consts), n = -1 where ``assemble`` raises."""
     cap = len(buf) // 2 + 2
     code = np.zeros(4 * cap, np.int64)
     consts = np.zeros(3 * cap, np.int64)
