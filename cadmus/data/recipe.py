@@ -154,6 +154,8 @@ def validate(recipe: Recipe, source: str) -> Recipe:
         raise RecipeError(f"{source}: splits.ood_numbers.numbers {ood_n.numbers} overlaps distribution.numbers {dist.numbers}")
     if ood_l.size and ood_l.lengths is not None and not _disjoint(ood_l.lengths, dist.lengths):
         raise RecipeError(f"{source}: splits.ood_length.lengths {ood_l.lengths} overlaps distribution.lengths {dist.lengths}")
+    if recipe.seed < 0:
+        raise RecipeError(f"{source}: seed must be >= 0, got {recipe.seed}")
     if recipe.n_tests < 3 or recipe.n_challenge < 2:
         raise RecipeError(f"{source}: n_tests must be >= 3 and n_challenge >= 2")
     if recipe.splits["ood_family"].size and not recipe.held_out_families:

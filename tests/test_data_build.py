@@ -1,0 +1,151 @@
+"""The dataset builder, the audit and the ``cadmus data`` commands, on tiny builds."""
+import json
+
+import pytest
+
+from cadmus.cli import build_parser, main
+from cadmus.data import DatasetDirError, load_dataset_dir
+from cadmus.data.audit import audit
+from cadmus.data.builder import COLUMNS, BuildError, build, content_hashes, verify
+from cadmus.data.recipe import SPLITS, load_recipe
+from cadmus.data.views import VIEWS
+
+LIMIT = 30
+
+
+@pytest.fixture(scope="module")
+def tiny(request):
+    root = request.config.rootpath
+    recipe = load_recipe(root / "recipes" / "data" / "tiny.yaml")
+    dd, info = build(recipe, workers=1, limit=LIMIT, progress=False)
+    return recipe, dd, info
+
+
+def test_build_has_all_splits_columns_and_counts(tiny):
+    recipe, dd, info = tiny
+    assert list(dd) == list(SPLITS)
+    for split in SPLITS:
+        assert len(dd[split]) == LIMIT
+        assert set(COLUMNS) <= set(dd[split].column_names)
+        rec = dd[split][0]
+        assert rec["split"] == split and set(rec["difficulty"]) == {"level", "size"}
+        assert len(rec["tests"]) == 3 and len(rec["challenge_tests"]) == 2
+    held = set(recipe.held_out_families)
+    assert held.isdisjoint(dd["train"]["family"]) and set(dd["ood_family"]["family"]) <= held
+
+
+def test_determinism_independent_of_workers(tiny):
+    recipe, dd, _ = tiny
+    dd2, _ = build(recipe, workers=2, limit=LIMIT, progress=False)
+    assert content_hashes(dd2) == content_hashes(dd)
+    assert dd2["test"]["completion_prompt"] == dd["test"]["completion_prompt"]
+    recipe.seed += 1
+    try:
+        dd3, _ = build(recipe, workers=1, limit=5, progress=False)
+    finally:
+        recipe.seed -= 1
+    assert dd3["train"]["program"] != dd["train"]["program"][:5]
+
+
+def test_limit_keeps_a_prefix(tiny):
+    recipe, dd, _ = tiny
+    small, _ = build(recipe, workers=1, limit=10, progress=False)
+    assert small["train"]["id"] == dd["train"]["id"][:10]
+    assert small["train"]["program"] == dd["train"]["program"][:10]
+
+
+def test_splits_are_disjoint_per_view(tiny):
+    _, dd, _ = tiny
+    for view in VIEWS:
+        seen = {}
+        for split in SPLITS:
+            texts = {p + t for p, t in zip(dd[split][f"{view}_prompt"], dd[split][f"{view}_target"]) if p}
+            for other, other_texts in seen.items():
+                assert not texts & other_texts, (view, split, other)
+            seen[split] = texts
+
+
+def test_views_only_printable_ascii(tiny):
+    _, dd, _ = tiny
+    for split in SPLITS:
+        for col in COLUMNS[10:]:
+            assert all(all(32 <= ord(c) <= 126 or c == "\n" for c in text) for text in dd[split][col])
+
+
+def test_ood_numbers_use_values_outside_training_range(tiny):
+    _, dd, _ = tiny
+    for rec in dd["ood_numbers"]:
+        if rec["family"] in ("sort", "array_sum", "array_max", "reverse", "prefix_sum"):
+            assert all(v >= 100 for t in rec["tests"] for v in t["input"][1:])
+
+
+def test_audit_passes_then_fails_on_injected_duplicate(tiny):
+    _, dd, _ = tiny
+    report = audit(dd, sample=50, train_sample=100)
+    assert report["ok"]
+    assert set(report["shared_programs"]) == set(SPLITS[1:])
+    leaked = dd["train"][3]
+    rows = dd["test"].to_list()
+    rows[0] = {**leaked, "id": rows[0]["id"], "split": "test"}
+    from datasets import Dataset
+
+    dd_bad = dict(dd)
+    dd_bad["test"] = Dataset.from_list(rows, features=dd["test"].features)
+    bad = audit(dd_bad, sample=50, train_sample=100)
+    assert not bad["ok"]
+    assert bad["exact_duplicates"]["completion"]["train|test"] == {"texts": 1, "records": 1}
+    assert bad["shared_programs"]["test"]["records"] >= 1
+
+
+def test_verify_stops_on_a_wrong_record(tiny):
+    _, dd, _ = tiny
+    rec = dd["train"][0]
+    rec["execution_target"] = "123456789"
+    with pytest.raises(BuildError, match="disagrees with the VM") as err:
+        verify([rec], 100_000)
+    assert rec["id"] in str(err.value)
+
+
+def test_cli_help_for_every_data_command(capsys):
+    for argv in (["data", "--help"], ["data", "build", "--help"], ["data", "audit", "--help"], ["data", "show", "--help"]):
+        with pytest.raises(SystemExit) as exc:
+            build_parser().parse_args(argv)
+        assert exc.value.code == 0
+        assert "usage: cadmus data" in capsys.readouterr().out
+
+
+def test_cli_build_show_audit(tmp_path, capsys, request):
+    out = tmp_path / "ds"
+    recipe = request.config.rootpath / "recipes" / "data" / "tiny.yaml"
+    code = main(["data", "build", str(recipe), "--out", str(out), "--limit", "8", "--workers", "1",
+                 "--quiet", "--format", "jsonl"])
+    assert code == 0
+    assert "audit: PASS" in capsys.readouterr().out
+    card = (out / "README.md").read_text()
+    assert "## Content hashes" in card and "`all`:" in card and "audit: PASS" in card
+    assert json.loads((out / "audit.json").read_text())["ok"]
+    assert (out / "export" / "train.jsonl").read_text().count("\n") == 8
+    assert len(load_dataset_dir(out)["valid"]) == 8
+    assert main(["data", "show", str(out), "-n", "1"]) == 0
+    shown = capsys.readouterr().out
+    assert "train: 8 records" in shown and "completion" in shown
+    assert main(["data", "audit", str(out)]) == 0
+    with pytest.raises(SystemExit, match="not empty"):
+        main(["data", "build", str(recipe), "--out", str(out), "--limit", "2", "--quiet"])
+
+
+def test_cli_bad_recipe_is_a_clear_error(tmp_path, capsys):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("mixture: {arith: 1}\nfoo: 1\n")
+    assert main(["data", "build", str(bad), "--out", str(tmp_path / "o")]) == 2
+    assert "unknown key 'foo'" in capsys.readouterr().err
+
+
+def test_load_dataset_dir_errors(tmp_path):
+    with pytest.raises(DatasetDirError, match="no such directory"):
+        load_dataset_dir(tmp_path / "nope")
+    with pytest.raises(DatasetDirError, match="not a dataset directory"):
+        load_dataset_dir(tmp_path)
+    (tmp_path / "dataset_dict.json").write_text("{garbled")
+    with pytest.raises(DatasetDirError, match="cannot load"):
+        load_dataset_dir(tmp_path)
