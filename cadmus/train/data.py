@@ -93,7 +93,7 @@ def _tokenize_batch(batch, tokenizer, weights, seed):
             texts += [prompt + target] * copies
             n_prompt += [len(prompt)] * copies
     # one tokenizer call per batch; char-level, so tokens(prompt + target) = tokens(prompt) + tokens(target)
-    enc = tokenizer(texts, add_special_tokens=False, split_special_tokens=True)["input_ids"]
+    enc = tokenizer(texts, add_special_tokens=False, split_special_tokens=True)["input_ids"] if texts else []
     eos = tokenizer.eos_token_id
     return {"input_ids": [e + [eos] for e in enc], "n_prompt": n_prompt}
 

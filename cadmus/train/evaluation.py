@@ -54,14 +54,20 @@ def greedy_completions(model, tokenizer, prompts, batch_size, max_new_tokens, de
     return out
 
 
+def verify_completions(prompts, samples):
+    """Per sample: True iff ``prompt + sample`` runs to status OK in the VM (the judge)."""
+    import cadmus
+
+    status = cadmus.run_batch([p + s for p, s in zip(prompts, samples)]).status
+    return status == int(cadmus.Status.OK)
+
+
 def completion_accuracy(model, tokenizer, pairs, accelerator, batch_size=64, max_new_tokens=24) -> float:
     """Share of prompts whose greedy completion, spliced into the prompt, runs with status OK.
 
     Prompts are split across processes; every process runs the same number of batches so
     sharded models (FSDP) stay in step (``synced_gpus``)."""
     import torch
-
-    import cadmus
 
     if not pairs:
         return float("nan")
@@ -76,7 +82,6 @@ def completion_accuracy(model, tokenizer, pairs, accelerator, batch_size=64, max
     unwrapped.train()
     ok = 0
     if samples:
-        status = cadmus.run_batch([p + s for p, s in zip(mine, samples)]).status
-        ok = int((status == int(cadmus.Status.OK)).sum())
+        ok = int(verify_completions(mine, samples).sum())
     counts = accelerator.reduce(torch.tensor([ok, len(mine)], device=accelerator.device), "sum")
     return counts[0].item() / max(1, counts[1].item())

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import subprocess
 import time
 from contextlib import nullcontext
@@ -130,7 +131,10 @@ def make_accelerator(targs):
     if precision == "auto":
         precision = "bf16" if torch.cuda.is_available() and torch.cuda.is_bf16_supported() else "no"
     dynamo = TorchDynamoPlugin(backend="inductor") if targs.torch_compile else None
-    return Accelerator(mixed_precision=precision, dynamo_plugin=dynamo)
+    # `accelerate launch --multi_gpu` (torchrun) on a machine without GPUs: accelerate only
+    # picks its multi-CPU (gloo) mode when told cpu=True, else every process trains alone.
+    cpu = int(os.environ.get("WORLD_SIZE", "1")) > 1 and not torch.cuda.is_available()
+    return Accelerator(mixed_precision=precision, dynamo_plugin=dynamo, cpu=cpu)
 
 
 def batches(loader, sampler, accelerator, start: int):
@@ -140,8 +144,12 @@ def batches(loader, sampler, accelerator, start: int):
         raise RecipeError("the training data gives no full batch: lower per_device_batch_size or add data")
     epoch, skip = divmod(start, per_epoch)
     while True:
+        epoch_loader = accelerator.skip_first_batches(loader, skip) if skip else loader
+        # accelerate's loaders re-seed the sampler from their own epoch counter when iterated,
+        # so the epoch goes through them (a fresh skip loader would otherwise say epoch 0)
+        epoch_loader.set_epoch(epoch)
         sampler.set_epoch(epoch)
-        yield from (accelerator.skip_first_batches(loader, skip) if skip else loader)
+        yield from epoch_loader
         epoch, skip = epoch + 1, 0
 
 

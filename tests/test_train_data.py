@@ -1,0 +1,110 @@
+"""Tokenization, packing/padding, loss masks, mixtures and dataset errors."""
+import json
+
+import pytest
+
+from cadmus.tokenization import AlphabetError, load_tokenizer
+from cadmus.train import data
+from cadmus.train.toydata import arith_dataset
+
+
+@pytest.fixture(scope="module")
+def tok():
+    return load_tokenizer()
+
+
+@pytest.fixture(scope="module")
+def dsdir(tmp_path_factory):
+    path = tmp_path_factory.mktemp("data") / "arith"
+    arith_dataset(64, 16, seed=1).save_to_disk(str(path))
+    return path
+
+
+def test_samples_are_prompt_target_eos(tok, dsdir):
+    ds = data.load_dataset_dict(dsdir)
+    t = data.tokenize(ds["train"], tok, {"completion": 1.0})
+    row = ds["train"][0]
+    assert tok.decode(t[0]["input_ids"][:-1]) == row["completion_prompt"] + row["completion_target"]
+    assert t[0]["input_ids"][-1] == tok.eos_token_id and t[0]["n_prompt"] == len(row["completion_prompt"])
+
+
+def test_padding_with_target_only_loss(tok, dsdir):
+    ds = data.load_dataset_dict(dsdir)
+    t = data.tokenize(ds["train"], tok, {"completion": 1.0})
+    blocks = data.to_blocks(t, 64, packing=False, target_only=True, pad_id=tok.pad_token_id)
+    b, row = blocks[0], ds["train"][0]
+    learned = [int(x) for x in b["labels"] if x != data.IGNORE_INDEX]
+    assert tok.decode(learned[:-1]) == row["completion_target"] and learned[-1] == tok.eos_token_id
+    n_real = int(b["attention_mask"].sum())
+    assert (b["input_ids"][n_real:] == tok.pad_token_id).all()
+    lengths = [len(x) for x in t["input_ids"]]
+    assert data.non_pad_share(blocks) == pytest.approx(sum(lengths) / (64 * len(lengths)))
+
+
+def test_packing_fills_every_position(tok, dsdir):
+    ds = data.load_dataset_dict(dsdir)
+    t = data.tokenize(ds["train"], tok, {"completion": 1.0, "execution": 1.0})
+    blocks = data.to_blocks(t, 128, packing=True, target_only=False, pad_id=tok.pad_token_id)
+    cols = blocks[:]
+    assert cols["input_ids"].shape[1] == 128 and data.non_pad_share(blocks) == 1.0
+    assert (cols["labels"] == cols["input_ids"]).all()  # full loss: labels are the inputs
+    stream = [int(x) for x in cols["input_ids"].flatten()]
+    assert stream == [x for ids in t["input_ids"] for x in ids][:len(stream)]
+
+
+def test_mixture_weights_are_deterministic_copies(tok, dsdir):
+    ds = data.load_dataset_dict(dsdir)["train"]
+    one = data.tokenize(ds, tok, {"completion": 1.0})
+    mix = data.tokenize(ds, tok, {"completion": 2.0, "execution": 0.5}, seed=3)
+    again = data.tokenize(ds, tok, {"completion": 2.0, "execution": 0.5}, seed=3)
+    assert 2 * len(one) < len(mix) < 3 * len(one)
+    assert mix["input_ids"] == again["input_ids"]
+
+
+def test_empty_views_are_skipped(tok, dsdir):
+    ds = data.load_dataset_dict(dsdir)["train"].map(lambda r: {"synthesis_prompt": "", "synthesis_target": ""})
+    assert len(data.tokenize(ds, tok, {"synthesis": 1.0})) == 0
+
+
+def test_foreign_character_in_data_is_an_error(tok, dsdir):
+    ds = data.load_dataset_dict(dsdir)["train"].select(range(4))
+    bad = ds.map(lambda r, i: {"completion_prompt": r["completion_prompt"] + ("\u00b5" if i == 2 else "")},
+                 with_indices=True)
+    with pytest.raises(AlphabetError, match="'\u00b5'.*position") as info:
+        data.tokenize(bad, tok, {"completion": 1.0})
+    assert ds[2]["id"] in str(info.value)
+
+
+def test_dataset_errors(tmp_path, dsdir):
+    with pytest.raises(data.DatasetError, match="does not exist"):
+        data.load_dataset_dict(tmp_path / "nope")
+    garbled = tmp_path / "garbled"
+    garbled.mkdir()
+    (garbled / "dataset_dict.json").write_text("{not json")
+    with pytest.raises(data.DatasetError, match="cannot be read"):
+        data.load_dataset_dict(garbled)
+    with pytest.raises(data.DatasetError, match="no dataset_path"):
+        data.load_dataset_dict("")
+    from datasets import load_from_disk
+
+    partial = tmp_path / "partial"
+    load_from_disk(str(dsdir)).remove_columns("completion_target").save_to_disk(str(partial))
+    with pytest.raises(data.DatasetError, match="completion_target"):
+        data.load_dataset_dict(partial)
+
+
+def test_content_hash_ignores_map_caches(tok, tmp_path):
+    path = tmp_path / "d"
+    arith_dataset(16, 4).save_to_disk(str(path))
+    before = data.content_hash(path)
+    data.tokenize(data.load_dataset_dict(path)["train"], tok, {"completion": 1.0})  # writes a cache file
+    assert list((path / "train").glob("cache-*.arrow"))
+    assert data.content_hash(path) == before and len(before) == 64
+    state = json.loads((path / "train" / "state.json").read_text())
+    assert state["_data_files"]
+
+
+def test_completion_prompts(dsdir):
+    ds = data.load_dataset_dict(dsdir)
+    pairs = data.completion_prompts(ds["valid"], 5)
+    assert len(pairs) == 5 and all(p.endswith("assert c ") for p, _ in pairs)

@@ -1,0 +1,172 @@
+"""End-to-end training: outputs, checkpoints, exact resume after SIGKILL, 2 processes, errors."""
+import json
+import math
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from cadmus.train import checkpoints, config, train
+from cadmus.train.toydata import arith_dataset
+
+REPO = Path(__file__).resolve().parents[1]
+# A 1-layer, 32-wide model and a few dozen steps: every run here takes seconds.
+SMALL = ["--preset", "tiny", "--n_layer", "1", "--n_embd", "32", "--n_head", "2", "--per_device_batch_size", "8",
+         "--learning_rate", "3e-3", "--warmup_steps", "3", "--logging_steps", "5", "--max_eval_samples", "32",
+         "--accuracy_samples", "16", "--progress_bar", "false"]
+ENV = {**os.environ, "OMP_NUM_THREADS": "1", "TOKENIZERS_PARALLELISM": "false"}
+
+
+@pytest.fixture(scope="module")
+def dsdir(tmp_path_factory):
+    path = tmp_path_factory.mktemp("data") / "arith"
+    arith_dataset(600, 48, seed=2).save_to_disk(str(path))
+    return str(path)
+
+
+def run_inprocess(dsdir, out, *extra):
+    args = config.parse(None, [*SMALL, "--dataset_path", dsdir, "--output_dir", str(out), *extra])
+    return train(*args)
+
+
+def cli(*args, **kw):
+    recipe = str(REPO / "recipes" / "tiny.yaml")  # the quickstart recipe, overridden by the flags
+    return subprocess.Popen([sys.executable, "-m", "cadmus.cli", "train", recipe, *args], env=ENV, cwd=REPO,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **kw)
+
+
+def records(out):
+    return [json.loads(line) for line in (Path(out) / "metrics.jsonl").read_text().splitlines()]
+
+
+def test_training_learns_and_writes_a_complete_output_dir(dsdir, tmp_path):
+    out = tmp_path / "run"
+    final = run_inprocess(dsdir, out, "--max_steps", "40", "--eval_steps", "20", "--save_steps", "10",
+                          "--save_total_limit", "1")
+    logged = [r["train_loss"] for r in records(out) if "train_loss" in r]
+    assert len(logged) == 8 and logged[-1] < logged[0] - 0.5
+    evals = [r for r in records(out) if "eval_loss" in r]
+    assert [r["step"] for r in evals] == [20, 40] and all(0 <= r["valid_accuracy"] <= 1 for r in evals)
+    assert final["step"] == 40 and final["non_pad_share"] == 1.0
+    for name in ("model.safetensors", "config.json", "generation_config.json", "tokenizer.json",
+                 "cadmus.json", "metrics.csv", "curves.png"):
+        assert (out / name).is_file(), name
+    assert not list(out.glob("*.bin")) and not list(out.glob("*.py"))
+    summary = json.loads((out / "cadmus.json").read_text())
+    assert summary["recipe"]["max_steps"] == 40 and len(summary["dataset"]["content_hash"]) == 64
+    assert summary["metrics"]["eval_loss"] == evals[-1]["eval_loss"] and "git_revision" in summary
+    # last checkpoint + the best one (lowest eval loss) are kept; 10 and 30 are pruned
+    kept = [p.name for p in checkpoints.complete_checkpoints(out)]
+    assert kept == ["step-0000040"] or kept == ["step-0000020", "step-0000040"]
+
+
+def test_output_dir_loads_as_plain_transformers(dsdir, tmp_path):
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    out = tmp_path / "run"
+    run_inprocess(dsdir, out, "--max_steps", "5", "--save_steps", "0", "--accuracy_samples", "0")
+    model = AutoModelForCausalLM.from_pretrained(str(out), trust_remote_code=False, use_safetensors=True)
+    tok = AutoTokenizer.from_pretrained(str(out))
+    assert model.config.n_layer == 1 and model.generation_config.eos_token_id == tok.eos_token_id
+    assert tok.decode(tok("mov a 1\n")["input_ids"]) == "mov a 1\n"
+
+
+def test_padding_with_target_only_loss_trains(dsdir, tmp_path):
+    final = run_inprocess(dsdir, tmp_path / "run", "--max_steps", "6", "--packing", "false",
+                          "--target_only_loss", "true", "--gradient_accumulation_steps", "2",
+                          "--save_steps", "0", "--accuracy_samples", "0")
+    assert math.isfinite(final["train_loss"]) and 0.5 < final["non_pad_share"] < 1.0
+
+
+def test_every_parameter_changes(dsdir, tmp_path):
+    import torch
+
+    from cadmus.models import load_model
+
+    a = load_model_after(dsdir, tmp_path / "a", 1, load_model)
+    b = load_model_after(dsdir, tmp_path / "b", 4, load_model)
+    for (name, p), q in zip(a.named_parameters(), b.parameters()):
+        assert not torch.equal(p, q), name
+
+
+def load_model_after(dsdir, out, steps, load_model):
+    run_inprocess(dsdir, out, "--max_steps", str(steps), "--warmup_steps", "1", "--weight_decay", "0",
+                  "--save_steps", "0", "--accuracy_samples", "0")
+    return load_model(out)
+
+
+def test_resume_after_sigkill_is_exact(dsdir, tmp_path):
+    steps = ["--packing", "true", "--target_only_loss", "false", "--max_steps", "150", "--save_steps", "25", "--eval_steps", "50", "--logging_steps", "25",
+             "--accuracy_samples", "0"]
+    whole = tmp_path / "whole"
+    p = cli(*SMALL, "--dataset_path", dsdir, "--output_dir", str(whole), *steps)
+    assert p.wait() == 0, p.stderr.read()
+
+    cut = tmp_path / "cut"
+    p = cli(*SMALL, "--dataset_path", dsdir, "--output_dir", str(cut), *steps)
+    deadline = time.time() + 120
+    while not (cut / "checkpoints" / "step-0000025" / checkpoints.STATE_FILE).exists():
+        assert p.poll() is None and time.time() < deadline, "run ended before it could be killed"
+        time.sleep(0.01)
+    p.send_signal(signal.SIGKILL)
+    assert p.wait() == -signal.SIGKILL
+    assert not (cut / "cadmus.json").exists()
+    resumed_at = checkpoints.read_state(checkpoints.complete_checkpoints(cut)[-1])["step"]
+    assert resumed_at < 150
+
+    p = cli(*SMALL, "--dataset_path", dsdir, "--output_dir", str(cut), *steps, "--resume")
+    out, err = p.communicate()
+    assert p.returncode == 0, err
+    assert f"resuming at step {resumed_at}" in out
+    a, b = records(whole), records(cut)
+    assert [r["step"] for r in a] == [r["step"] for r in b]  # the killed run's extra lines were dropped
+    for key in ("train_loss", "eval_loss"):
+        assert b[-1][key] == pytest.approx(a[-1][key], abs=1e-5)
+
+
+def test_resume_from_another_model_shape_is_a_clear_error(dsdir, tmp_path):
+    out = tmp_path / "run"
+    run_inprocess(dsdir, out, "--max_steps", "2", "--save_steps", "2", "--accuracy_samples", "0")
+    with pytest.raises(checkpoints.CheckpointError, match="n_embd: checkpoint 32 vs recipe 64"):
+        run_inprocess(dsdir, out, "--max_steps", "4", "--n_embd", "64", "--resume", "latest")
+
+
+def test_context_too_short_is_a_clear_error(dsdir, tmp_path):
+    from cadmus.train.trainer import RecipeError
+
+    with pytest.raises(RecipeError, match="context_length=16 is too short.*longest sample has"):
+        run_inprocess(dsdir, tmp_path / "run", "--max_steps", "2", "--context_length", "16")
+
+
+def test_cli_reports_a_missing_dataset(tmp_path):
+    p = cli("--dataset_path", str(tmp_path / "nowhere"), "--output_dir", str(tmp_path / "o"), *SMALL[:2])
+    _, err = p.communicate()
+    assert p.returncode == 2 and "does not exist" in err and "Traceback" not in err
+
+
+def test_cli_reports_an_unknown_recipe_key(tmp_path):
+    recipe = tmp_path / "r.yaml"
+    recipe.write_text("# Model\npreset: tiny\nwidth: 3\n")
+    p = subprocess.run([sys.executable, "-m", "cadmus.cli", "train", str(recipe)], capture_output=True, text=True,
+                       env=ENV)
+    assert p.returncode == 2 and "unknown key(s) width" in p.stderr
+
+
+def test_two_processes_with_accelerate_launch(dsdir, tmp_path):
+    out = tmp_path / "ddp"
+    cmd = [str(Path(sys.executable).parent / "accelerate"), "launch", "--multi_gpu", "--num_processes", "2",
+           "--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no", "--main_process_port", "0",
+           "-m", "cadmus.train", str(REPO / "recipes" / "tiny.yaml"), *SMALL, "--dataset_path", dsdir,
+           "--output_dir", str(out), "--max_steps", "4", "--logging_steps", "2", "--eval_steps", "0",
+           "--save_steps", "0", "--accuracy_samples", "8", "--packing", "true", "--target_only_loss", "false"]
+    p = subprocess.run(cmd, capture_output=True, text=True, env=ENV, cwd=REPO, timeout=300)
+    assert p.returncode == 0, p.stderr[-3000:]
+    summary = json.loads((out / "cadmus.json").read_text())
+    assert summary["num_processes"] == 2 and summary["metrics"]["step"] == 4
+    assert math.isfinite(summary["metrics"]["train_loss"]) and math.isfinite(summary["metrics"]["eval_loss"])
+    # two processes each take a batch per step: twice the tokens of one process
+    assert summary["metrics"]["tokens"] == 4 * 2 * 8 * summary["model"]["context_length"]
