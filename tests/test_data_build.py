@@ -100,10 +100,18 @@ def test_audit_passes_then_fails_on_injected_duplicate(tiny):
 def test_verify_stops_on_a_wrong_record(tiny):
     _, dd, _ = tiny
     rec = dd["train"][0]
-    rec["execution_target"] = "123456789"
+    rec["challenge_tests"][1]["output"] = [123456789]  # an oracle that disagrees with the VM
     with pytest.raises(BuildError, match="disagrees with the VM") as err:
+        verify([dd["train"][1], rec], 100_000)
+    assert rec["id"] in str(err.value) and "123456789" in str(err.value)
+    rec = dd["train"][2]
+    rec["completion_target"] = "123456789"
+    with pytest.raises(BuildError, match="disagrees with the VM"):
         verify([rec], 100_000)
-    assert rec["id"] in str(err.value)
+    rec = dd["train"][3]
+    rec["execution_target"] = "123456789"
+    with pytest.raises(BuildError, match="execution view"):
+        verify([rec], 100_000)
 
 
 def test_cli_help_for_every_data_command(capsys):

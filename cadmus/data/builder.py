@@ -23,7 +23,7 @@ from typing import Callable, Optional
 
 from ..families import get as get_family
 from .recipe import SPLITS, Recipe, RecipeError
-from .views import VIEWS, Check, judge, render_views, run_checks
+from .views import VIEWS, Check, execution_prompt, judge, render_views, run_checks
 
 SPLIT_IDS = {name: i for i, name in enumerate(SPLITS)}
 RECORD_COLUMNS = ("id", "family", "variant", "difficulty", "description", "program", "true_program",
@@ -107,43 +107,65 @@ def view_keys(rec: dict) -> list:
     return keys
 
 
-# --- worker processes: generation only (verification runs in the parent, in the VM) -------
+# --- worker processes: generate and verify a chunk, return it as columns ---------------------
 
 _WORKER: dict = {}
 
 
-def _init_worker(recipe: Recipe) -> None:
+def _init_worker(recipe: Recipe, threads: Optional[int] = None) -> None:
+    if threads:  # one VM thread per process: the processes already use every core
+        import numba
+
+        numba.set_num_threads(threads)
     _WORKER["recipe"], _WORKER["plans"] = recipe, make_plans(recipe)
 
 
-def _generate_chunk(job: tuple) -> list:
+def to_columns(records: list) -> dict:
+    return {c: [r[c] for r in records] for c in COLUMNS}
+
+
+def _generate_chunk(job: tuple) -> tuple:
+    """(columns, view keys per record, timings) of records ``start..stop`` of ``split``."""
     split, start, stop = job
     recipe, plan = _WORKER["recipe"], _WORKER["plans"][split]
-    return [draw(plan, recipe, i) for i in range(start, stop)]
+    t0 = time.perf_counter()
+    records = [draw(plan, recipe, i) for i in range(start, stop)]
+    timings = {"generate": time.perf_counter() - t0}
+    t1 = time.perf_counter()
+    verify(records, recipe.fuel, timings)
+    timings["verify"] = time.perf_counter() - t1
+    return to_columns(records), [view_keys(r) for r in records], timings
 
 
 # --- verification ----------------------------------------------------------------------------
 
 def record_checks(rec: dict) -> list:
-    """Checks that every view's full text holds in the VM and the program agrees with the oracle."""
-    checks = [judge("completion", rec, rec["completion_target"]),
-              judge("execution", rec, rec["execution_target"])]
-    if rec["synthesis_prompt"]:
-        checks.append(judge("synthesis", rec, rec["synthesis_target"]))
-    else:  # random: no synthesis view, run the bare program on every case instead
-        cases = tuple((t["input"], t["output"]) for t in [*rec["tests"], *rec["challenge_tests"]])
-        checks.append(Check(rec["program"], cases))
-    return checks
+    """The VM checks of a record: the completion view's full text holds (its asserts pass), and
+    the synthesis view's full text (the bare program for ``random``) gives the oracle's outputs on
+    every test. The execution view runs the same program on the first test, so its target is
+    checked against that test's verified output in Python rather than by a seventh VM run."""
+    cases = tuple((t["input"], t["output"]) for t in [*rec["tests"], *rec["challenge_tests"]])
+    program = rec["synthesis_prompt"] + rec["program"]
+    return [judge("completion", rec, rec["completion_target"]), Check(program, cases)]
 
 
-def verify(records: list, fuel: int) -> None:
+def _execution_view_holds(rec: dict) -> bool:
+    first = rec["tests"][0]
+    return (rec["execution_prompt"] == execution_prompt(rec["program"], first["input"])
+            and rec["execution_target"] == " ".join(map(str, first["output"])))
+
+
+def verify(records: list, fuel: int, timings: Optional[dict] = None) -> None:
     """Raise :class:`BuildError` showing the first record whose view or oracle disagrees with the VM."""
     checks, owner = [], []
     for k, rec in enumerate(records):
         for c in record_checks(rec):
             checks.append(c)
             owner.append(k)
-    passed = run_checks(checks, fuel)
+    passed = run_checks(checks, fuel, timings)
+    for rec in records:
+        if not _execution_view_holds(rec):
+            raise BuildError(f"execution view does not match the verified first test:\n{json.dumps(rec, indent=1)}")
     if passed.all():
         text = "".join(r[c] for r in records for c in VIEW_COLUMNS)
         bad = _NOT_TEXT.search(text)
@@ -154,7 +176,10 @@ def verify(records: list, fuel: int) -> None:
 
     j = int((~passed).nonzero()[0][0])
     check, rec = checks[j], records[owner[j]]
-    runs = [(list(i), e, cadmus.run(check.program, list(i), fuel=fuel)) for i, e in check.cases]
+    # run_batch, not run: the batch kernel is already compiled, the single-run one may not be
+    res = cadmus.run_batch([check.program] * len(check.cases), inputs=[list(i) for i, _ in check.cases],
+                           fuel=fuel, messages=True)
+    runs = [(list(i), e, res[k]) for k, (i, e) in enumerate(check.cases)]
     detail = "\n".join(f"  input {i}: expected {e}, VM {r.status.name} {r.outputs} {r.error or ''}" for i, e, r in runs)
     raise BuildError(f"record disagrees with the VM (oracle or view broken):\n{json.dumps(rec, indent=1)}\n"
                      f"program run:\n{check.program}\n{detail}")
@@ -171,29 +196,53 @@ class BuildInfo:
     families: dict = field(default_factory=dict)  # split -> families it could draw from
     seconds: float = 0.0
     workers: int = 1
+    hashes: dict = field(default_factory=dict)  # split -> sha256 of its content, and "all"
+    timings: dict = field(default_factory=dict)  # seconds summed over processes: generate, verify, vm, main
 
 
 def _jobs(split: str, size: int) -> list:
     return [(split, s, min(s + CHUNK, size)) for s in range(0, size, CHUNK)]
 
 
-def _resolve(rec: dict, plan: Plan, recipe: Recipe, forbidden: set) -> tuple:
-    """The record itself, or the first redraw none of whose views is forbidden; and #redraws."""
-    index = int(rec["id"].rsplit("-", 1)[1])
-    attempt = 0
-    while any(k in forbidden for k in view_keys(rec)):
-        attempt += 1
-        if attempt >= recipe.max_attempts:
-            raise BuildError(f"{rec['id']}: {attempt} draws all repeat a view of an earlier split; "
-                             "widen the ranges or lower the split's size")
+def _redraw(plan: Plan, recipe: Recipe, index: int, forbidden: set) -> tuple:
+    """The first redraw (attempt 1, 2, ...) of record ``index`` none of whose views is forbidden."""
+    for attempt in range(1, recipe.max_attempts):
         rec = draw(plan, recipe, index, attempt)
-    return rec, attempt
+        keys = view_keys(rec)
+        if not any(k in forbidden for k in keys):
+            return rec, keys
+    raise BuildError(f"{plan.split}-{index:07d}: {recipe.max_attempts} draws all repeat a view of an earlier split; "
+                     "widen the ranges or lower the split's size")
+
+
+def _dedup(cols: dict, keys: list, plan: Plan, recipe: Recipe, forbidden: set, timings: dict) -> int:
+    """Replace, in place, the chunk's records that repeat a view of an earlier split; returns how many."""
+    redrawn = []
+    for i, rec_keys in enumerate(keys):
+        if any(k in forbidden for k in rec_keys):
+            index = int(cols["id"][i].rsplit("-", 1)[1])
+            rec, keys[i] = _redraw(plan, recipe, index, forbidden)
+            redrawn.append((i, rec))
+    if redrawn:
+        verify([rec for _, rec in redrawn], recipe.fuel, timings)
+        for i, rec in redrawn:
+            for c in COLUMNS:
+                cols[c][i] = rec[c]
+    return len(redrawn)
+
+
+def hash_columns(h, cols: dict) -> None:
+    """Feed a chunk's columns (fixed order, JSON) to a sha256; chunks are CHUNK records in index order."""
+    for c in COLUMNS:
+        h.update(json.dumps(cols[c], separators=(",", ":")).encode())
 
 
 def build(recipe: Recipe, workers: Optional[int] = None, limit: Optional[int] = None,
           progress: bool = True, log: Callable = print) -> tuple:
     """Generate, verify and deduplicate every split; returns (DatasetDict, BuildInfo)."""
-    from datasets import Dataset, DatasetDict
+    import pyarrow as pa
+    from datasets import Dataset, DatasetDict, DatasetInfo
+    from datasets.table import InMemoryTable
     from tqdm import tqdm
 
     start = time.perf_counter()
@@ -202,50 +251,60 @@ def build(recipe: Recipe, workers: Optional[int] = None, limit: Optional[int] = 
     sizes = {s: min(recipe.splits[s].size, limit) if limit is not None else recipe.splits[s].size for s in SPLITS}
     info = BuildInfo(sizes=sizes, workers=workers,
                      families={s: [f.name for f in plans[s].families] for s in SPLITS})
-    pool = multiprocessing.get_context("fork").Pool(workers, _init_worker, (recipe,)) if workers > 1 else None
+    # spawn, not fork: the parent may already run Numba threads, which do not survive a fork
+    pool = multiprocessing.get_context("spawn").Pool(workers, _init_worker, (recipe, 1)) if workers > 1 else None
     if pool is None:
         _init_worker(recipe)
-    forbidden, data = set(), {}
+    schema = features().arrow_schema
+    forbidden, tables, hashes = set(), {}, {}
     bar = tqdm(total=sum(sizes.values()), unit="rec", disable=not progress, desc="build")
     try:
         for split in SPLITS:
             jobs = _jobs(split, sizes[split])
             chunks = pool.imap(_generate_chunk, jobs) if pool else map(_generate_chunk, jobs)
-            records, redrawn = [], 0
-            for chunk in chunks:
+            parts, split_keys, redrawn, h = [], [], 0, hashlib.sha256()
+            for cols, keys, timings in chunks:
+                t0 = time.perf_counter()
                 if split != "train":
-                    resolved = [_resolve(rec, plans[split], recipe, forbidden) for rec in chunk]
-                    chunk = [r for r, _ in resolved]
-                    redrawn += sum(1 for _, a in resolved if a)
-                verify(chunk, recipe.fuel)
-                records.extend(chunk)
-                bar.update(len(chunk))
-            for rec in records:
-                forbidden.update(view_keys(rec))
+                    redrawn += _dedup(cols, keys, plans[split], recipe, forbidden, info.timings)
+                split_keys.extend(keys)
+                hash_columns(h, cols)
+                parts.append(pa.Table.from_pydict(cols, schema=schema))
+                _add(info.timings, "main", time.perf_counter() - t0)
+                for k, v in timings.items():
+                    _add(info.timings, k, v)
+                bar.update(len(cols["id"]))
+            for keys in split_keys:
+                forbidden.update(keys)
             info.redrawn[split] = redrawn
-            data[split] = records
+            hashes[split] = h.hexdigest()
+            tables[split] = pa.concat_tables(parts) if parts else schema.empty_table()
     finally:
         bar.close()
         if pool:
             pool.close()
             pool.join()
+    whole = hashlib.sha256("".join(f"{s}:{hashes[s]}\n" for s in SPLITS).encode())
+    info.hashes = {**hashes, "all": whole.hexdigest()}
     feats = features()
-    dd = DatasetDict({s: Dataset.from_list(data[s], features=feats) if data[s] else
-                      Dataset.from_dict({c: [] for c in COLUMNS}, features=feats) for s in SPLITS})
+    dd = DatasetDict({s: Dataset(InMemoryTable(tables[s]), info=DatasetInfo(features=feats), split=s,
+                                 fingerprint=hashes[s][:16]) for s in SPLITS})
     info.seconds = time.perf_counter() - start
     return dd, info
 
 
+def _add(timings: dict, key: str, seconds: float) -> None:
+    timings[key] = timings.get(key, 0.0) + seconds
+
+
 def content_hashes(dd) -> dict:
-    """sha256 of every split's content (columns in a fixed order, as JSON) and of the whole."""
-    out, whole = {}, hashlib.sha256()
+    """Recompute the build's sha256 per split (and of the whole) from a DatasetDict, e.g. one loaded
+    from disk: the same as ``BuildInfo.hashes`` of the build that wrote it."""
+    out = {}
     for split in SPLITS:
-        h = hashlib.sha256()
-        table = dd[split].data.table
-        for col in COLUMNS:
-            h.update(col.encode())
-            h.update(json.dumps(table.column(col).to_pylist(), separators=(",", ":")).encode())
+        h, table = hashlib.sha256(), dd[split].data.table
+        for start in range(0, len(table), CHUNK):
+            hash_columns(h, table.slice(start, CHUNK).to_pydict())
         out[split] = h.hexdigest()
-        whole.update(f"{split}:{out[split]}\n".encode())
-    out["all"] = whole.hexdigest()
+    out["all"] = hashlib.sha256("".join(f"{s}:{out[s]}\n" for s in SPLITS).encode()).hexdigest()
     return out

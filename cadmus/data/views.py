@@ -91,11 +91,14 @@ def judge(view: str, record: dict, sample: str) -> Check:
     raise ValueError(f"unknown view {view!r}; expected one of {', '.join(VIEWS)}")
 
 
-def run_checks(checks: Sequence[Check], fuel: int = 100_000):
+def run_checks(checks: Sequence[Check], fuel: int = 100_000, timings: Optional[dict] = None):
     """A numpy bool array: which checks passed (one ``run_batch`` over all their cases).
 
     Outputs are compared in numpy, not per run in Python: the builder verifies millions of runs.
+    ``timings``, when given, accumulates the seconds spent in the VM under ``"vm"``.
     """
+    import time
+
     import numpy as np
 
     import cadmus
@@ -109,7 +112,10 @@ def run_checks(checks: Sequence[Check], fuel: int = 100_000):
             owner.append(k)
     if not texts:
         return np.ones(len(checks), bool)
+    start = time.perf_counter()
     res = cadmus.run_batch(texts, inputs=inputs, fuel=fuel, outputs_per_program=16)
+    if timings is not None:
+        timings["vm"] = timings.get("vm", 0.0) + time.perf_counter() - start
     want_len = np.fromiter((-1 if e is None else len(e) for e in expected), np.int64, len(expected))
     ok = (res.status == 0) & (res.out_count == want_len)
     lengths = np.maximum(want_len, 0)
