@@ -157,3 +157,14 @@ def test_load_dataset_dir_errors(tmp_path):
     (tmp_path / "dataset_dict.json").write_text("{garbled")
     with pytest.raises(DatasetDirError, match="cannot load"):
         load_dataset_dir(tmp_path)
+
+
+def test_ood_length_takes_only_families_longer_than_training(tmp_path):
+    from cadmus.data.builder import make_plans
+
+    path = tmp_path / "r.yaml"
+    path.write_text("mixture: {arith: 1, random: 1, sort: 1, gcd: 1}\n"
+                    "splits: {train: {size: 5}, ood_length: {size: 5, lengths: [9, 16], ops: [7, 12]}}\n")
+    names = [f.name for f in make_plans(load_recipe(path))["ood_length"].families]
+    # random's training programs reach 12 instructions, so 7..12 is not out of distribution for it
+    assert names == ["arith", "sort"]

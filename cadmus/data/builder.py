@@ -1,9 +1,11 @@
 """Build a dataset from a recipe: generate records, verify them in the VM, keep held-out splits
 disjoint from earlier splits, and assemble a ``datasets.DatasetDict``.
 
-Determinism: record ``index`` of a split is drawn from ``random.Random`` seeded by
-``(seed, split, index, attempt)`` only; workers generate fixed chunks that are concatenated in
-index order, so the data does not depend on the number of processes. Splits are built in the
+Determinism: the records of a split are generated in fixed chunks of ``CHUNK`` records, each
+from a ``random.Random`` seeded by ``(seed, split, chunk)`` and used in index order; a redraw
+of record ``index`` uses its own generator seeded by ``(seed, split, index, attempt)``. Workers
+return chunks that are concatenated in index order, so the data does not depend on the number
+of processes, and ``--limit N`` yields a prefix of the full build. Splits are built in the
 order of ``SPLITS``; every view text of a finished split is forbidden to the later ones, and a
 held-out record any of whose view texts is forbidden is redrawn with ``attempt + 1`` (a new
 family, difficulty and values), so valid/test/OOD never repeat a view of train or of each other.
@@ -57,14 +59,23 @@ class Plan:
     cumulative: list
 
 
+def _longer(fam, params, train_params) -> bool:
+    """Whether the family's length knob under ``params`` lies wholly outside its training range."""
+    ood, train = fam.size_range(params), fam.size_range(train_params)
+    return ood is not None and train is not None and (ood[0] > train[1] or ood[1] < train[0])
+
+
 def make_plans(recipe: Recipe) -> dict:
+    """Per split: the families it can draw (weight > 0, feasible, and for ``ood_length`` only
+    families whose length knob range is disjoint from training's), with cumulative weights."""
     plans = {}
+    train_params = recipe.params("train")
     for split in SPLITS:
         params = recipe.params(split)
         fams = []
         for name, weight in recipe.families_of(split).items():
             fam = get_family(name)
-            if weight > 0 and fam.feasible(params) and (split != "ood_length" or fam.has_length):
+            if weight > 0 and fam.feasible(params) and (split != "ood_length" or _longer(fam, params, train_params)):
                 fams.append((fam, weight))
         if recipe.splits[split].size and not fams:
             raise RecipeError(f"split {split}: no family of the mixture can be drawn with {params}")
@@ -77,7 +88,16 @@ def make_plans(recipe: Recipe) -> dict:
 
 
 def record_rng(seed: int, split: str, index: int, attempt: int) -> random.Random:
+    """The generator of a redraw (attempt >= 1) of record ``index``; also of chunks (see ``chunk_rng``)."""
     return random.Random((((seed << 4 | SPLIT_IDS[split]) << 40 | index) << 16) | attempt)
+
+
+def chunk_rng(seed: int, split: str, chunk: int) -> random.Random:
+    """The generator of the first draw of every record of chunk ``chunk`` (records
+    ``chunk * CHUNK ...``), used in index order. Seeding a ``random.Random`` costs as much as
+    a small record, so first draws share one per chunk; chunks are fixed by ``CHUNK``, never
+    by the number of workers. The attempt field 0xFFFF keeps it apart from every redraw's."""
+    return random.Random((((seed << 4 | SPLIT_IDS[split]) << 40 | chunk) << 16) | 0xFFFF)
 
 
 def make_record(task, split: str, index: int, n_tests: int) -> dict:
@@ -90,8 +110,9 @@ def make_record(task, split: str, index: int, n_tests: int) -> dict:
     return rec
 
 
-def draw(plan: Plan, recipe: Recipe, index: int, attempt: int = 0) -> dict:
-    rng = record_rng(recipe.seed, plan.split, index, attempt)
+def draw(plan: Plan, recipe: Recipe, index: int, attempt: int = 0, rng: Optional[random.Random] = None) -> dict:
+    """Record ``index``: drawn from ``rng`` (a chunk's first draws) or its own redraw generator."""
+    rng = rng or record_rng(recipe.seed, plan.split, index, attempt)
     fam = plan.families[bisect.bisect(plan.cumulative, rng.random() * plan.cumulative[-1])]
     task = fam.generate(rng, plan.params, recipe.n_tests + recipe.n_challenge)
     return make_record(task, plan.split, index, recipe.n_tests)
@@ -129,7 +150,8 @@ def _generate_chunk(job: tuple) -> tuple:
     split, start, stop = job
     recipe, plan = _WORKER["recipe"], _WORKER["plans"][split]
     t0 = time.perf_counter()
-    records = [draw(plan, recipe, i) for i in range(start, stop)]
+    rng = chunk_rng(recipe.seed, split, start // CHUNK)
+    records = [draw(plan, recipe, i, rng=rng) for i in range(start, stop)]
     timings = {"generate": time.perf_counter() - t0}
     t1 = time.perf_counter()
     verify(records, recipe.fuel, timings)

@@ -126,6 +126,12 @@ class Arith(Family):
     def feasible(self, params: Params) -> bool:
         return clip(params.numbers, -10**9, 10**9) is not None and any(lv in LEVEL_OPS for lv in params.levels)
 
+    def size_range(self, params: Params) -> tuple:
+        if params.ops:
+            return tuple(params.ops)
+        levels = [lv for lv in params.levels if lv in LEVEL_COUNT] or [1]
+        return min(LEVEL_COUNT[lv][0] for lv in levels), max(LEVEL_COUNT[lv][1] for lv in levels)
+
     def generate(self, rng: random.Random, params: Params, n_cases: int) -> Task:
         numbers = clip(params.numbers, -10**9, 10**9)
         level = choice(rng, [lv for lv in params.levels if lv in LEVEL_OPS])

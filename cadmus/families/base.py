@@ -16,7 +16,7 @@ from __future__ import annotations
 import random
 import string
 from dataclasses import dataclass, field
-from functools import cached_property
+from functools import cached_property, lru_cache
 from typing import Callable, Optional, Sequence
 
 INT64_MIN = -(1 << 63)
@@ -172,6 +172,11 @@ class Family:
         consts = self.consts(rng, params) if self.consts else {}
         return consts is not None and self.sample_inputs(rng, params, consts) is not None
 
+    def size_range(self, params: Params) -> Optional[tuple]:
+        """The range of the family's length knob under ``params`` (None: it has none); ``ood_length``
+        takes a family only when this range lies wholly outside the training one."""
+        return clip(params.lengths, 1, 500) if self.has_length else None
+
     def generate(self, rng: random.Random, params: Params, n_cases: int) -> Task:
         template = choice(rng, self.templates)
         consts = self.consts(rng, params) if self.consts else {}
@@ -192,9 +197,10 @@ def distinct_cases(rng: random.Random, draw: Callable, n: int, tries: int = 8) -
     for _ in range(n):
         for _ in range(tries):
             c = draw()
-            if tuple(c) not in seen:
+            key = tuple(c)
+            if key not in seen:
                 break
-        seen.add(tuple(c))
+        seen.add(key)
         cases.append(c)
     return cases
 
@@ -209,7 +215,8 @@ def default_level_size(cases, consts, program) -> tuple:
     return level, program.count("\n") + 1 - program.count(":")  # labels are the only lines with ':'
 
 
+@lru_cache(maxsize=4096)
 def clip(params_range: tuple, lo: int, hi: int) -> Optional[tuple]:
-    """The recipe's range intersected with a family's domain, or None when empty."""
+    """The recipe's range intersected with a family's domain, or None when empty (cached: hot path)."""
     a, b = max(params_range[0], lo), min(params_range[1], hi)
     return (a, b) if a <= b else None

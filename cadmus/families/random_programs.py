@@ -210,6 +210,12 @@ class RandomPrograms(Family):
     def feasible(self, params: Params) -> bool:
         return clip(params.numbers, -10**9, 10**9) is not None and any(lv in LEVEL_LENGTH for lv in params.levels)
 
+    def size_range(self, params: Params) -> tuple:
+        if params.ops:
+            return tuple(params.ops)
+        levels = [lv for lv in params.levels if lv in LEVEL_LENGTH] or [1]
+        return min(LEVEL_LENGTH[lv][0] for lv in levels), max(LEVEL_LENGTH[lv][1] for lv in levels)
+
     def generate(self, rng: random.Random, params: Params, n_cases: int) -> Task:
         numbers = clip(params.numbers, -10**9, 10**9)
         level = choice(rng, [lv for lv in params.levels if lv in LEVEL_LENGTH])
