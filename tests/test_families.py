@@ -82,7 +82,7 @@ def test_every_family_has_variants_descriptions_and_docs():
         assert len(fam.descriptions) >= 3, name
 
 
-PARAMS = [Params(), Params(numbers=(100, 9999)), Params(lengths=(9, 16), ops=(7, 12)), Params(numbers=(-99, 99))]
+PARAMS = [Params(), Params(numbers=(100, 9999)), Params(lengths=(9, 16), ops=(13, 20)), Params(numbers=(-99, 99))]
 
 
 @pytest.mark.parametrize("params", PARAMS, ids=["train", "ood_numbers", "ood_length", "negative"])

@@ -95,12 +95,15 @@ def render(rng: random.Random, n_inputs: int, steps: list, in_place: bool):
     """(reading lines, computing lines, result register) with registers drawn at random."""
     free = rng.sample(REGISTERS, len(REGISTERS))
     reg = [free.pop() for _ in range(n_inputs)]
+    dead = []  # registers whose value was consumed (every value is used exactly once)
     body = []
     for op, s1, s2 in steps:
-        srcs = [s for s in (s1, s2) if isinstance(s, tuple)]
-        dst = reg[srcs[0][1]] if in_place else free.pop()
+        srcs = [reg[s[1]] for s in (s1, s2) if isinstance(s, tuple)]
+        # fresh: a new register while any is left; long (ood_length) chains then recycle dead ones
+        dst = srcs[0] if in_place else free.pop() if free else dead.pop(0)
         text = lambda s: reg[s[1]] if isinstance(s, tuple) else str(s)  # noqa: E731
         body.append(f"{op} {dst} {text(s1)} {text(s2)}")
+        dead.extend(r for r in srcs if r != dst)
         reg.append(dst)
     return [f"in {r}" for r in reg[:n_inputs]], body, reg
 
