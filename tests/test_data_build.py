@@ -36,8 +36,8 @@ def test_build_has_all_splits_columns_and_counts(tiny):
 
 def test_determinism_independent_of_workers(tiny):
     recipe, dd, _ = tiny
-    dd2, _ = build(recipe, workers=2, limit=LIMIT, progress=False)
-    assert content_hashes(dd2) == content_hashes(dd)
+    dd2, info2 = build(recipe, workers=2, limit=LIMIT, progress=False)
+    assert info2.hashes == tiny[2].hashes == content_hashes(dd2) == content_hashes(dd)
     assert dd2["test"]["completion_prompt"] == dd["test"]["completion_prompt"]
     recipe.seed += 1
     try:
@@ -137,7 +137,8 @@ def test_cli_build_show_audit(tmp_path, capsys, request):
     assert main(["data", "show", str(out), "-n", "1"]) == 0
     shown = capsys.readouterr().out
     assert "train: 8 records" in shown and "completion" in shown
-    assert main(["data", "audit", str(out)]) == 0
+    assert main(["data", "audit", str(out), "--hash"]) == 0
+    assert "matches build_info.json" in capsys.readouterr().out
     with pytest.raises(SystemExit, match="not empty"):
         main(["data", "build", str(recipe), "--out", str(out), "--limit", "2", "--quiet"])
 

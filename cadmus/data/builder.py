@@ -21,7 +21,7 @@ import random
 import re
 import time
 from dataclasses import dataclass, field
-from typing import Callable, Optional
+from typing import Optional
 
 from ..families import get as get_family
 from .recipe import SPLITS, Recipe, RecipeError
@@ -260,7 +260,7 @@ def hash_columns(h, cols: dict) -> None:
 
 
 def build(recipe: Recipe, workers: Optional[int] = None, limit: Optional[int] = None,
-          progress: bool = True, log: Callable = print) -> tuple:
+          progress: bool = True) -> tuple:
     """Generate, verify and deduplicate every split; returns (DatasetDict, BuildInfo)."""
     import pyarrow as pa
     from datasets import Dataset, DatasetDict, DatasetInfo

@@ -55,7 +55,7 @@ def _push(dd, repo: str) -> int:
 
 def cmd_build(args) -> int:
     from .audit import audit, format_audit
-    from .builder import BuildError, build, content_hashes
+    from .builder import BuildError, build
     from .card import render_card
     from .recipe import RecipeError, load_recipe, recipe_dict
 
@@ -76,7 +76,7 @@ def cmd_build(args) -> int:
         print(f"cadmus data build: {err}", file=sys.stderr)
         return 1
     dd.save_to_disk(str(out))
-    hashes = content_hashes(dd)
+    hashes = info.hashes
     report = audit(dd, sample=args.audit_sample, train_sample=args.audit_train_sample)
     command = "cadmus data " + " ".join(shlex.quote(a) for a in sys.argv[2:]) if sys.argv[1:2] == ["data"] else \
         f"cadmus data build {args.recipe} --out {args.out}"
@@ -108,9 +108,21 @@ def cmd_audit(args) -> int:
         return 2
     report = audit(dd, n=args.n, sample=args.sample, train_sample=args.train_sample)
     print(format_audit(report))
+    if args.hash:
+        report["hash_ok"] = _check_hash(dd, Path(args.dir))
     if args.json:
         Path(args.json).write_text(json.dumps(report, indent=1))
-    return 0 if report["ok"] else 1
+    return 0 if report["ok"] and report.get("hash_ok", True) else 1
+
+
+def _check_hash(dd, path: Path) -> bool:
+    from .builder import content_hashes
+
+    recorded = json.loads((path / "build_info.json").read_text())["hashes"] if (path / "build_info.json").exists() else {}
+    actual = content_hashes(dd)
+    same = actual == recorded
+    print(f"content sha256 {actual['all']}: {'matches' if same else 'DIFFERS FROM'} build_info.json")
+    return same
 
 
 def cmd_show(args) -> int:
@@ -155,6 +167,7 @@ def register(sub) -> None:
     p.add_argument("--sample", type=int, default=1000, help="held-out records per split in the n-gram measure")
     p.add_argument("--train-sample", type=int, default=20000, help="train records in the n-gram measure")
     p.add_argument("--json", help="also write the report to this JSON file")
+    p.add_argument("--hash", action="store_true", help="recompute the content sha256 and compare with build_info.json")
     p.set_defaults(func=cmd_audit)
 
     p = dsub.add_parser("show", help="counts per split, family and difficulty, and samples of each view")

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import random
 import string
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import cached_property, lru_cache
 from typing import Callable, Optional, Sequence
 
@@ -163,8 +163,7 @@ class Family:
     layout: Callable
     level_size: Callable = None
     consts: Callable = None  # rng, params -> dict of task constants (parametric families)
-    has_length: bool = False  # takes part in ood_length (array length knob)
-    extra: dict = field(default_factory=dict)
+    has_length: bool = False  # has a length knob (array length), so it can take part in ood_length
 
     def feasible(self, params: Params) -> bool:
         """Whether ``params`` leave inputs to draw (e.g. factorial has none above 20)."""
