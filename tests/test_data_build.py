@@ -169,3 +169,19 @@ def test_ood_length_takes_only_families_longer_than_training(tmp_path):
     names = [f.name for f in make_plans(load_recipe(path))["ood_length"].families]
     # random's training programs reach 12 instructions, so 7..12 is not out of distribution for it
     assert names == ["arith", "sort"]
+
+
+def test_push_to_hub_failure_is_a_clear_error(tmp_path, capsys, monkeypatch, request):
+    from datasets import DatasetDict
+
+    def no_network(self, repo, **kwargs):
+        raise ConnectionError("no network")
+
+    monkeypatch.setattr(DatasetDict, "push_to_hub", no_network)
+    recipe = request.config.rootpath / "recipes" / "data" / "tiny.yaml"
+    code = main(["data", "build", str(recipe), "--out", str(tmp_path / "ds"), "--limit", "3", "--workers", "1",
+                 "--quiet", "--push-to-hub", "someone/cadmus"])
+    assert code == 1
+    err = capsys.readouterr().err
+    assert "push to the Hub repository 'someone/cadmus' failed" in err and "saved locally" in err
+    assert load_dataset_dir(tmp_path / "ds")["train"].num_rows == 3

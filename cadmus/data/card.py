@@ -12,7 +12,8 @@ from .views import __doc__ as VIEWS_DOC
 
 DIFFICULTY = """`difficulty` is `{level, size}` for every family:
 
-* `arith`: level 1..3 (operator set and number of operations, see below), size = number of operations;
+* `arith`: level 1 = one `add`/`sub`; 2 = two or three of `add`/`sub`/`mul`; 3 = three to six
+  including `div`/`mod`/`min`/`max` (a recipe's `ops` range replaces the count); size = number of operations;
 * `random`: level = grammar level 1..3, size = instructions in the program;
 * array families and `count_greater`: level = decimal digits of the largest |value| in the record's
   cases, size = the longest array among them;
@@ -31,7 +32,7 @@ def counts_table(dd) -> str:
 
 def conventions() -> str:
     return "\n".join(f"* `{name}` ({fam.group}): {fam.doc}; variants: "
-                     f"{', '.join(t.variant for t in fam.templates) or 'generated (see cadmus/families/' + fam.group + '.py)'}"
+                     f"{', '.join(t.variant for t in fam.templates) or 'generated, see ' + type(fam).__module__}"
                      for name, fam in registry().items())
 
 
@@ -56,7 +57,8 @@ against an independent Python oracle on all its tests. Load with
 Held-out records redrawn because one of their views repeated a view of an earlier split: {redrawn}.
 
 Families each split draws from (a family is left out of `ood_numbers` when its domain lies inside
-the training number range, and out of `ood_length` when it has no length knob):
+the training number range, and out of `ood_length` unless it has a length knob whose range there
+lies wholly outside its training range):
 
 {families}
 
