@@ -33,10 +33,12 @@ def run_inprocess(dsdir, out, *extra):
     return train(*args)
 
 
-def cli(*args, **kw):
+def cli(*args, log=None):
+    """``cadmus train recipes/tiny.yaml ARGS`` in a subprocess; output to pipes or to ``log``."""
     recipe = str(REPO / "recipes" / "tiny.yaml")  # the quickstart recipe, overridden by the flags
+    out = open(log, "w") if log else subprocess.PIPE  # a file never blocks a process nobody reads
     return subprocess.Popen([sys.executable, "-m", "cadmus.cli", "train", recipe, *args], env=ENV, cwd=REPO,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **kw)
+                            stdout=out, stderr=subprocess.STDOUT if log else subprocess.PIPE, text=True)
 
 
 def records(out):
@@ -100,28 +102,29 @@ def load_model_after(dsdir, out, steps, load_model):
 
 
 def test_resume_after_sigkill_is_exact(dsdir, tmp_path):
-    steps = ["--packing", "true", "--target_only_loss", "false", "--max_steps", "150", "--save_steps", "25", "--eval_steps", "50", "--logging_steps", "25",
-             "--accuracy_samples", "0"]
+    steps = ["--packing", "true", "--target_only_loss", "false", "--max_steps", "90", "--save_steps", "20",
+             "--eval_steps", "30", "--logging_steps", "15", "--accuracy_samples", "0"]
     whole = tmp_path / "whole"
-    p = cli(*SMALL, "--dataset_path", dsdir, "--output_dir", str(whole), *steps)
-    assert p.wait() == 0, p.stderr.read()
+    log = tmp_path / "whole.log"
+    uninterrupted = cli(*SMALL, "--dataset_path", dsdir, "--output_dir", str(whole), *steps, log=log)  # alongside
 
     cut = tmp_path / "cut"
     p = cli(*SMALL, "--dataset_path", dsdir, "--output_dir", str(cut), *steps)
     deadline = time.time() + 120
-    while not (cut / "checkpoints" / "step-0000025" / checkpoints.STATE_FILE).exists():
+    while not (cut / "checkpoints" / "step-0000020" / checkpoints.STATE_FILE).exists():
         assert p.poll() is None and time.time() < deadline, "run ended before it could be killed"
         time.sleep(0.01)
     p.send_signal(signal.SIGKILL)
     assert p.wait() == -signal.SIGKILL
     assert not (cut / "cadmus.json").exists()
     resumed_at = checkpoints.read_state(checkpoints.complete_checkpoints(cut)[-1])["step"]
-    assert resumed_at < 150
+    assert resumed_at < 90
 
     p = cli(*SMALL, "--dataset_path", dsdir, "--output_dir", str(cut), *steps, "--resume")
     out, err = p.communicate()
     assert p.returncode == 0, err
     assert f"resuming at step {resumed_at}" in out
+    assert uninterrupted.wait() == 0, log.read_text()
     a, b = records(whole), records(cut)
     assert [r["step"] for r in a] == [r["step"] for r in b]  # the killed run's extra lines were dropped
     for key in ("train_loss", "eval_loss"):
@@ -142,18 +145,21 @@ def test_context_too_short_is_a_clear_error(dsdir, tmp_path):
         run_inprocess(dsdir, tmp_path / "run", "--max_steps", "2", "--context_length", "16")
 
 
-def test_cli_reports_a_missing_dataset(tmp_path):
-    p = cli("--dataset_path", str(tmp_path / "nowhere"), "--output_dir", str(tmp_path / "o"), *SMALL[:2])
-    _, err = p.communicate()
-    assert p.returncode == 2 and "does not exist" in err and "Traceback" not in err
+def test_cli_reports_a_missing_dataset(tmp_path, capsys):
+    from cadmus.cli import main
+
+    code = main(["train", str(REPO / "recipes" / "tiny.yaml"), "--dataset_path", str(tmp_path / "nowhere")])
+    err = capsys.readouterr().err
+    assert code == 2 and "does not exist" in err and "Traceback" not in err
 
 
-def test_cli_reports_an_unknown_recipe_key(tmp_path):
+def test_cli_reports_an_unknown_recipe_key(tmp_path, capsys):
+    from cadmus.cli import main
+
     recipe = tmp_path / "r.yaml"
     recipe.write_text("# Model\npreset: tiny\nwidth: 3\n")
-    p = subprocess.run([sys.executable, "-m", "cadmus.cli", "train", str(recipe)], capture_output=True, text=True,
-                       env=ENV)
-    assert p.returncode == 2 and "unknown key(s) width" in p.stderr
+    assert main(["train", str(recipe)]) == 2
+    assert "unknown key(s) width" in capsys.readouterr().err
 
 
 def test_two_processes_with_accelerate_launch(dsdir, tmp_path):
@@ -170,3 +176,16 @@ def test_two_processes_with_accelerate_launch(dsdir, tmp_path):
     assert math.isfinite(summary["metrics"]["train_loss"]) and math.isfinite(summary["metrics"]["eval_loss"])
     # two processes each take a batch per step: twice the tokens of one process
     assert summary["metrics"]["tokens"] == 4 * 2 * 8 * summary["model"]["context_length"]
+
+
+@pytest.mark.slow
+def test_trains_on_a_dataset_from_cadmus_data_build(tmp_path):
+    """The real builder's output (every family, all three views) goes through the trainer."""
+    ds = tmp_path / "tiny-data"
+    built = subprocess.run([sys.executable, "-m", "cadmus.cli", "data", "build", str(REPO / "recipes/data/tiny.yaml"),
+                            "--out", str(ds), "--limit", "40", "--workers", "1", "--quiet"],
+                           capture_output=True, text=True, env=ENV, cwd=REPO)
+    assert built.returncode == 0, built.stderr[-2000:]
+    final = run_inprocess(str(ds), tmp_path / "run", "--max_steps", "5", "--synthesis_weight", "1",
+                          "--execution_weight", "1", "--save_steps", "0", "--accuracy_samples", "8")
+    assert final["step"] == 5 and math.isfinite(final["eval_loss"]) and 0 <= final["valid_accuracy"] <= 1
