@@ -80,3 +80,8 @@ def test_train_help_lists_fields():
 def test_module_entry_point_help():
     out = subprocess.run([sys.executable, "-m", "cadmus.train", "--help"], capture_output=True, text=True)
     assert out.returncode == 0 and "recipe" in out.stdout
+
+
+def test_unknown_preset_is_a_parse_error():
+    with pytest.raises(ValueError, match="unknown model preset 'huge'"):
+        config.parse(None, ["--preset", "huge"])

@@ -189,3 +189,10 @@ def test_trains_on_a_dataset_from_cadmus_data_build(tmp_path):
     final = run_inprocess(str(ds), tmp_path / "run", "--max_steps", "5", "--synthesis_weight", "1",
                           "--execution_weight", "1", "--save_steps", "0", "--accuracy_samples", "8")
     assert final["step"] == 5 and math.isfinite(final["eval_loss"]) and 0 <= final["valid_accuracy"] <= 1
+
+
+def test_fresh_run_refuses_an_output_dir_with_checkpoints(dsdir, tmp_path):
+    out = tmp_path / "run"
+    run_inprocess(dsdir, out, "--max_steps", "2", "--save_steps", "2", "--accuracy_samples", "0")
+    with pytest.raises(checkpoints.CheckpointError, match="already holds checkpoints: pass --resume"):
+        run_inprocess(dsdir, out, "--max_steps", "2", "--accuracy_samples", "0")

@@ -35,8 +35,12 @@ def cmd_train(args) -> int:
 
     try:
         margs, dargs, targs = config.parse(args.recipe, args.overrides)
+    except (FileNotFoundError, ValueError) as err:  # unreadable recipe, unknown key, bad value
+        print(f"cadmus train: error: {err}", file=sys.stderr)
+        return 2
+    try:
         final = train(margs, dargs, targs, recipe_path=args.recipe)
-    except (FileNotFoundError, DatasetError, RecipeError, CheckpointError, AlphabetError, ValueError) as err:
+    except (DatasetError, RecipeError, CheckpointError, AlphabetError, FileNotFoundError) as err:
         print(f"cadmus train: error: {err}", file=sys.stderr)
         return 2
     print("cadmus train: done: " + ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}"

@@ -28,6 +28,12 @@ class ModelArguments:
         default=None, metadata={"help": "tokenizer folder; default: the repository's tokenizer/"}
     )
 
+    def __post_init__(self):
+        from ..models import PRESETS  # light: cadmus.models imports transformers lazily
+
+        if self.preset not in PRESETS:
+            raise ValueError(f"unknown model preset {self.preset!r}; choose from {', '.join(PRESETS)}")
+
 
 @dataclass
 class DataArguments:

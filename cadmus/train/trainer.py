@@ -69,7 +69,10 @@ def prepare_data(accelerator, margs, dargs, targs, tokenizer) -> Prepared:
         if len(train_tok) == 0:
             raise data.DatasetError(f"dataset {dargs.dataset_path}: no training samples for views "
                                     f"{list(weights)} and families {dargs.families or 'all'}")
-        longest = max(data.longest_sample(train_tok), data.longest_sample(valid_tok))
+        prompts = data.completion_prompts(valid, targs.accuracy_samples) if targs.accuracy_samples else []
+        # char-level: a completion prompt + target + EOS is that many tokens
+        longest = max(data.longest_sample(train_tok), data.longest_sample(valid_tok),
+                      max((len(p) + len(t) + 1 for p, t in prompts), default=0))
         ctx = resolve_context(margs.context_length, longest)
         blocks = dict(block_size=ctx, packing=dargs.packing, target_only=dargs.target_only_loss,
                       pad_id=tokenizer.pad_token_id, num_proc=dargs.num_proc)
@@ -78,7 +81,7 @@ def prepare_data(accelerator, margs, dargs, targs, tokenizer) -> Prepared:
     return Prepared(
         train=train_blocks,
         valid=valid_blocks,
-        prompts=data.completion_prompts(valid, targs.accuracy_samples) if targs.accuracy_samples else [],
+        prompts=prompts,
         context_length=ctx,
         non_pad_share=data.non_pad_share(train_blocks),
         dataset_hash=data.content_hash(dargs.dataset_path),
@@ -190,6 +193,10 @@ def train(margs, dargs, targs, recipe_path=None) -> dict:
     resume_from = checkpoints.resolve_resume(targs.resume, out)
     if resume_from is not None:
         checkpoints.check_shape(resume_from, model_shape(config))
+    elif checkpoints.complete_checkpoints(out):
+        # a fresh run would mix its checkpoints (and its "best") with the old run's
+        raise checkpoints.CheckpointError(f"{out} already holds checkpoints: pass --resume to continue that run, "
+                                          f"or choose another output_dir")
     elif targs.resume and main:
         print(f"cadmus train: no checkpoint in {checkpoints.checkpoint_dir(out)}; starting from scratch")
 
