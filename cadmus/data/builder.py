@@ -149,13 +149,14 @@ def _generate_chunk(job: tuple) -> tuple:
     """(columns, view keys per record, timings) of records ``start..stop`` of ``split``."""
     split, start, stop = job
     recipe, plan = _WORKER["recipe"], _WORKER["plans"][split]
-    t0 = time.perf_counter()
+    # CPU time, not wall time: the measure must not depend on what else runs on the machine
+    t0 = time.process_time()
     rng = chunk_rng(recipe.seed, split, start // CHUNK)
     records = [draw(plan, recipe, i, rng=rng) for i in range(start, stop)]
-    timings = {"generate": time.perf_counter() - t0}
-    t1 = time.perf_counter()
+    timings = {"generate": time.process_time() - t0}
+    t1 = time.process_time()
     verify(records, recipe.fuel, timings)
-    timings["verify"] = time.perf_counter() - t1
+    timings["verify"] = time.process_time() - t1
     return to_columns(records), [view_keys(r) for r in records], timings
 
 
@@ -219,7 +220,7 @@ class BuildInfo:
     seconds: float = 0.0
     workers: int = 1
     hashes: dict = field(default_factory=dict)  # split -> sha256 of its content, and "all"
-    timings: dict = field(default_factory=dict)  # seconds summed over processes: generate, verify, vm, main
+    timings: dict = field(default_factory=dict)  # CPU seconds summed over processes: generate, verify, vm, main
 
 
 def _jobs(split: str, size: int) -> list:
@@ -286,13 +287,13 @@ def build(recipe: Recipe, workers: Optional[int] = None, limit: Optional[int] = 
             chunks = pool.imap(_generate_chunk, jobs) if pool else map(_generate_chunk, jobs)
             parts, split_keys, redrawn, h = [], [], 0, hashlib.sha256()
             for cols, keys, timings in chunks:
-                t0 = time.perf_counter()
+                t0 = time.process_time()
                 if split != "train":
                     redrawn += _dedup(cols, keys, plans[split], recipe, forbidden, info.timings)
                 split_keys.extend(keys)
                 hash_columns(h, cols)
                 parts.append(pa.Table.from_pydict(cols, schema=schema))
-                _add(info.timings, "main", time.perf_counter() - t0)
+                _add(info.timings, "main", time.process_time() - t0)
                 for k, v in timings.items():
                     _add(info.timings, k, v)
                 bar.update(len(cols["id"]))
