@@ -5,7 +5,7 @@ import pytest
 
 from cadmus.cli import build_parser, main
 from cadmus.data import DatasetDirError, load_dataset_dir
-from cadmus.data.audit import audit
+from cadmus.data.audit import audit, format_audit
 from cadmus.data.builder import COLUMNS, BuildError, build, content_hashes, verify
 from cadmus.data.recipe import SPLITS, load_recipe
 from cadmus.data.views import VIEWS
@@ -92,7 +92,7 @@ def test_audit_passes_then_fails_on_injected_duplicate(tiny):
     dd_bad = dict(dd)
     dd_bad["test"] = Dataset.from_list(rows, features=dd["test"].features)
     bad = audit(dd_bad, sample=50, train_sample=100)
-    assert not bad["ok"]
+    assert not bad["ok"] and "audit: FAIL" in format_audit(bad)
     assert bad["exact_duplicates"]["completion"]["train|test"] == {"texts": 1, "records": 1}
     assert bad["shared_programs"]["test"]["records"] >= 1
 
@@ -185,3 +185,15 @@ def test_push_to_hub_failure_is_a_clear_error(tmp_path, capsys, monkeypatch, req
     err = capsys.readouterr().err
     assert "push to the Hub repository 'someone/cadmus' failed" in err and "saved locally" in err
     assert load_dataset_dir(tmp_path / "ds")["train"].num_rows == 3
+
+
+def test_cli_audit_exits_nonzero_on_a_leaked_view(tiny, tmp_path, capsys):
+    from datasets import Dataset, DatasetDict
+
+    _, dd, _ = tiny
+    rows = dd["valid"].to_list()
+    rows[1] = {**dd["train"][0], "id": rows[1]["id"], "split": "valid"}
+    leaked = DatasetDict({**dd, "valid": Dataset.from_list(rows, features=dd["valid"].features)})
+    leaked.save_to_disk(str(tmp_path / "leaked"))
+    assert main(["data", "audit", str(tmp_path / "leaked"), "--sample", "20"]) == 1
+    assert "train|valid" in capsys.readouterr().out

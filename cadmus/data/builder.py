@@ -262,7 +262,11 @@ def hash_columns(h, cols: dict) -> None:
 
 def build(recipe: Recipe, workers: Optional[int] = None, limit: Optional[int] = None,
           progress: bool = True) -> tuple:
-    """Generate, verify and deduplicate every split; returns (DatasetDict, BuildInfo)."""
+    """Generate, verify and deduplicate every split; returns (DatasetDict, BuildInfo).
+
+    ``workers > 1`` starts processes with ``spawn`` (safe next to Numba threads): a script that
+    calls ``build`` must do so under ``if __name__ == "__main__":``.
+    """
     import pyarrow as pa
     from datasets import Dataset, DatasetDict, DatasetInfo
     from datasets.table import InMemoryTable

@@ -60,6 +60,9 @@ def cmd_build(args) -> int:
     from .recipe import RecipeError, load_recipe, recipe_dict
 
     out = Path(args.out)
+    if args.limit is not None and args.limit < 0:
+        print("cadmus data build: --limit must be >= 0", file=sys.stderr)
+        return 2
     try:
         recipe = load_recipe(_recipe_path(args.recipe), {"seed": args.seed})
     except RecipeError as err:
