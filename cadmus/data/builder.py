@@ -5,7 +5,8 @@ Determinism: the records of a split are generated in fixed chunks of ``CHUNK`` r
 from a ``random.Random`` seeded by ``(seed, split, chunk)`` and used in index order; a redraw
 of record ``index`` uses its own generator seeded by ``(seed, split, index, attempt)``. Workers
 return chunks that are concatenated in index order, so the data does not depend on the number
-of processes, and ``--limit N`` yields a prefix of the full build. Splits are built in the
+of processes, and ``--limit N`` yields a prefix of the full build's train split (held-out
+splits may differ where a redraw depended on train records past the limit). Splits are built in the
 order of ``SPLITS``; every view text of a finished split is forbidden to the later ones, and a
 held-out record any of whose view texts is forbidden is redrawn with ``attempt + 1`` (a new
 family, difficulty and values), so valid/test/OOD never repeat a view of train or of each other.
