@@ -51,8 +51,9 @@ def evaluate(steps: list, inputs: list) -> int:
     """Run the expression DAG: each step is (op, src1, src2), a source is ('v', i) or a literal."""
     values = list(inputs)
     for op, s1, s2 in steps:
-        get = lambda s: values[s[1]] if isinstance(s, tuple) else s  # noqa: E731
-        values.append(apply(op, get(s1), get(s2)))
+        a = values[s1[1]] if type(s1) is tuple else s1
+        b = values[s2[1]] if type(s2) is tuple else s2
+        values.append(apply(op, a, b))
     return values[-1]
 
 

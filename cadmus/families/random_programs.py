@@ -11,6 +11,7 @@ statements (independent of the VM). difficulty: level = grammar level, size = in
 """
 from __future__ import annotations
 
+import operator
 import random
 
 from .base import Family, Params, REGISTERS, Task, choice, clip, randint, wrap
@@ -21,26 +22,20 @@ JUMP_IF_NOT = {"<": "jge", "<=": "jgt", ">": "jle", ">=": "jlt", "==": "jne", "!
 LEVEL_LENGTH = {1: (3, 8), 2: (4, 10), 3: (5, 12)}
 
 
+BINARY_OPS = {  # Python semantics of each instruction; wrap() brings results back to int64
+    "add": lambda a, b: wrap(a + b), "sub": lambda a, b: wrap(a - b), "mul": lambda a, b: wrap(a * b),
+    "min": min, "max": max, "and": operator.and_, "or": operator.or_, "xor": operator.xor,
+    "div": lambda a, b: wrap(a // b), "mod": operator.mod, "shl": lambda a, b: wrap(a << b),
+    "shr": operator.rshift,
+    "eq": lambda a, b: int(a == b), "ne": lambda a, b: int(a != b), "lt": lambda a, b: int(a < b),
+    "le": lambda a, b: int(a <= b), "gt": lambda a, b: int(a > b), "ge": lambda a, b: int(a >= b),
+}
+CONDITIONS = {"<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.ge,
+              "==": operator.eq, "!=": operator.ne}
+
+
 def binary(op: str, a: int, b: int) -> int:
-    if op == "add":
-        return wrap(a + b)
-    if op == "sub":
-        return wrap(a - b)
-    if op == "mul":
-        return wrap(a * b)
-    if op in ("min", "max"):
-        return min(a, b) if op == "min" else max(a, b)
-    if op in ("and", "or", "xor"):
-        return wrap(a & b if op == "and" else a | b if op == "or" else a ^ b)
-    if op == "div":
-        return wrap(a // b)
-    if op == "mod":
-        return a % b
-    if op == "shl":
-        return wrap(a << b)
-    if op == "shr":
-        return a >> b
-    return int({"eq": a == b, "ne": a != b, "lt": a < b, "le": a <= b, "gt": a > b, "ge": a >= b}[op])
+    return BINARY_OPS[op](a, b)
 
 
 def unary(op: str, a: int) -> int:
@@ -56,7 +51,7 @@ def unary(op: str, a: int) -> int:
 
 
 def compare(cond: str, a: int, b: int) -> bool:
-    return {"<": a < b, "<=": a <= b, ">": a > b, ">=": a >= b, "==": a == b, "!=": a != b}[cond]
+    return CONDITIONS[cond](a, b)
 
 
 class Machine:
