@@ -17,6 +17,7 @@ COMMAND_MODULES = [
     "cadmus.data.cli",
     "cadmus.tokenization",
     "cadmus.train.cli",
+    "cadmus.eval.cli",
 ]
 
 

@@ -18,6 +18,7 @@ from .isa import BY_OPCODE, DEFAULT_FUEL, INT64_MAX, INT64_MIN, MAX_OUTPUTS, N_R
 ProgramLike = Union[Program, str]
 MAX_TRACE_STEPS = 10_000_000  # a trace row is 144 bytes; beyond this, trace a shorter run
 DEFAULT_OUTPUTS_PER_PROGRAM = 8  # average output-region size per program in a batch
+SERIAL_BATCH = 64  # batches up to this size run on the calling thread
 # Read-only like the buffers of real texts, so the kernels compile for one signature only.
 _NO_TEXT = np.frombuffer(b"", np.uint8)
 
@@ -177,21 +178,25 @@ def _run(prog: ProgramLike, inputs, fuel, tracing: bool):
         return Result(Status.PARSE_ERROR, [], 0, str(err)), None
     if len(program.code) % 4:
         return Result(Status.BAD_PROGRAM, [], 0, validate(program)), None
-    n_trace = fuel if tracing else 0
-    arrays = (np.zeros(n_trace, np.int64), np.zeros(n_trace, np.int64),
-              np.zeros((n_trace, N_REGS), np.int64), np.zeros(N_REGS, np.int64))
-    batch = pack([program])
     kinds, mkeys, mops = _tables()
-    status, steps, out_start, out_count = (np.zeros(1, np.int64) for _ in range(4))
     outs = np.zeros(MAX_OUTPUTS, np.int64)
-    _kernel().run_programs(0, 1, False, _NO_TEXT, np.zeros(2, np.int64), batch.code, batch.code_offsets,
-                           batch.consts, batch.const_offsets, inputs, np.array([0, len(inputs)]), fuel,
-                           kinds, mkeys, mops, 0, MAX_OUTPUTS, status, steps, out_start, out_count,
-                           outs, tracing, *arrays)
-    n = int(steps[0])
-    result = Result(Status(int(status[0])), outs[:out_count[0]].tolist(), n)
+    if tracing:
+        arrays = (np.zeros(fuel, np.int64), np.zeros(fuel, np.int64),
+                  np.zeros((fuel, N_REGS), np.int64), np.zeros(N_REGS, np.int64))
+        st, n, n_out = _kernel().trace_program(program.code, program.consts, inputs, fuel, kinds, outs, *arrays)
+    else:
+        batch = pack([program])
+        status, steps, out_start, out_count = (np.zeros(1, np.int64) for _ in range(4))
+        _kernel().run_programs(0, 1, False, _NO_TEXT, np.zeros(2, np.int64), batch.code,
+                               batch.code_offsets, batch.consts, batch.const_offsets, inputs,
+                               np.array([0, len(inputs)]), fuel, kinds, mkeys, mops, 0, MAX_OUTPUTS,
+                               status, steps, out_start, out_count, outs)
+        st, n, n_out, arrays = status[0], steps[0], out_count[0], None
+    result = Result(Status(int(st)), outs[:n_out].tolist(), int(n))
     if result.status == Status.BAD_PROGRAM:
         result.error = validate(program)
+    if arrays is None:
+        return result, None
     tr_pc, tr_op, tr_regs, final = arrays
     return result, (tr_pc[:n], tr_op[:n], tr_regs[:n], final)
 
@@ -314,10 +319,13 @@ def run_batch(
     else:
         buf, text_off = _NO_TEXT, np.zeros(1, np.int64)
         code_args = (batch.code, batch.code_offsets, batch.consts, batch.const_offsets)
-    if n:
+    args = (buf, text_off, *code_args, in_flat, in_off, fuel, kinds, mkeys, mops)
+    if 0 < n <= SERIAL_BATCH:  # starting the thread pool would cost more than it saves
+        k.run_programs(0, n, is_text, *args, 0, len(outs), status, steps, out_start, out_count, outs)
+    elif n:
         with numba.parallel_chunksize(1):  # chunks are taken dynamically by idle threads
-            k.run_batch(is_text, buf, text_off, *code_args, in_flat, in_off, fuel, kinds, mkeys, mops,
-                        _n_chunks(n), outputs_per_program, status, steps, out_start, out_count, outs)
+            k.run_batch(is_text, *args, _n_chunks(n), outputs_per_program, status, steps, out_start,
+                        out_count, outs)
     rerun = np.flatnonzero(status == k.NEEDS_RERUN)
     if len(rerun):  # rare: a chunk's output region filled up; give these a full tape each
         extra = []

@@ -153,6 +153,11 @@ def execute(code, c0, n, file, inputs, i0, ni, fuel, mem, memgen, gen, dstack, c
         x = code[b + 1]
         y = code[b + 2]
         z = code[b + 3]
+        # Unsigned copies for indexing the value file: validated in range, and unsigned
+        # indices spare Numba's negative-index wraparound on every access.
+        ux = np.uint64(x)
+        uy = np.uint64(y)
+        uz = np.uint64(z)
         if tracing:
             tr_pc[steps] = pc
             tr_op[steps] = op
@@ -162,115 +167,115 @@ def execute(code, c0, n, file, inputs, i0, ni, fuel, mem, memgen, gen, dstack, c
         pc += 1
         # Roughly by frequency in generated programs; LLVM turns the chain into a jump table.
         if op == OP_MOV:
-            file[x] = file[y]
+            file[ux] = file[uy]
         elif op == OP_ADD:
-            file[x] = file[y] + file[z]
+            file[ux] = file[uy] + file[uz]
         elif op == OP_SUB:
-            file[x] = file[y] - file[z]
+            file[ux] = file[uy] - file[uz]
         elif op == OP_MUL:
-            file[x] = file[y] * file[z]
+            file[ux] = file[uy] * file[uz]
         elif op == OP_JMP:
             pc = x
         elif op == OP_JZ:
-            if file[x] == 0:
+            if file[ux] == 0:
                 pc = y
         elif op == OP_JNZ:
-            if file[x] != 0:
+            if file[ux] != 0:
                 pc = y
         elif op == OP_JEQ:
-            if file[x] == file[y]:
+            if file[ux] == file[uy]:
                 pc = z
         elif op == OP_JNE:
-            if file[x] != file[y]:
+            if file[ux] != file[uy]:
                 pc = z
         elif op == OP_JLT:
-            if file[x] < file[y]:
+            if file[ux] < file[uy]:
                 pc = z
         elif op == OP_JLE:
-            if file[x] <= file[y]:
+            if file[ux] <= file[uy]:
                 pc = z
         elif op == OP_JGT:
-            if file[x] > file[y]:
+            if file[ux] > file[uy]:
                 pc = z
         elif op == OP_JGE:
-            if file[x] >= file[y]:
+            if file[ux] >= file[uy]:
                 pc = z
         elif op == OP_INC:
-            file[x] = file[x] + 1
+            file[ux] = file[ux] + 1
         elif op == OP_DEC:
-            file[x] = file[x] - 1
+            file[ux] = file[ux] - 1
         elif op == OP_ASSERT:
-            if file[x] != file[y]:
+            if file[ux] != file[uy]:
                 status = ST_ASSERT_FAILED
                 break
         elif op == OP_IN:
             if ip >= ni:
                 status = ST_INPUT_EXHAUSTED
                 break
-            file[x] = inputs[i0 + ip]
+            file[ux] = inputs[i0 + ip]
             ip += 1
         elif op == OP_OUT:
             if no >= ocap:
                 status = ST_OUTPUT_OVERFLOW
                 break
-            outs[o0 + no] = file[x]
+            outs[o0 + no] = file[ux]
             no += 1
         elif op == OP_LOAD:
-            a = file[y]
+            a = file[uy]
             if a < 0 or a >= MEM_SIZE:
                 status = ST_BAD_ADDRESS
                 break
-            file[x] = mem[a] if memgen[a] == gen else 0
+            file[ux] = mem[a] if memgen[a] == gen else 0
         elif op == OP_STORE:
-            a = file[x]
+            a = file[ux]
             if a < 0 or a >= MEM_SIZE:
                 status = ST_BAD_ADDRESS
                 break
-            mem[a] = file[y]
+            mem[a] = file[uy]
             memgen[a] = gen
         elif op == OP_DIV or op == OP_MOD:
-            u = file[y]
-            v = file[z]
+            u = file[uy]
+            v = file[uz]
             if v == 0:
                 status = ST_DIV_BY_ZERO
                 break
             if v == -1:  # INT64_MIN // -1 overflows the hardware divide: wrap by hand
-                file[x] = -u if op == OP_DIV else 0
+                file[ux] = -u if op == OP_DIV else 0
             else:
                 q = u // v  # truncating hardware divide, then floor by hand
                 rem = u - q * v
                 if rem != 0 and ((rem < 0) != (v < 0)):
                     q -= 1
                     rem += v
-                file[x] = q if op == OP_DIV else rem
+                file[ux] = q if op == OP_DIV else rem
         elif op == OP_MIN:
-            file[x] = min(file[y], file[z])
+            file[ux] = min(file[uy], file[uz])
         elif op == OP_MAX:
-            file[x] = max(file[y], file[z])
+            file[ux] = max(file[uy], file[uz])
         elif op == OP_EQ:
-            file[x] = 1 if file[y] == file[z] else 0
+            file[ux] = 1 if file[uy] == file[uz] else 0
         elif op == OP_NE:
-            file[x] = 1 if file[y] != file[z] else 0
+            file[ux] = 1 if file[uy] != file[uz] else 0
         elif op == OP_LT:
-            file[x] = 1 if file[y] < file[z] else 0
+            file[ux] = 1 if file[uy] < file[uz] else 0
         elif op == OP_LE:
-            file[x] = 1 if file[y] <= file[z] else 0
+            file[ux] = 1 if file[uy] <= file[uz] else 0
         elif op == OP_GT:
-            file[x] = 1 if file[y] > file[z] else 0
+            file[ux] = 1 if file[uy] > file[uz] else 0
         elif op == OP_GE:
-            file[x] = 1 if file[y] >= file[z] else 0
+            file[ux] = 1 if file[uy] >= file[uz] else 0
         elif op == OP_PUSH:
             if dsp >= DATA_STACK_SIZE:
                 status = ST_STACK_OVERFLOW
                 break
-            dstack[dsp] = file[x]
+            dstack[dsp] = file[ux]
             dsp += 1
         elif op == OP_POP:
             if dsp <= 0:
                 status = ST_STACK_UNDERFLOW
                 break
             dsp -= 1
-            file[x] = dstack[dsp]
+            file[ux] = dstack[dsp]
         elif op == OP_CALL:
             if csp >= CALL_STACK_SIZE:
                 status = ST_STACK_OVERFLOW
@@ -287,20 +292,20 @@ def execute(code, c0, n, file, inputs, i0, ni, fuel, mem, memgen, gen, dstack, c
         elif op == OP_HALT:
             break
         elif op == OP_SWAP:
-            t = file[x]
-            file[x] = file[y]
-            file[y] = t
+            t = file[ux]
+            file[ux] = file[uy]
+            file[uy] = t
         elif op == OP_NEG:
-            file[x] = -file[y]
+            file[ux] = -file[uy]
         elif op == OP_ABS:
-            u = file[y]
-            file[x] = -u if u < 0 else u
+            u = file[uy]
+            file[ux] = -u if u < 0 else u
         elif op == OP_SIGN:
-            u = file[y]
-            file[x] = 1 if u > 0 else (-1 if u < 0 else 0)
+            u = file[uy]
+            file[ux] = 1 if u > 0 else (-1 if u < 0 else 0)
         elif op == OP_POW:
-            base = file[y]
-            e = file[z]
+            base = file[uy]
+            e = file[uz]
             if e < 0:
                 status = ST_BAD_ARGUMENT
                 break
@@ -310,21 +315,21 @@ def execute(code, c0, n, file, inputs, i0, ni, fuel, mem, memgen, gen, dstack, c
                     acc = acc * base
                 base = base * base
                 e >>= 1
-            file[x] = acc
+            file[ux] = acc
         elif op == OP_AND:
-            file[x] = file[y] & file[z]
+            file[ux] = file[uy] & file[uz]
         elif op == OP_OR:
-            file[x] = file[y] | file[z]
+            file[ux] = file[uy] | file[uz]
         elif op == OP_XOR:
-            file[x] = file[y] ^ file[z]
+            file[ux] = file[uy] ^ file[uz]
         elif op == OP_NOT:
-            file[x] = ~file[y]
+            file[ux] = ~file[uy]
         elif op == OP_SHL or op == OP_SHR:
-            s = file[z]
+            s = file[uz]
             if s < 0 or s > 63:
                 status = ST_BAD_ARGUMENT
                 break
-            file[x] = (file[y] << s) if op == OP_SHL else (file[y] >> s)
+            file[ux] = (file[uy] << s) if op == OP_SHL else (file[uy] >> s)
         elif op == OP_NOP:
             pass
         else:  # unreachable for validated code; kept so that nothing is ever undefined
@@ -536,10 +541,10 @@ def parse_program(buf, start, end, code, consts, tok, lh, ls, ll, lpc, rh, rs, r
 @njit(cache=True, nogil=True, error_model="numpy")
 def run_programs(lo, hi, from_text, buf, text_off, code_in, code_off, consts_in, const_off, inputs,
                  in_off, fuel, kinds, mkeys, mops, region_start, region_end, status, steps,
-                 out_start, out_count, outs, tracing, tr_pc, tr_op, tr_regs, final_regs):
+                 out_start, out_count, outs):
     """Parse (``from_text``) or take bytecode, validate and run programs ``lo..hi-1`` in order.
 
-    The one loop every entry point uses: a chunk of a parallel batch, or a single traced run.
+    The loop behind ``run`` (one program) and ``run_batch`` (a chunk of a parallel batch).
     Program ``i`` is ``buf[text_off[i]:text_off[i+1]]`` (text) or ``code_in[code_off[i]:
     code_off[i+1]]`` with literals ``consts_in[const_off[i]:const_off[i+1]]`` (bytecode); its
     inputs are ``inputs[in_off[i]:in_off[i+1]]``. Outputs are appended to
@@ -565,6 +570,8 @@ def run_programs(lo, hi, from_text, buf, text_off, code_in, code_off, consts_in,
     memgen = np.zeros(MEM_SIZE, np.int64)
     dstack = np.zeros(DATA_STACK_SIZE, np.int64)
     cstack = np.zeros(CALL_STACK_SIZE, np.int64)
+    no_trace = np.zeros(0, np.int64)
+    no_regs = np.zeros((0, N_REGS), np.int64)
     cursor = region_start
     for i in range(lo, hi):
         out_start[i] = cursor
@@ -599,17 +606,34 @@ def run_programs(lo, hi, from_text, buf, text_off, code_in, code_off, consts_in,
             file[N_REGS + r] = consts[k0 + r]
         ocap = min(MAX_OUTPUTS, region_end - cursor)
         st, sp, no = execute(code, c0, n, file, inputs, in_off[i], in_off[i + 1] - in_off[i], fuel,
-                             mem, memgen, i - lo + 1, dstack, cstack, outs, cursor, ocap, tr_pc,
-                             tr_op, tr_regs, tracing)
+                             mem, memgen, i - lo + 1, dstack, cstack, outs, cursor, ocap, no_trace,
+                             no_trace, no_regs, False)  # a constant: LLVM drops the trace code
         if st == ST_OUTPUT_OVERFLOW and ocap < MAX_OUTPUTS:
             st = NEEDS_RERUN
         status[i] = st
         steps[i] = sp
         out_count[i] = no
         cursor += no
-        if tracing:
-            for r in range(N_REGS):
-                final_regs[r] = file[r]
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def trace_program(code, consts, inputs, fuel, kinds, outs, tr_pc, tr_op, tr_regs, final_regs):
+    """Run one program recording pc, opcode and registers before every step (arrays sized
+    ``fuel``); returns (status, steps, number of outputs)."""
+    n = len(code) // 4
+    nk = len(consts)
+    if validate(code, 0, n, nk, kinds) >= 0:
+        return ST_BAD_PROGRAM, 0, 0
+    file = np.zeros(N_REGS + nk, np.int64)
+    file[N_REGS:] = consts
+    mem = np.zeros(MEM_SIZE, np.int64)
+    memgen = np.zeros(MEM_SIZE, np.int64)
+    dstack = np.zeros(DATA_STACK_SIZE, np.int64)
+    cstack = np.zeros(CALL_STACK_SIZE, np.int64)
+    st, sp, no = execute(code, 0, n, file, inputs, 0, len(inputs), fuel, mem, memgen, 1, dstack,
+                         cstack, outs, 0, MAX_OUTPUTS, tr_pc, tr_op, tr_regs, True)
+    final_regs[:] = file[:N_REGS]
+    return st, sp, no
 
 
 @njit(cache=True, parallel=True)
@@ -620,16 +644,13 @@ def run_batch(from_text, buf, text_off, code, code_off, consts, const_off, input
     chunk owns ``outs_per_program`` output words per program of ``outs``."""
     n_prog = len(status)
     per_chunk = (n_prog + n_chunks - 1) // n_chunks
-    no_trace = np.zeros(0, np.int64)
-    no_regs = np.zeros((0, N_REGS), np.int64)
     for c in prange(n_chunks):
         lo = c * per_chunk
         hi = min(n_prog, lo + per_chunk)
         if lo < hi:
             run_programs(lo, hi, from_text, buf, text_off, code, code_off, consts, const_off, inputs,
                          in_off, fuel, kinds, mkeys, mops, lo * outs_per_program,
-                         hi * outs_per_program, status, steps, out_start, out_count, outs, False,
-                         no_trace, no_trace, no_regs, no_trace)
+                         hi * outs_per_program, status, steps, out_start, out_count, outs)
 
 
 @njit(cache=True, nogil=True)
