@@ -197,3 +197,30 @@ def test_cli_audit_exits_nonzero_on_a_leaked_view(tiny, tmp_path, capsys):
     leaked.save_to_disk(str(tmp_path / "leaked"))
     assert main(["data", "audit", str(tmp_path / "leaked"), "--sample", "20"]) == 1
     assert "train|valid" in capsys.readouterr().out
+
+
+def test_chunk_columns_match_record_dicts(tiny):
+    """The workers' columnar fast path renders exactly what ``draw`` + ``make_record`` does."""
+    from cadmus.data.builder import chunk_columns, chunk_rng, draw, make_plans, to_columns, view_keys
+
+    recipe = tiny[0]
+    for split in ("train", "ood_length"):
+        plan = make_plans(recipe)[split]
+        cols, keys, _ = chunk_columns(plan, recipe, 0, 40, chunk_rng(recipe.seed, split, 0))
+        rng = chunk_rng(recipe.seed, split, 0)
+        records = [draw(plan, recipe, i, rng=rng) for i in range(40)]
+        assert cols == to_columns(records)
+        assert keys == [view_keys(r) for r in records]
+
+
+def test_verify_columns_stops_on_a_wrong_oracle(tiny):
+    from cadmus.data.builder import chunk_columns, chunk_rng, make_plans, verify_columns
+
+    recipe = tiny[0]
+    plan = make_plans(recipe)["train"]
+    cols, _, runs = chunk_columns(plan, recipe, 0, 20, chunk_rng(recipe.seed, "train", 0))
+    verify_columns(cols, runs, recipe.fuel)
+    cols["challenge_tests"][5][1]["output"] = [123456789]
+    runs[2][5 * 6 + 5] = [123456789]  # record 5's last run: 1 completion + 5 cases per record
+    with pytest.raises(BuildError, match="disagrees with the VM"):
+        verify_columns(cols, runs, recipe.fuel)
