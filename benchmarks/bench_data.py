@@ -4,8 +4,8 @@
     .venv/bin/python benchmarks/bench_data.py --records 20000 --workers 1 --json /tmp/bench_data.json
 
 Builds the train split of ``recipes/data/default.yaml`` (mixed families, the default mixture)
-with the real builder: generation and VM verification in worker processes, deduplication
-hashing, Arrow conversion and hashing in the parent. Prints a table and a JSON line. Wall-clock
+with the real builder: generation, VM verification, Arrow conversion and the hash's JSON in
+worker processes; deduplication and hashing in the parent. Prints a table and a JSON line. Wall-clock
 records/s depends on what else runs on the machine; the CPU times per record do not.
 """
 from __future__ import annotations
@@ -30,13 +30,14 @@ def run(records: int, workers: int, recipe_path: Path) -> dict:
     recipe.splits["train"].size = records
     _, info = build(recipe, workers=workers, progress=False)
     t = info.timings
-    busy = t.get("generate", 0) + t.get("verify", 0) + t.get("main", 0)
+    busy = t.get("generate", 0) + t.get("verify", 0) + t.get("pack", 0) + t.get("main", 0)
     return {
         "records": records, "workers": workers, "seconds": round(info.seconds, 2),
         "records_per_s": round(records / info.seconds),
         "generate_us_per_record": round(1e6 * t.get("generate", 0) / records, 1),
         "verify_us_per_record": round(1e6 * t.get("verify", 0) / records, 1),
         "vm_us_per_record": round(1e6 * t.get("vm", 0) / records, 1),
+        "pack_us_per_record": round(1e6 * t.get("pack", 0) / records, 1),
         "parent_us_per_record": round(1e6 * t.get("main", 0) / records, 1),
         "vm_share": round(t.get("vm", 0) / busy, 3) if busy else 0.0,
         # what the measured CPU cost allows on `workers` idle cores (the parent overlaps the workers)
@@ -46,7 +47,7 @@ def run(records: int, workers: int, recipe_path: Path) -> dict:
 
 def table(rows: list) -> str:
     cols = ["records", "workers", "seconds", "records_per_s", "generate_us_per_record",
-            "verify_us_per_record", "vm_us_per_record", "parent_us_per_record", "vm_share",
+            "verify_us_per_record", "vm_us_per_record", "pack_us_per_record", "parent_us_per_record", "vm_share",
             "cpu_bound_records_per_s"]
     head = "| " + " | ".join(cols) + " |\n|" + "---:|" * len(cols)
     return "\n".join([head, *("| " + " | ".join(str(r[c]) for c in cols) + " |" for r in rows)])
@@ -64,8 +65,9 @@ def main(argv=None) -> int:
     print(f"cadmus data benchmark on {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
           f"load average {os.getloadavg()[0]:.1f}")
     print(table([row]))
-    print("per-record times: CPU microseconds summed over processes (generate, verify in the workers; verify "
-          "includes vm; parent = dedup, hashing, Arrow); vm_share = vm / (generate + verify + parent); "
+    print("per-record times: CPU microseconds summed over processes (generate, verify, pack = Arrow + hash JSON "
+          "in the workers; verify includes vm; parent = dedup, hashing, concatenation); "
+          "vm_share = vm / (generate + verify + pack + parent); "
           "cpu_bound_records_per_s = workers / CPU time per record, the rate on otherwise idle cores")
     print(json.dumps(row))
     if args.json:

@@ -135,12 +135,13 @@ def view_keys(rec: dict) -> list:
 _WORKER: dict = {}
 
 
-def _init_worker(recipe: Recipe, threads: Optional[int] = None) -> None:
+def _init_worker(recipe: Recipe, threads: Optional[int] = None, schema=None) -> None:
     if threads:  # one VM thread per process: the processes already use every core
         import numba
 
         numba.set_num_threads(threads)
     _WORKER["recipe"], _WORKER["plans"] = recipe, make_plans(recipe)
+    _WORKER["schema"] = schema  # from the parent: importing ``datasets`` would cost a worker ~1 s
 
 
 def to_columns(records: list) -> dict:
@@ -159,7 +160,20 @@ def _generate_chunk(job: tuple) -> tuple:
     t1 = time.process_time()
     verify_columns(cols, runs, recipe.fuel, timings)
     timings["verify"] = time.process_time() - t1
-    return cols, keys, timings
+    # Arrow conversion and the hash's JSON here, not in the parent: the parent is one process
+    # for all workers, and an Arrow table crosses the process boundary far cheaper than columns
+    t2 = time.process_time()
+    table, digest_input = columns_to_arrow(cols), column_bytes(cols)
+    timings["pack"] = time.process_time() - t2
+    return table, digest_input, keys, timings
+
+
+def columns_to_arrow(cols: dict):
+    import pyarrow as pa
+
+    if _WORKER.get("schema") is None:
+        _WORKER["schema"] = features().arrow_schema
+    return pa.Table.from_pydict(cols, schema=_WORKER["schema"])
 
 
 def chunk_columns(plan: Plan, recipe: Recipe, start: int, stop: int, rng: random.Random) -> tuple:
@@ -312,7 +326,7 @@ class BuildInfo:
     seconds: float = 0.0
     workers: int = 1
     hashes: dict = field(default_factory=dict)  # split -> sha256 of its content, and "all"
-    timings: dict = field(default_factory=dict)  # CPU seconds summed over processes: generate, verify, vm, main
+    timings: dict = field(default_factory=dict)  # CPU seconds summed over processes: generate, verify, vm, pack, main
 
 
 def _jobs(split: str, size: int) -> list:
@@ -346,10 +360,14 @@ def _dedup(cols: dict, keys: list, plan: Plan, recipe: Recipe, forbidden: set, t
     return len(redrawn)
 
 
+def column_bytes(cols: dict) -> bytes:
+    """What a chunk feeds to its split's sha256: its columns in a fixed order, as JSON."""
+    return b"".join(json.dumps(cols[c], separators=(",", ":")).encode() for c in COLUMNS)
+
+
 def hash_columns(h, cols: dict) -> None:
     """Feed a chunk's columns (fixed order, JSON) to a sha256; chunks are CHUNK records in index order."""
-    for c in COLUMNS:
-        h.update(json.dumps(cols[c], separators=(",", ":")).encode())
+    h.update(column_bytes(cols))
 
 
 def build(recipe: Recipe, workers: Optional[int] = None, limit: Optional[int] = None,
@@ -371,10 +389,10 @@ def build(recipe: Recipe, workers: Optional[int] = None, limit: Optional[int] = 
     info = BuildInfo(sizes=sizes, workers=workers,
                      families={s: [f.name for f in plans[s].families] for s in SPLITS})
     # spawn, not fork: the parent may already run Numba threads, which do not survive a fork
-    pool = multiprocessing.get_context("spawn").Pool(workers, _init_worker, (recipe, 1)) if workers > 1 else None
-    if pool is None:
-        _init_worker(recipe)
     schema = features().arrow_schema
+    pool = multiprocessing.get_context("spawn").Pool(workers, _init_worker, (recipe, 1, schema)) if workers > 1 else None
+    if pool is None:
+        _init_worker(recipe, schema=schema)
     forbidden, tables, hashes = set(), {}, {}
     bar = tqdm(total=sum(sizes.values()), unit="rec", disable=not progress, desc="build")
     try:
@@ -382,17 +400,19 @@ def build(recipe: Recipe, workers: Optional[int] = None, limit: Optional[int] = 
             jobs = _jobs(split, sizes[split])
             chunks = pool.imap(_generate_chunk, jobs) if pool else map(_generate_chunk, jobs)
             parts, split_keys, redrawn, h = [], [], 0, hashlib.sha256()
-            for cols, keys, timings in chunks:
+            for table, digest_input, keys, timings in chunks:
                 t0 = time.process_time()
-                if split != "train":
+                if split != "train" and any(k in forbidden for rec_keys in keys for k in rec_keys):
+                    cols = table.to_pydict()  # rare: a held-out record repeats an earlier view
                     redrawn += _dedup(cols, keys, plans[split], recipe, forbidden, info.timings)
+                    table, digest_input = pa.Table.from_pydict(cols, schema=schema), column_bytes(cols)
                 split_keys.extend(keys)
-                hash_columns(h, cols)
-                parts.append(pa.Table.from_pydict(cols, schema=schema))
+                h.update(digest_input)
+                parts.append(table)
                 _add(info.timings, "main", time.process_time() - t0)
                 for k, v in timings.items():
                     _add(info.timings, k, v)
-                bar.update(len(cols["id"]))
+                bar.update(len(table))
             for keys in split_keys:
                 forbidden.update(keys)
             info.redrawn[split] = redrawn
