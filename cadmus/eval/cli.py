@@ -1,0 +1,362 @@
+"""``cadmus eval``: generate and score, or each step alone.
+
+    cadmus eval MODEL_DIR --data DIR --suite completion --split test,ood_numbers --out OUT
+    cadmus eval MODEL_DIR --data DIR --suite synthesis --n 20 --k 1,5,10 --temperature 0.8 --out OUT
+    cadmus eval MODEL_DIR --data DIR --suite repair --rounds 2 --n 5 --k 1,5 --out OUT
+    cadmus eval --check-references --data DIR --suite synthesis --split test   (no model: must be 100%)
+    cadmus eval export-prompts --data DIR --suite synthesis --split test --out prompts.jsonl
+    cadmus eval score ANSWERS.jsonl --data DIR --suite synthesis --out OUT
+    accelerate launch -m cadmus.cli eval MODEL_DIR ...   (each process generates a slice)
+
+``MODEL_DIR`` is a folder written by ``cadmus train`` (or any GPT-2 ``save_pretrained`` folder
+with a tokenizer; without one the committed ``tokenizer/`` is used). ``--n 1`` is greedy.
+An answers file for ``score`` has one JSON object per line, ``{"id": ..., "sample": ...}``,
+with any number of samples per id (pass@k needs ``k <= n``); samples are cut at the suite's
+stop string, as generated ones are.
+"""
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import sys
+from pathlib import Path
+
+from .passk import parse_ks
+from .prompts import SUITES, build_prompts, check_shot_split, cut_sample, few_shot_prefix, stop_strings
+
+SUBCOMMANDS = ("export-prompts", "score")
+DEFAULT_KS = (1, 5, 10)
+
+
+class EvalError(ValueError):
+    """A usage or data problem reported as ``cadmus eval: ...`` with exit code 2."""
+
+
+def _common(p, split_help="split(s), comma-separated (e.g. test,ood_numbers)") -> None:
+    p.add_argument("--data", required=True, help="dataset directory (cadmus data build ... --out DIR)")
+    p.add_argument("--suite", choices=SUITES, default="completion", help="what to evaluate (default completion)")
+    p.add_argument("--split", default="test", help=split_help + " (default test)")
+    p.add_argument("--limit", type=int, default=None, help="first N usable records of each split")
+    p.add_argument("--k", default=None, help="pass@k values, e.g. 1,5,10 (default: those <= n)")
+    p.add_argument("--few-shot", type=int, default=0, help="solved examples before each prompt (default 0)")
+    p.add_argument("--shot-split", default="valid", help="split the few-shot examples come from (never test)")
+
+
+def run_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="cadmus eval", description="Generate samples with a model and verify them "
+                                "in the VM (pass@k). Also: `cadmus eval export-prompts -h`, `cadmus eval score -h`.")
+    p.add_argument("model", nargs="?", help="model folder (from cadmus train); optional with --check-references")
+    _common(p)
+    p.add_argument("--out", help="output directory (samples.jsonl, summary.json, results.md, PNG)")
+    p.add_argument("--n", type=int, default=1, help="samples per prompt (1: greedy; default 1)")
+    p.add_argument("--temperature", type=float, default=0.8, help="sampling temperature (n > 1)")
+    p.add_argument("--top-p", type=float, default=0.95, help="nucleus sampling mass (n > 1)")
+    p.add_argument("--batch-size", type=int, default=64, help="rows per generate call")
+    p.add_argument("--max-new-tokens", type=int, default=None,
+                   help="answer budget (default: 24 for line answers, 256 for programs)")
+    p.add_argument("--seed", type=int, default=0, help="sampling seed")
+    p.add_argument("--rounds", type=int, default=2, help="repair rounds (suite repair)")
+    p.add_argument("--check-references", action="store_true",
+                   help="first score the dataset's own answers; anything below 100%% is a loud failure")
+    return p
+
+
+def export_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="cadmus eval export-prompts",
+                                description="Write the prompts of a suite as JSONL (id, split, suite, prompt, stop).")
+    _common(p)
+    p.add_argument("--out", required=True, help="output JSONL file")
+    return p
+
+
+def score_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="cadmus eval score",
+                                description="Score answers from any system (JSONL of {id, sample}) in the VM.")
+    p.add_argument("answers", help="JSONL file: one {\"id\": ..., \"sample\": ...} per line")
+    _common(p, "split(s) the ids belong to")
+    p.add_argument("--out", help="output directory (default: ANSWERS with .results instead of .jsonl)")
+    return p
+
+
+def _ks(text, n_min: int) -> list:
+    if text is None:
+        return [k for k in DEFAULT_KS if k <= n_min] or [1]
+    ks = parse_ks(text)
+    if ks[-1] > n_min:
+        raise EvalError(f"pass@{ks[-1]} needs at least {ks[-1]} samples per prompt, have n={n_min}")
+    return ks
+
+
+def _load(args) -> tuple:
+    from ..data import DatasetDirError, load_dataset_dir
+
+    try:
+        dd = load_dataset_dir(args.data)
+    except DatasetDirError as err:
+        raise EvalError(str(err)) from err
+    splits = [s for s in args.split.split(",") if s]
+    missing = [s for s in splits if s not in dd]
+    if missing:
+        raise EvalError(f"no split(s) {', '.join(missing)} in {args.data} (have {', '.join(dd)})")
+    if args.limit is not None and args.limit < 1:
+        raise EvalError("--limit must be >= 1")
+    prefix = ""
+    if args.few_shot:
+        try:
+            check_shot_split(args.shot_split, splits)
+            prefix = few_shot_prefix(args.suite, dd[args.shot_split], args.few_shot)
+        except (KeyError, ValueError) as err:
+            raise EvalError(f"few-shot: {err}") from err
+    prompts = []
+    for split in splits:
+        prompts.extend(build_prompts(dd[split], split, args.suite, args.limit, prefix))
+    if not prompts:
+        raise EvalError(f"no prompts for suite {args.suite} in {', '.join(splits)}")
+    return dd, prompts
+
+
+def _row(prompt, record, j, sample, verdict) -> dict:
+    return {"id": prompt.id, "split": prompt.split, "family": record["family"],
+            "level": record["difficulty"]["level"], "sample_index": j, "sample": sample, **verdict}
+
+
+def score_prompts(dd, prompts, samples, suite, timings=None) -> list:
+    """Score ``samples[i]`` (a list) of each prompt in one batched VM call; returns sample rows."""
+    from .score import score_samples
+
+    records = [dd[p.split][p.index] for p in prompts]
+    items = [(records[i], s) for i, group in enumerate(samples) for s in group]
+    verdicts = iter(score_samples("synthesis" if suite == "repair" else suite, items, timings=timings))
+    return [_row(p, records[i], j, s, next(verdicts)) for i, p in enumerate(prompts) for j, s in enumerate(samples[i])]
+
+
+def check_references(dd, prompts, suite) -> list:
+    """Rows of the dataset's own answers; raises :class:`EvalError` naming any that fail."""
+    rows = score_prompts(dd, prompts, [[p.reference] for p in prompts], suite)
+    bad = [r for r in rows if not r["passed"] or r.get("passed_challenge") is False]
+    if bad:
+        names = "; ".join(f"{r['split']}/{r['id']}: {r['reason']}" for r in bad[:10])
+        raise EvalError(f"REFERENCE CHECK FAILED: {len(bad)} of {len(rows)} reference answers do not pass "
+                        f"(suite {suite}): {names}")
+    return rows
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def _dataset_hash(path) -> str:
+    info = Path(path) / "build_info.json"
+    if info.is_file():
+        return json.loads(info.read_text())["hashes"]["all"]
+    from ..train.data import content_hash
+
+    return content_hash(path)
+
+
+def _config(args, ks, extra=None) -> dict:
+    cfg = {k: v for k, v in vars(args).items() if k != "func" and not callable(v)}
+    cfg.update(ks=ks, dataset_sha256=_dataset_hash(args.data), command="cadmus eval " + " ".join(sys.argv[2:])
+               if sys.argv[1:2] == ["eval"] else None)
+    cfg.update(extra or {})
+    return cfg
+
+
+def _finish(out, rows, ks, config, extra=None) -> dict:
+    from .report import summarize, write_outputs
+
+    summary = summarize(rows, ks)
+    summary["config"] = config
+    summary.update(extra or {})
+    if out:
+        write_outputs(Path(out), rows, summary)
+    return summary
+
+
+def _print(summary) -> None:
+    line = ", ".join(f"{k} {v:.4f}" for k, v in summary["metrics"].items())
+    print(f"{summary['config']['suite']}: {summary['prompts']} prompts, {summary['samples']} samples: {line}")
+    for split, entry in summary["splits"].items():
+        print(f"  {split}: " + ", ".join(f"{k} {v:.4f}" for k, v in entry["metrics"].items()))
+    for rnd, m in summary.get("by_round", {}).items():
+        print(f"  repair {rnd}: " + ", ".join(f"{k} {v:.4f}" for k, v in m.items()))
+
+
+def _load_model(path: Path):
+    from ..models import load_model
+    from ..tokenization import load_tokenizer
+
+    if not (path / "config.json").is_file():
+        raise EvalError(f"{path}: not a model folder (no config.json); train one with `cadmus train`")
+    tokenizer = load_tokenizer(path if (path / "tokenizer.json").is_file() else None)
+    return load_model(path), tokenizer
+
+
+def cmd_run(args) -> int:
+    from .generate import GenerationSettings, generate_sharded
+
+    dd, prompts = _load(args)
+    if args.n < 1:
+        raise EvalError("--n must be >= 1")
+    ks = _ks(args.k, args.n)
+    if args.check_references:
+        rows = check_references(dd, prompts, args.suite)
+        print(f"reference check: {len(rows)} of {len(rows)} reference answers pass (suite {args.suite})")
+        if args.model is None:
+            if args.out:
+                _finish(args.out, rows, [1], _config(args, [1], {"model": None}), {"reference_check": "passed"})
+            return 0
+    if args.model is None:
+        raise EvalError("give MODEL_DIR (or --check-references alone)")
+    if not args.out:
+        raise EvalError("--out is required with a model")
+    model_dir = Path(args.model)
+    model, tokenizer = _load_model(model_dir)
+    accelerator = _accelerator()
+    budget = args.max_new_tokens or (24 if args.suite in ("completion", "execution", "input") else 256)
+    settings = GenerationSettings(n=args.n, temperature=args.temperature, top_p=args.top_p,
+                                  batch_size=args.batch_size, max_new_tokens=budget, seed=args.seed)
+    suite = "synthesis" if args.suite == "repair" else args.suite
+    samples, stats = generate_sharded(model, tokenizer, [p.text for p in prompts], suite, settings, accelerator)
+    timings = {}
+    rows = score_prompts(dd, prompts, samples, args.suite, timings)
+    extra = {}
+    if args.suite == "repair":
+        rows, extra["by_round"] = _repair(dd, prompts, rows, args, model, tokenizer, settings, accelerator, ks)
+        rows_final = rows
+    if accelerator is not None and not accelerator.is_main_process:
+        return 0
+    weights = model_dir / "model.safetensors"
+    config = _config(args, ks, {"model": str(model_dir), "model_sha256": _sha256(weights) if weights.is_file() else None,
+                                "generation": settings.__dict__, "stop": list(stop_strings(suite))})
+    extra["generation_stats"] = {**stats, "vm_seconds": timings.get("vm", 0.0)}
+    final = rows if args.suite != "repair" else [r for r in rows_final if r["round"] == 0]
+    summary = _finish(args.out, rows, ks, config, extra)
+    if args.suite == "repair":  # headline metrics: after the last round
+        summary["metrics"] = extra["by_round"][f"round {args.rounds}"]
+        summary["metrics_round0"] = _finish(None, final, ks, config)["metrics"]
+        from .report import write_outputs
+
+        write_outputs(Path(args.out), rows, summary)
+    _print(summary)
+    print(f"wrote {args.out}")
+    return 0
+
+
+def _repair(dd, prompts, rows, args, model, tokenizer, settings, accelerator, ks):
+    from .generate import GenerationSettings, generate_sharded
+    from .repair import pass_at_k_by_round, run_repair
+    from .score import score_samples
+
+    records = [dd[p.split][p.index] for p in prompts]
+    first = [[] for _ in prompts]
+    for i, p in enumerate(prompts):
+        first[i] = [r for r in rows if r["id"] == p.id and r["split"] == p.split]
+    one = GenerationSettings(**{**settings.__dict__, "n": 1, "sample_one": settings.n > 1})
+
+    def generate(texts):
+        samples, _ = generate_sharded(model, tokenizer, texts, "synthesis", one, accelerator)
+        return [s[0] for s in samples]
+
+    all_rows = run_repair([p.text for p in prompts], records, first, args.rounds, generate,
+                          lambda items: score_samples("synthesis", items))
+    return all_rows, pass_at_k_by_round(all_rows, args.rounds, ks)
+
+
+def _accelerator():
+    """An ``Accelerator`` when launched with ``accelerate launch`` (several processes), else None."""
+    import os
+
+    if int(os.environ.get("WORLD_SIZE", "1")) > 1:
+        from accelerate import Accelerator
+
+        return Accelerator()
+    return None
+
+
+def cmd_export(args) -> int:
+    _, prompts = _load(args)
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with open(out, "w") as fh:
+        for p in prompts:
+            fh.write(json.dumps({"id": p.id, "split": p.split, "suite": p.suite, "prompt": p.text,
+                                 "stop": list(stop_strings(p.suite if p.suite != "repair" else "synthesis"))}) + "\n")
+    print(f"wrote {len(prompts)} prompts to {out}")
+    return 0
+
+
+def read_answers(path) -> dict:
+    """``id -> [sample, ...]`` from a JSONL answers file (clear errors for malformed lines)."""
+    answers = {}
+    with open(path) as fh:
+        for n, line in enumerate(fh, 1):
+            if not line.strip():
+                continue
+            try:
+                obj = json.loads(line)
+                answers.setdefault(str(obj["id"]), []).append(str(obj["sample"]))
+            except (ValueError, KeyError, TypeError) as err:
+                raise EvalError(f"{path}:{n}: expected a JSON object with 'id' and 'sample' ({err})") from err
+    return answers
+
+
+def cmd_score(args) -> int:
+    if not Path(args.answers).is_file():
+        raise EvalError(f"{args.answers}: no such file")
+    answers = read_answers(args.answers)
+    dd, prompts = _load(args)
+    known = {p.id for p in prompts}
+    unknown = [i for i in answers if i not in known]
+    if unknown:
+        raise EvalError(f"{len(unknown)} answer id(s) are not prompts of suite {args.suite} in split(s) "
+                        f"{args.split} (limit {args.limit}): {', '.join(unknown[:5])}")
+    missing = [p.id for p in prompts if p.id not in answers]
+    if missing:
+        raise EvalError(f"no answers for {len(missing)} prompt(s): {', '.join(missing[:5])} "
+                        "(use --limit / --split to score a subset)")
+    suite = "synthesis" if args.suite == "repair" else args.suite
+    samples = [[cut_sample(suite, s) for s in answers[p.id]] for p in prompts]
+    ks = _ks(args.k, min(len(s) for s in samples))
+    rows = score_prompts(dd, prompts, samples, args.suite)
+    out = args.out or str(Path(args.answers).with_suffix(".results"))
+    summary = _finish(out, rows, ks, _config(args, ks, {"model": f"answers:{args.answers}",
+                                                        "answers_sha256": _sha256(Path(args.answers))}))
+    _print(summary)
+    print(f"wrote {out}")
+    return 0
+
+
+COMMANDS = {None: (run_parser, cmd_run), "export-prompts": (export_parser, cmd_export), "score": (score_parser, cmd_score)}
+
+
+def main(argv) -> int:
+    """Dispatch on the first word: a subcommand name, else the model form ``cadmus eval MODEL_DIR``."""
+    argv = list(argv)
+    name = argv[0] if argv and argv[0] in SUBCOMMANDS else None
+    make, func = COMMANDS[name]
+    parser = make()
+    if not argv:
+        parser.print_help()
+        return 2
+    args = parser.parse_args(argv[1:] if name else argv)
+    try:
+        return func(args)
+    except EvalError as err:
+        print(f"{parser.prog}: {err}", file=sys.stderr)
+        return 2
+
+
+def register(sub) -> None:
+    # The eval parser takes its words unparsed ('+' as its only option prefix, so '--data' and
+    # '--help' pass through) and main() parses them: `cadmus eval MODEL_DIR ...` and the
+    # subcommands `cadmus eval export-prompts|score ...` share one command name.
+    p = sub.add_parser("eval", help="evaluate a model or external answers (pass@k, VM-verified)",
+                       prefix_chars="+", add_help=False)
+    p.add_argument("words", nargs="*", help="see `cadmus eval --help`")
+    p.set_defaults(func=lambda args: main(args.words))

@@ -1,0 +1,112 @@
+"""Suites -> prompts: what the model sees, where its answer ends, and the reference answer.
+
+Suites (every one runs on any split, IID or OOD):
+
+* ``completion``: the record's ``completion_prompt`` (the true program up to the last
+  ``assert REG ``); the answer is one integer literal, ended by a newline.
+* ``synthesis``: ``synthesis_prompt`` (description + visible tests as comments); the answer
+  is a program, ended by end-of-sequence, a blank line, or a line starting with ``#``
+  (what would begin a new task). Records without a description (family ``random``) are
+  skipped.
+* ``execution`` (CRUXEval-O): ``execution_prompt`` (program, ``# input: ...``,
+  ``# output: ``); the answer is the outputs as integers on one line.
+* ``input`` (CRUXEval-I): the program, ``# output: OUTPUTS`` and ``# input: ``; the answer
+  is an input (integers on one line) on which the program produces those outputs.
+* ``repair``: synthesis prompts, then rounds of VM feedback (see :mod:`cadmus.eval.repair`).
+
+Few-shot: ``shots`` solved examples (prompt + reference answer, each followed by a blank
+line) are put before every prompt. They come from a fixed prompt split, never ``test`` and
+never the split under evaluation (:func:`few_shot_prefix`).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Optional, Sequence
+
+SUITES = ("completion", "synthesis", "execution", "input", "repair")
+# The text that ends an answer (besides end-of-sequence), per suite.
+LINE_SUITES = ("completion", "execution", "input")
+SYNTHESIS_STOPS = ("\n\n", "\n#")
+
+
+@dataclass(frozen=True)
+class Prompt:
+    """One evaluation problem: ``text`` goes to the model; ``index`` is the record's row."""
+
+    id: str
+    split: str
+    suite: str
+    text: str
+    index: int
+    reference: str  # the dataset's own answer (the known-answer check feeds these)
+
+
+def stop_strings(suite: str) -> tuple:
+    """Texts that end a sample of ``suite`` (end-of-sequence always ends one too)."""
+    return ("\n",) if suite in LINE_SUITES else SYNTHESIS_STOPS
+
+
+def cut_sample(suite: str, text: str) -> str:
+    """The answer part of a generated ``text``: everything before the first stop string."""
+    end = len(text)
+    for stop in stop_strings(suite):
+        at = text.find(stop)
+        if at != -1:
+            end = min(end, at)
+    return text[:end]
+
+
+def ints(values) -> str:
+    return " ".join(map(str, values))
+
+
+def input_prompt(program: str, outputs: Sequence[int]) -> str:
+    return f"{program}\n# output: {ints(outputs)}\n# input: "
+
+
+def record_prompt(suite: str, record: dict) -> Optional[tuple]:
+    """``(prompt text, reference answer)`` for a record, or None when the suite skips it."""
+    if suite == "completion":
+        return record["completion_prompt"], record["completion_target"]
+    if suite in ("synthesis", "repair"):
+        if not record["synthesis_prompt"]:
+            return None
+        return record["synthesis_prompt"], record["synthesis_target"]
+    if suite == "execution":
+        return record["execution_prompt"], record["execution_target"]
+    if suite == "input":
+        first = record["tests"][0]
+        return input_prompt(record["program"], first["output"]), ints(first["input"])
+    raise ValueError(f"unknown suite {suite!r}; expected one of {', '.join(SUITES)}")
+
+
+def few_shot_prefix(suite: str, shot_records: Sequence[dict], shots: int) -> str:
+    """The first ``shots`` usable records of the prompt split, solved, one blank line apart."""
+    parts = []
+    for record in shot_records:
+        if len(parts) == shots:
+            break
+        pair = record_prompt(suite, record)
+        if pair is not None:
+            parts.append(pair[0] + pair[1] + "\n\n")
+    if len(parts) < shots:
+        raise ValueError(f"the prompt split has only {len(parts)} usable records for {shots} shots")
+    return "".join(parts)
+
+
+def check_shot_split(shot_split: str, eval_splits: Sequence[str]) -> None:
+    """Few-shot examples never come from ``test`` nor from a split being evaluated."""
+    if shot_split == "test" or shot_split in eval_splits:
+        raise ValueError(f"few-shot prompts cannot come from {shot_split!r}: it is test or under evaluation")
+
+
+def build_prompts(records, split: str, suite: str, limit: Optional[int] = None, prefix: str = "") -> list:
+    """Prompts for the records of one split (the first ``limit`` usable ones)."""
+    out = []
+    for index, record in enumerate(records):
+        if limit is not None and len(out) >= limit:
+            break
+        pair = record_prompt(suite, record)
+        if pair is not None:
+            out.append(Prompt(record["id"], split, suite, prefix + pair[0], index, pair[1]))
+    return out
