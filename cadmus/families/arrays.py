@@ -29,10 +29,12 @@ def sample_array(params, rng, pooled: bool = False):
     if values is None or lengths is None:
         return None
     n = randint(rng, *lengths)
+    r, lo, span = rng.random, values[0], values[1] - values[0] + 1  # randint inlined (hot path)
     if pooled:  # few distinct values, so that counts and matches are not almost always 0/-1
-        pool = [randint(rng, *values) for _ in range(randint(rng, 1, 4))]
-        return [n, *(choice(rng, pool) for _ in range(n))]
-    return [n, *(randint(rng, *values) for _ in range(n))]
+        pool = [lo + int(r() * span) for _ in range(randint(rng, 1, 4))]
+        k = len(pool)
+        return [n, *[pool[int(r() * k)] for _ in range(n)]]
+    return [n, *[lo + int(r() * span) for _ in range(n)]]
 
 
 def sample_plain(rng, params, consts):

@@ -28,7 +28,8 @@ def uniform(lo: int, hi: int, n: int = 1, ordered: bool = False):
         rng_ = clip(params.numbers, lo, hi)
         if rng_ is None:
             return None
-        values = [randint(rng, *rng_) for _ in range(n)]
+        a, r, span = rng_[0], rng.random, rng_[1] - rng_[0] + 1  # randint inlined (hot path)
+        values = [a + int(r() * span) for _ in range(n)]
         return sorted(values) if ordered else values
     return sample
 
