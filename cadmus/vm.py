@@ -26,8 +26,8 @@ _NO_TEXT = np.frombuffer(b"", np.uint8)
 @lru_cache(maxsize=None)
 def _tables():
     kinds = kind_table()
-    mkeys, mops = mnemonic_table()
-    return kinds, mkeys, mops
+    mslots, mkeys = mnemonic_table()
+    return kinds, mslots, mkeys
 
 
 def _kernel():
@@ -178,7 +178,7 @@ def _run(prog: ProgramLike, inputs, fuel, tracing: bool):
         return Result(Status.PARSE_ERROR, [], 0, str(err)), None
     if len(program.code) % 4:
         return Result(Status.BAD_PROGRAM, [], 0, validate(program)), None
-    kinds, mkeys, mops = _tables()
+    kinds, mslots, mkeys = _tables()
     outs = np.zeros(MAX_OUTPUTS, np.int64)
     if tracing:
         arrays = (np.zeros(fuel, np.int64), np.zeros(fuel, np.int64),
@@ -189,7 +189,7 @@ def _run(prog: ProgramLike, inputs, fuel, tracing: bool):
         status, steps, out_start, out_count = (np.zeros(1, np.int64) for _ in range(4))
         _kernel().run_programs(0, 1, False, _NO_TEXT, np.zeros(2, np.int64), batch.code,
                                batch.code_offsets, batch.consts, batch.const_offsets, inputs,
-                               np.array([0, len(inputs)]), fuel, kinds, mkeys, mops, 0, MAX_OUTPUTS,
+                               np.array([0, len(inputs)]), fuel, kinds, mslots, mkeys, 0, MAX_OUTPUTS,
                                status, steps, out_start, out_count, outs)
         st, n, n_out, arrays = status[0], steps[0], out_count[0], None
     result = Result(Status(int(st)), outs[:n_out].tolist(), int(n))
@@ -300,7 +300,7 @@ def run_batch(
     import numba
 
     fuel = _check_fuel(fuel)
-    kinds, mkeys, mops = _tables()
+    kinds, mslots, mkeys = _tables()
     k = _kernel()
     # A list whose first item is a str takes the text path, where joining the texts checks
     # that every item is a str; anything else must be all Programs (checked by pack).
@@ -319,7 +319,7 @@ def run_batch(
     else:
         buf, text_off = _NO_TEXT, np.zeros(1, np.int64)
         code_args = (batch.code, batch.code_offsets, batch.consts, batch.const_offsets)
-    args = (buf, text_off, *code_args, in_flat, in_off, fuel, kinds, mkeys, mops)
+    args = (buf, text_off, *code_args, in_flat, in_off, fuel, kinds, mslots, mkeys)
     if 0 < n <= SERIAL_BATCH:  # starting the thread pool would cost more than it saves
         k.run_programs(0, n, is_text, *args, 0, len(outs), status, steps, out_start, out_count, outs)
     elif n:
@@ -355,6 +355,6 @@ def parse_compiled(text: str) -> Optional[Program]:
     Exists so tests can hold the compiled parser to ``asm.assemble`` text by text.
     """
     buf, _ = _pack_texts([text])
-    kinds, mkeys, mops = _tables()
-    n, code, consts = _kernel().parse_one(buf, kinds, mkeys, mops)
+    kinds, mslots, mkeys = _tables()
+    n, code, consts = _kernel().parse_one(buf, kinds, mslots, mkeys)
     return None if n < 0 else Program(code, consts)

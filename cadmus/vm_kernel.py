@@ -87,6 +87,8 @@ DATA_STACK_SIZE = 256
 CALL_STACK_SIZE = 64
 MAX_OUTPUTS = 1024
 MAX_MNEMONIC_LEN = 6
+MNEMONIC_HASH_MULT = 16390740445785211231
+MNEMONIC_HASH_SHIFT = 55
 # END GENERATED CONSTANTS
 
 NEEDS_RERUN = -1  # batch status: the chunk's output region filled up; rerun with a full tape
@@ -394,23 +396,16 @@ def _parse_int(buf, s, e):
 
 
 @njit(cache=True, nogil=True, inline="always")
-def _mnemonic_opcode(buf, s, e, mkeys, mops):
+def _mnemonic_opcode(buf, s, e, mslots, mkeys):
+    """Opcode of the mnemonic buf[s:e], or 0: a multiplicative hash, then one exact compare."""
     if e - s > MAX_MNEMONIC_LEN:
         return 0
-    key = np.int64(0)
+    key = np.uint64(0)
     for j in range(s, e):
-        key |= np.int64(buf[j]) << (8 * (j - s))
-    lo = 0
-    hi = len(mkeys)
-    while lo < hi:
-        mid = (lo + hi) // 2
-        if mkeys[mid] < key:
-            lo = mid + 1
-        else:
-            hi = mid
-    if lo < len(mkeys) and mkeys[lo] == key:
-        return mops[lo]
-    return 0
+        key |= np.uint64(buf[j]) << np.uint64(8 * (j - s))
+    slot = (key * np.uint64(MNEMONIC_HASH_MULT)) >> np.uint64(MNEMONIC_HASH_SHIFT)
+    op = mslots[slot]
+    return op if mkeys[op] == np.int64(key) else 0
 
 
 @njit(cache=True, nogil=True, inline="always")
@@ -433,93 +428,97 @@ def _find_label(buf, s, ln, h, sorted_h, order, ls, ll):
 
 
 @njit(cache=True, nogil=True, inline="always")
-def parse_program(buf, start, end, code, consts, tok, lh, ls, ll, lpc, rh, rs, rl, rslot,
-                  mkeys, mops, kinds):
+def parse_program(buf, start, end, code, consts, lh, ls, ll, lpc, rh, rs, rl, rslot, mslots, mkeys,
+                  kinds):
     """Parse ``buf[start:end]`` (UTF-8 DSL text) into ``code`` / ``consts``.
 
     Returns (n instructions, n literals), or (-1, -1) where ``asm.assemble`` would raise.
-    Scratch capacities: ``code`` 4 words and ``consts`` 3 slots per instruction, label and
-    reference arrays one entry per line; the caller sizes them from ``end - start``.
+    Lines, comments and tokens are found in one pass over the bytes. Scratch capacities:
+    ``code`` 4 words and ``consts`` 3 slots per instruction, label and reference arrays one
+    entry per line; the caller sizes them from ``end - start``.
     """
     n = 0
     nk = 0
     nl = 0
     nr = 0
-    pos = start
-    while True:
-        e = pos
-        while e < end and buf[e] != _NL:
-            e += 1
-        line_end = e
-        for j in range(pos, e):
-            if buf[j] == _HASH:
-                line_end = j
-                break
-        # Tokenize: up to 5 tokens (a mnemonic, 3 operands and one too many).
-        ntok = 0
-        j = pos
-        while j < line_end and ntok < 5:
+    j = start
+    while j < end:
+        ntok = 0  # tokens seen on this line
+        op = 0
+        arity = 0
+        label_line = False
+        b = 4 * n
+        while j < end:
             c = buf[j]
             if c == _SPACE or c == _TAB or c == _CR:
                 j += 1
                 continue
+            if c == _NL:
+                break
+            if c == _HASH:  # a comment runs to the end of the line
+                while j < end and buf[j] != _NL:
+                    j += 1
+                break
             s = j
-            while j < line_end and buf[j] != _SPACE and buf[j] != _TAB and buf[j] != _CR:
+            while j < end:
+                c = buf[j]
+                if c == _SPACE or c == _TAB or c == _CR or c == _NL or c == _HASH:
+                    break
                 j += 1
-            tok[2 * ntok] = s
-            tok[2 * ntok + 1] = j
-            ntok += 1
-        if ntok > 0:
-            s0 = tok[0]
-            e0 = tok[1]
-            if buf[e0 - 1] == _COLON:
-                if ntok > 1 or not _is_ident(buf, s0, e0 - 1):
-                    return -1, -1
-                lh[nl] = _hash(buf, s0, e0 - 1)
-                ls[nl] = s0
-                ll[nl] = e0 - 1 - s0
-                lpc[nl] = n
-                nl += 1
+            e = j
+            if ntok == 0:
+                if buf[e - 1] == _COLON:
+                    if not _is_ident(buf, s, e - 1):
+                        return -1, -1
+                    label_line = True
+                    lh[nl] = _hash(buf, s, e - 1)
+                    ls[nl] = s
+                    ll[nl] = e - 1 - s
+                    lpc[nl] = n
+                    nl += 1
+                else:
+                    op = _mnemonic_opcode(buf, s, e, mslots, mkeys)
+                    if op == 0:
+                        return -1, -1
+                    arity = kinds[op, 0]
+                    code[b] = op
+                    code[b + 1] = 0
+                    code[b + 2] = 0
+                    code[b + 3] = 0
+            elif label_line or ntok > arity:
+                return -1, -1
             else:
-                op = _mnemonic_opcode(buf, s0, e0, mkeys, mops)
-                if op == 0 or ntok - 1 != kinds[op, 0]:
-                    return -1, -1
-                b = 4 * n
-                code[b] = op
-                code[b + 1] = 0
-                code[b + 2] = 0
-                code[b + 3] = 0
-                for k in range(ntok - 1):
-                    s = tok[2 * k + 2]
-                    te = tok[2 * k + 3]
-                    kind = kinds[op, 1 + k]
-                    is_reg = te - s == 1 and 97 <= buf[s] <= 112
-                    if kind == KIND_REG:
-                        if not is_reg:
-                            return -1, -1
-                        code[b + 1 + k] = buf[s] - 97
-                    elif kind == KIND_VALUE:
-                        if is_reg:
-                            code[b + 1 + k] = buf[s] - 97
-                        else:
-                            ok, value = _parse_int(buf, s, te)
-                            if not ok:
-                                return -1, -1
-                            consts[nk] = value
-                            code[b + 1 + k] = N_REGS + nk
-                            nk += 1
+                slot = b + ntok
+                kind = kinds[op, ntok]
+                is_reg = e - s == 1 and 97 <= buf[s] <= 112
+                if kind == KIND_REG:
+                    if not is_reg:
+                        return -1, -1
+                    code[slot] = buf[s] - 97
+                elif kind == KIND_VALUE:
+                    if is_reg:
+                        code[slot] = buf[s] - 97
                     else:
-                        if not _is_ident(buf, s, te):
+                        ok, value = _parse_int(buf, s, e)
+                        if not ok:
                             return -1, -1
-                        rh[nr] = _hash(buf, s, te)
-                        rs[nr] = s
-                        rl[nr] = te - s
-                        rslot[nr] = b + 1 + k
-                        nr += 1
-                n += 1
-        if e >= end:
-            break
-        pos = e + 1
+                        consts[nk] = value
+                        code[slot] = N_REGS + nk
+                        nk += 1
+                else:
+                    if not _is_ident(buf, s, e):
+                        return -1, -1
+                    rh[nr] = _hash(buf, s, e)
+                    rs[nr] = s
+                    rl[nr] = e - s
+                    rslot[nr] = slot
+                    nr += 1
+            ntok += 1
+        if ntok > 0 and not label_line:
+            if ntok - 1 != arity:
+                return -1, -1
+            n += 1
+        j += 1  # past the newline (or past the end, which ends the loop)
     if nl > 0:
         order = np.argsort(lh[:nl])
         sorted_h = lh[:nl][order]
@@ -540,7 +539,7 @@ def parse_program(buf, start, end, code, consts, tok, lh, ls, ll, lpc, rh, rs, r
 
 @njit(cache=True, nogil=True, error_model="numpy")
 def run_programs(lo, hi, from_text, buf, text_off, code_in, code_off, consts_in, const_off, inputs,
-                 in_off, fuel, kinds, mkeys, mops, region_start, region_end, status, steps,
+                 in_off, fuel, kinds, mslots, mkeys, region_start, region_end, status, steps,
                  out_start, out_count, outs):
     """Parse (``from_text``) or take bytecode, validate and run programs ``lo..hi-1`` in order.
 
@@ -552,19 +551,22 @@ def run_programs(lo, hi, from_text, buf, text_off, code_in, code_off, consts_in,
     full tape) gets NEEDS_RERUN. Scratch is allocated once per call, not per program, and
     the helpers are inlined so no array is reference-counted per program.
     """
+    max_words = 0
     max_nk = 0
     max_len = 0
     for i in range(lo, hi):
         if from_text:
             max_len = max(max_len, text_off[i + 1] - text_off[i])
         else:
+            max_words = max(max_words, code_off[i + 1] - code_off[i])
             max_nk = max(max_nk, const_off[i + 1] - const_off[i])
     # An instruction takes at least 3 bytes plus a newline, a label 2 plus a newline.
     cap = max_len // 2 + 2 if from_text else 0
-    scratch_code = np.zeros(4 * cap, np.int64)
-    scratch_consts = np.zeros(3 * cap, np.int64)
-    labels = np.zeros((8, cap), np.int64)
-    tok = np.zeros(10, np.int64)
+    # Each program is parsed or copied into this one scratch code array, so that no array
+    # variable is rebound per program (rebinding costs atomic reference-count updates).
+    code = np.zeros(max(4 * cap, max_words) + 4, np.int64)
+    consts = np.zeros(3 * cap, np.int64)
+    lh, ls, ll, lpc, rh, rs, rl, rslot = np.zeros((8, cap), np.int64)  # label scratch, see parse_program
     file = np.zeros(N_REGS + max(max_nk, 3 * cap), np.int64)
     mem = np.zeros(MEM_SIZE, np.int64)
     memgen = np.zeros(MEM_SIZE, np.int64)
@@ -578,34 +580,31 @@ def run_programs(lo, hi, from_text, buf, text_off, code_in, code_off, consts_in,
         out_count[i] = 0
         steps[i] = 0
         if from_text:
-            n, nk = parse_program(buf, text_off[i], text_off[i + 1], scratch_code, scratch_consts,
-                                  tok, labels[0], labels[1], labels[2], labels[3], labels[4],
-                                  labels[5], labels[6], labels[7], mkeys, mops, kinds)
+            n, nk = parse_program(buf, text_off[i], text_off[i + 1], code, consts, lh, ls, ll, lpc,
+                                  rh, rs, rl, rslot, mslots, mkeys, kinds)
             if n < 0:
                 status[i] = ST_PARSE_ERROR
                 continue
-            code = scratch_code
-            consts = scratch_consts
-            c0 = 0
-            k0 = 0
+            for r in range(nk):
+                file[N_REGS + r] = consts[r]
         else:
-            code = code_in
-            consts = consts_in
             c0 = code_off[i]
             k0 = const_off[i]
             n = (code_off[i + 1] - c0) // 4
             nk = const_off[i + 1] - k0
+            for w in range(4 * n):
+                code[w] = code_in[c0 + w]
+            for r in range(nk):
+                file[N_REGS + r] = consts_in[k0 + r]
         # Parsed code is valid by construction; checking it anyway costs little and means
         # no bug in the parser can ever turn into an out-of-bounds access.
-        if validate(code, c0, n, nk, kinds) >= 0:
+        if validate(code, 0, n, nk, kinds) >= 0:
             status[i] = ST_BAD_PROGRAM
             continue
         for r in range(N_REGS):
             file[r] = 0
-        for r in range(nk):
-            file[N_REGS + r] = consts[k0 + r]
         ocap = min(MAX_OUTPUTS, region_end - cursor)
-        st, sp, no = execute(code, c0, n, file, inputs, in_off[i], in_off[i + 1] - in_off[i], fuel,
+        st, sp, no = execute(code, 0, n, file, inputs, in_off[i], in_off[i + 1] - in_off[i], fuel,
                              mem, memgen, i - lo + 1, dstack, cstack, outs, cursor, ocap, no_trace,
                              no_trace, no_regs, False)  # a constant: LLVM drops the trace code
         if st == ST_OUTPUT_OVERFLOW and ocap < MAX_OUTPUTS:
@@ -638,7 +637,7 @@ def trace_program(code, consts, inputs, fuel, kinds, outs, tr_pc, tr_op, tr_regs
 
 @njit(cache=True, parallel=True)
 def run_batch(from_text, buf, text_off, code, code_off, consts, const_off, inputs, in_off, fuel,
-              kinds, mkeys, mops, n_chunks, outs_per_program, status, steps, out_start, out_count,
+              kinds, mslots, mkeys, n_chunks, outs_per_program, status, steps, out_start, out_count,
               outs):
     """Run a batch as ``n_chunks`` independent chunks in parallel (see ``run_programs``); each
     chunk owns ``outs_per_program`` output words per program of ``outs``."""
@@ -649,20 +648,19 @@ def run_batch(from_text, buf, text_off, code, code_off, consts, const_off, input
         hi = min(n_prog, lo + per_chunk)
         if lo < hi:
             run_programs(lo, hi, from_text, buf, text_off, code, code_off, consts, const_off, inputs,
-                         in_off, fuel, kinds, mkeys, mops, lo * outs_per_program,
+                         in_off, fuel, kinds, mslots, mkeys, lo * outs_per_program,
                          hi * outs_per_program, status, steps, out_start, out_count, outs)
 
 
 @njit(cache=True, nogil=True)
-def parse_one(buf, kinds, mkeys, mops):
+def parse_one(buf, kinds, mslots, mkeys):
     """Parse one UTF-8 text; returns (n, code, consts), n = -1 where ``assemble`` raises."""
     cap = len(buf) // 2 + 2
     code = np.zeros(4 * cap, np.int64)
     consts = np.zeros(3 * cap, np.int64)
-    tok = np.zeros(10, np.int64)
-    lab = np.zeros((8, cap), np.int64)
-    n, nk = parse_program(buf, 0, len(buf), code, consts, tok, lab[0], lab[1], lab[2], lab[3],
-                          lab[4], lab[5], lab[6], lab[7], mkeys, mops, kinds)
+    lh, ls, ll, lpc, rh, rs, rl, rslot = np.zeros((8, cap), np.int64)
+    n, nk = parse_program(buf, 0, len(buf), code, consts, lh, ls, ll, lpc, rh, rs, rl, rslot, mslots,
+                          mkeys, kinds)
     if n < 0:
         return n, code[:0].copy(), consts[:0].copy()
     return n, code[:4 * n].copy(), consts[:nk].copy()
