@@ -224,3 +224,18 @@ def test_verify_columns_stops_on_a_wrong_oracle(tiny):
     runs[2][5 * 6 + 5] = [123456789]  # record 5's last run: 1 completion + 5 cases per record
     with pytest.raises(BuildError, match="disagrees with the VM"):
         verify_columns(cols, runs, recipe.fuel)
+
+
+def test_chunk_digest_ignores_slicing_and_sees_every_value(tiny):
+    import pyarrow as pa
+
+    from cadmus.data.builder import chunk_digest
+
+    part = tiny[1]["train"].data.table.slice(5, 10)
+    rows = part.to_pylist()
+    assert chunk_digest(part) == chunk_digest(pa.Table.from_pylist(rows, schema=part.schema))
+    rows[3]["tests"][0]["input"].append(0)
+    rows[3]["tests"][0]["input"][0] += 1
+    changed = chunk_digest(pa.Table.from_pylist(rows, schema=part.schema))
+    rows[3]["tests"][0]["input"][0] -= 1
+    assert changed != chunk_digest(pa.Table.from_pylist(rows, schema=part.schema)) != chunk_digest(part)
