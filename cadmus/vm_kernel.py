@@ -402,7 +402,10 @@ def _mnemonic_opcode(buf, s, e, mslots, mkeys):
         return 0
     key = np.uint64(0)
     for j in range(s, e):
-        key |= np.uint64(buf[j]) << np.uint64(8 * (j - s))
+        c = buf[j]
+        if c < 97 or c > 122:  # mnemonics are lower-case letters; a NUL would pack like nothing
+            return 0
+        key |= np.uint64(c) << np.uint64(8 * (j - s))
     slot = (key * np.uint64(MNEMONIC_HASH_MULT)) >> np.uint64(MNEMONIC_HASH_SHIFT)
     op = mslots[slot]
     return op if mkeys[op] == np.int64(key) else 0

@@ -59,6 +59,8 @@ def test_literals_and_encoding():
     ("jmp 5", 1, 5, "must be a label name, got '5'"),
     ("ADD a b c", 1, 1, "unknown mnemonic 'ADD'"),
     ("mov a é", 1, 7, "got 'é'"),
+    ("and\x00 b 90 -1", 1, 1, "unknown mnemonic 'and\x00'"),  # NUL must not pack like "and"
+    ("mov\x00 a 1", 1, 1, "unknown mnemonic"),
 ])
 def test_errors_name_the_problem_and_position(text, line, col, message):
     with pytest.raises(cadmus.AsmError) as info:
