@@ -167,14 +167,15 @@ def _config(args, ks, extra=None) -> dict:
     return cfg
 
 
-def _finish(out, rows, ks, config, extra=None) -> dict:
+def _finish(out, rows, ks, config, extra=None, file_rows=None) -> dict:
+    """Summarize ``rows`` and write the outputs (``file_rows``, default ``rows``, to samples.jsonl)."""
     from .report import summarize, write_outputs
 
     summary = summarize(rows, ks)
     summary["config"] = config
     summary.update(extra or {})
     if out:
-        write_outputs(Path(out), rows, summary)
+        write_outputs(Path(out), rows if file_rows is None else file_rows, summary)
     return summary
 
 
@@ -225,24 +226,23 @@ def cmd_run(args) -> int:
     samples, stats = generate_sharded(model, tokenizer, [p.text for p in prompts], suite, settings, accelerator)
     timings = {}
     rows = score_prompts(dd, prompts, samples, args.suite, timings)
-    extra = {}
+    extra = {"generation_stats": {**stats, "vm_seconds": timings.get("vm", 0.0)}}
+    summary_rows = rows
     if args.suite == "repair":
+        from .report import summarize
+
+        extra["metrics_round0"] = summarize(rows, ks)["metrics"]
         rows, extra["by_round"] = _repair(dd, prompts, rows, args, model, tokenizer, settings, accelerator, ks)
-        rows_final = rows
+        last = {}
+        for row in rows:  # a chain's verdict is that of its last round
+            last[(row["split"], row["id"], row["sample_index"])] = row
+        summary_rows = list(last.values())
     if accelerator is not None and not accelerator.is_main_process:
         return 0
     weights = model_dir / "model.safetensors"
     config = _config(args, ks, {"model": str(model_dir), "model_sha256": _sha256(weights) if weights.is_file() else None,
                                 "generation": settings.__dict__, "stop": list(stop_strings(suite))})
-    extra["generation_stats"] = {**stats, "vm_seconds": timings.get("vm", 0.0)}
-    final = rows if args.suite != "repair" else [r for r in rows_final if r["round"] == 0]
-    summary = _finish(args.out, rows, ks, config, extra)
-    if args.suite == "repair":  # headline metrics: after the last round
-        summary["metrics"] = extra["by_round"][f"round {args.rounds}"]
-        summary["metrics_round0"] = _finish(None, final, ks, config)["metrics"]
-        from .report import write_outputs
-
-        write_outputs(Path(args.out), rows, summary)
+    summary = _finish(args.out, summary_rows, ks, config, extra, file_rows=rows)
     _print(summary)
     print(f"wrote {args.out}")
     return 0
