@@ -139,3 +139,14 @@ def test_ood_values_outside_training_range():
     for i in range(20):
         task = fam.generate(random.Random(i), Params(numbers=(100, 9999)), 5)
         assert all(100 <= v <= 9999 for c in task.cases for v in c[1:])
+
+
+def test_arith_apply_table_matches_apply():
+    from cadmus.families.arith import APPLY, LEVEL_OPS, apply
+
+    rng = random.Random(0)
+    assert set(APPLY) == set(LEVEL_OPS[3])
+    for op in APPLY:
+        for _ in range(500):
+            a, b = rng.randint(-2**63, 2**63 - 1), rng.choice([rng.randint(-100, 100), rng.randint(-2**63, 2**63 - 1)]) or 1
+            assert APPLY[op](a, b) == apply(op, a, b), (op, a, b)

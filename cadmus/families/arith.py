@@ -21,11 +21,12 @@ from __future__ import annotations
 
 import random
 
-from .base import Family, Params, REGISTERS, Task, choice, clip, randint, wrap
+from .base import Family, Params, REGISTERS, Task, choice, clip, randint, sample, wrap
 
 LEVEL_OPS = {1: ("add", "sub"), 2: ("add", "sub", "mul"),
              3: ("add", "sub", "mul", "div", "mod", "min", "max")}
 LEVEL_COUNT = {1: (1, 1), 2: (2, 3), 3: (3, 6)}
+JOINING_OPS = {level: tuple(o for o in ops if o not in ("div", "mod")) for level, ops in LEVEL_OPS.items()}
 NAMES = "xyz"
 DESCRIPTIONS = ["read {inputs} and output {expr}", "compute {expr} for the inputs {inputs}",
                 "given {inputs}, print the value of {expr}", "output {expr} where {inputs} are read in that order"]
@@ -53,8 +54,13 @@ def evaluate(steps: list, inputs: list) -> int:
     for op, s1, s2 in steps:
         a = values[s1[1]] if type(s1) is tuple else s1
         b = values[s2[1]] if type(s2) is tuple else s2
-        values.append(apply(op, a, b))
+        values.append(APPLY[op](a, b))
     return values[-1]
+
+
+# ``apply`` as a table (the oracle's hot path); a test holds the two equal
+APPLY = {"add": lambda a, b: wrap(a + b), "sub": lambda a, b: wrap(a - b), "mul": lambda a, b: wrap(a * b),
+         "div": lambda a, b: wrap(a // b), "mod": lambda a, b: a % b, "min": min, "max": max}
 
 
 def _expr(op: str, a: str, b: str) -> str:
@@ -73,14 +79,15 @@ def _literal(rng: random.Random, numbers: tuple, nonzero: bool) -> int:
 def draw_steps(rng: random.Random, level: int, n_ops: int, numbers: tuple):
     """(number of inputs, steps): a DAG that uses every input and ends in a single value."""
     n_inputs = randint(rng, 1, min(3, n_ops + 1))
-    binary = set(rng.sample(range(n_ops), n_inputs - 1))  # ops that join two pending values
+    binary = set(sample(rng, range(n_ops), n_inputs - 1))  # ops that join two pending values
     pending = list(range(n_inputs))
     steps = []
+    r = rng.random
     for k in range(n_ops):
-        a = pending.pop(rng.randrange(len(pending)))
+        a = pending.pop(int(r() * len(pending)))
         if k in binary:
-            op = choice(rng, [o for o in LEVEL_OPS[level] if o not in ("div", "mod")])
-            b = ("v", pending.pop(rng.randrange(len(pending))))
+            op = choice(rng, JOINING_OPS[level])
+            b = ("v", pending.pop(int(r() * len(pending))))
         else:
             op = choice(rng, LEVEL_OPS[level])
             b = _literal(rng, numbers, nonzero=op in ("div", "mod"))
@@ -94,16 +101,18 @@ def draw_steps(rng: random.Random, level: int, n_ops: int, numbers: tuple):
 
 def render(rng: random.Random, n_inputs: int, steps: list, in_place: bool):
     """(reading lines, computing lines, result register) with registers drawn at random."""
-    free = rng.sample(REGISTERS, len(REGISTERS))
+    # only as many registers as can be used (a full shuffle of 15 would cost more than a record)
+    free = sample(rng, REGISTERS, min(len(REGISTERS), n_inputs + (0 if in_place else len(steps))))
     reg = [free.pop() for _ in range(n_inputs)]
     dead = []  # registers whose value was consumed (every value is used exactly once)
     body = []
     for op, s1, s2 in steps:
-        srcs = [reg[s[1]] for s in (s1, s2) if isinstance(s, tuple)]
+        t1 = reg[s1[1]] if s1.__class__ is tuple else str(s1)
+        t2 = reg[s2[1]] if s2.__class__ is tuple else str(s2)
+        srcs = [reg[s[1]] for s in (s1, s2) if s.__class__ is tuple]
         # fresh: a new register while any is left; long (ood_length) chains then recycle dead ones
         dst = srcs[0] if in_place else free.pop() if free else dead.pop(0)
-        text = lambda s: reg[s[1]] if isinstance(s, tuple) else str(s)  # noqa: E731
-        body.append(f"{op} {dst} {text(s1)} {text(s2)}")
+        body.append(f"{op} {dst} {t1} {t2}")
         dead.extend(r for r in srcs if r != dst)
         reg.append(dst)
     return [f"in {r}" for r in reg[:n_inputs]], body, reg
@@ -143,7 +152,8 @@ class Arith(Family):
         n_inputs, steps = draw_steps(rng, level, n_ops, numbers)
         in_place = rng.random() < 0.5
         reads, body, reg = render(rng, n_inputs, steps, in_place)
-        cases = [[randint(rng, *numbers) for _ in range(n_inputs)] for _ in range(n_cases)]
+        r, lo, span = rng.random, numbers[0], numbers[1] - numbers[0] + 1  # randint inlined (hot path)
+        cases = [[lo + int(r() * span) for _ in range(n_inputs)] for _ in range(n_cases)]
         outputs = [[evaluate(steps, c)] for c in cases]
         body_text = "\n".join(body)
         program = "\n".join([*reads, body_text, f"out {reg[-1]}"])

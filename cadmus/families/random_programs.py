@@ -14,7 +14,7 @@ from __future__ import annotations
 import operator
 import random
 
-from .base import Family, Params, REGISTERS, Task, choice, clip, randint, wrap
+from .base import Family, Params, REGISTERS, Task, choice, clip, randint, sample, wrap
 
 BINARY = ("add", "sub", "mul", "min", "max", "and", "or", "xor", "eq", "ne", "lt", "le", "gt", "ge")
 UNARY = ("neg", "abs", "not", "sign", "mov")
@@ -66,25 +66,34 @@ class Machine:
         return self.regs[v] if isinstance(v, str) else v
 
     def run(self, stmts: list):
+        # the oracle's hot loop: values inlined (a register is a str, a literal an int)
+        regs, mem = self.regs, self.mem
         for s in stmts:
             kind = s[0]
-            if kind == "in":
-                self.regs[s[1]] = self.inputs.pop(0)
-            elif kind == "bin":
-                self.regs[s[2]] = binary(s[1], self.value(s[3]), self.value(s[4]))
+            if kind == "bin":
+                a, b = s[3], s[4]
+                regs[s[2]] = BINARY_OPS[s[1]](regs[a] if a.__class__ is str else a,
+                                              regs[b] if b.__class__ is str else b)
             elif kind == "un":
-                self.regs[s[2]] = unary(s[1], self.value(s[3]))
-            elif kind == "store":
-                self.mem[s[1]] = self.value(s[2])
-            elif kind == "load":
-                self.regs[s[1]] = self.mem.get(s[2], 0)
+                a = s[3]
+                regs[s[2]] = unary(s[1], regs[a] if a.__class__ is str else a)
             elif kind == "if":
-                self.run(s[4] if compare(s[1], self.value(s[2]), self.value(s[3])) else s[5])
+                a, b = s[2], s[3]
+                taken = CONDITIONS[s[1]](regs[a] if a.__class__ is str else a, regs[b] if b.__class__ is str else b)
+                self.run(s[4] if taken else s[5])
             elif kind == "loop":
+                counter, body = s[1], s[3]
                 for k in range(s[2], 0, -1):  # the body may read the counter: N, N-1, ..., 1
-                    self.regs[s[1]] = k
-                    self.run(s[3])
-                self.regs[s[1]] = 0
+                    regs[counter] = k
+                    self.run(body)
+                regs[counter] = 0
+            elif kind == "in":
+                regs[s[1]] = self.inputs.pop(0)
+            elif kind == "store":
+                v = s[2]
+                mem[s[1]] = regs[v] if v.__class__ is str else v
+            elif kind == "load":
+                regs[s[1]] = mem.get(s[2], 0)
 
 
 class Grammar:
@@ -215,11 +224,12 @@ class RandomPrograms(Family):
         numbers = clip(params.numbers, -10**9, 10**9)
         level = choice(rng, [lv for lv in params.levels if lv in LEVEL_LENGTH])
         length = randint(rng, *(params.ops or LEVEL_LENGTH[level]))
-        regs = rng.sample(REGISTERS, randint(rng, 3, 5))
+        regs = sample(rng, REGISTERS, randint(rng, 3, 5))
         n_inputs = randint(rng, 1, min(3, len(regs)))
         body = Grammar(rng, level, numbers, regs).block(length, regs)
-        outs = rng.sample(regs, randint(rng, 1, 2))
-        cases = [[randint(rng, *numbers) for _ in range(n_inputs)] for _ in range(n_cases)]
+        outs = sample(rng, regs, randint(rng, 1, 2))
+        r, lo, span = rng.random, numbers[0], numbers[1] - numbers[0] + 1
+        cases = [[lo + int(r() * span) for _ in range(n_inputs)] for _ in range(n_cases)]
         outputs = [run_oracle(body, regs[:n_inputs], c, outs) for c in cases]
         body_text = render(body)
         reads = "\n".join(f"in {r}" for r in regs[:n_inputs])
@@ -230,8 +240,9 @@ class RandomPrograms(Family):
 
 
 def run_oracle(body: list, input_regs: list, inputs: list, outs: list) -> list:
-    m = Machine(inputs)
-    m.run([("in", r) for r in input_regs] + body)
+    m = Machine(())
+    m.regs.update(zip(input_regs, inputs))  # what the program's leading `in` lines do
+    m.run(body)
     return [m.regs[r] for r in outs]
 
 
