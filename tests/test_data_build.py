@@ -239,3 +239,13 @@ def test_chunk_digest_ignores_slicing_and_sees_every_value(tiny):
     changed = chunk_digest(pa.Table.from_pylist(rows, schema=part.schema))
     rows[3]["tests"][0]["input"][0] -= 1
     assert changed != chunk_digest(pa.Table.from_pylist(rows, schema=part.schema)) != chunk_digest(part)
+
+
+def test_verify_columns_stops_on_unprintable_view_text(tiny):
+    from cadmus.data.builder import chunk_columns, chunk_rng, make_plans, verify_columns
+
+    recipe = tiny[0]
+    cols, _, runs = chunk_columns(make_plans(recipe)["train"], recipe, 0, 5, chunk_rng(recipe.seed, "train", 0))
+    cols["synthesis_target"][2] += "\t"
+    with pytest.raises(BuildError):
+        verify_columns(cols, runs, recipe.fuel)
