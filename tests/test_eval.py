@@ -354,3 +354,25 @@ def test_repair_loop_counts_chains_by_round(dataset):
     assert by_round["round 1"]["pass@1"] == pytest.approx(1 / 3)
     assert by_round["round 2"] == by_round["round 3"] == {"pass@1": 1.0, "pass@2": 1.0}
     assert len(seen) == 2  # nothing left to repair after round 2
+
+
+@pytest.mark.slow
+def test_accelerate_sharded_generation_matches_one_process(model_dir, data_dir, tmp_path):
+    """Two `accelerate launch` CPU processes each generate a slice; the gathered greedy samples
+    are those of a single process, in prompt order, and only the main process writes."""
+    import subprocess
+    import sys
+
+    from cadmus.cli import main
+
+    args = [str(model_dir), "--data", str(data_dir), "--suite", "completion", "--limit", "6", "--max-new-tokens", "6"]
+    assert main(["eval", *args, "--out", str(tmp_path / "one")]) == 0
+    launch = [sys.executable, "-m", "accelerate.commands.launch", "--num_processes", "2", "--num_machines", "1",
+              "--mixed_precision", "no", "--dynamo_backend", "no", "--cpu", "-m", "cadmus.cli", "eval", *args,
+              "--out", str(tmp_path / "two")]
+    subprocess.run(launch, check=True, capture_output=True, cwd=Path(__file__).resolve().parents[1])
+
+    def samples(d):
+        return [(r["id"], r["sample"]) for r in map(json.loads, (tmp_path / d / "samples.jsonl").read_text().splitlines())]
+
+    assert samples("one") == samples("two")
