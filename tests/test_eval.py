@@ -122,24 +122,21 @@ def test_samples_that_restate_the_question_are_rejected(dataset):
 
 
 def test_failure_reason_names_test_expected_and_got(dataset):
-    rec = next(r for r in dataset["test"] if r["family"] == "abs_diff") if "abs_diff" in dataset["test"]["family"] \
-        else next(r for r in dataset["test"] if r["synthesis_prompt"])
-    v = score_samples("synthesis", [(rec, "out 123456789")])[0]
+    rec = next(r for r in dataset["test"] if r["synthesis_prompt"] and r["tests"][0]["output"] != [123456789])
     first = rec["tests"][0]
-    assert v["status"] in ("WRONG_OUTPUT", "INPUT_EXHAUSTED") or v["status"]
-    if v["status"] == "WRONG_OUTPUT":
-        assert f"on input [{' '.join(map(str, first['input']))}]" in v["reason"]
-        assert "expected [" in v["reason"] and "got [123456789]" in v["reason"]
+    v = score_samples("synthesis", [(rec, "out 123456789")])[0]
+    assert v["status"] == "WRONG_OUTPUT" and not v["passed"]
+    assert v["reason"] == (f"failed: wrong output on input [{' '.join(map(str, first['input']))}]: "
+                           f"expected [{' '.join(map(str, first['output']))}], got [123456789]")
     v = score_samples("synthesis", [(rec, "mov a\nout a")])[0]
-    assert v["status"] == "PARSE_ERROR" and "PARSE_ERROR" in v["reason"]
+    assert v["status"] == "PARSE_ERROR" and v["reason"].startswith("failed: PARSE_ERROR on input [")
+    v = score_samples("synthesis", [(rec, "L0:\njmp L0")])[0]
+    assert v["status"] == "OUT_OF_FUEL"
 
 
 def test_synthesis_challenge_tests_reported_apart(dataset):
     rec = next(r for r in dataset["test"] if r["synthesis_prompt"] and r["challenge_tests"])
     # a lookup table of the visible tests: passes them, not the challenge tests
-    lines = []
-    for i, t in enumerate(rec["tests"]):
-        lines.append(f"# case {i}")
     table = _lookup_program(rec["tests"])
     v = score_samples("synthesis", [(rec, table)])[0]
     assert v["passed"] and v["passed_challenge"] is False
@@ -166,7 +163,7 @@ def test_check_references_names_a_broken_record(dataset):
         pass
 
     dd = Fake(test=[records] + [dataset["test"][i] for i in range(1, len(dataset["test"]))])
-    with pytest.raises(eval_cli.EvalError, match=f"REFERENCE CHECK FAILED: 1 of .*test/{records['id']}"):
+    with pytest.raises(eval_cli.ReferenceCheckFailed, match=f"REFERENCE CHECK FAILED: 1 of .*test/{records['id']}"):
         eval_cli.check_references(dd, prompts, "completion")
 
 
@@ -376,3 +373,21 @@ def test_accelerate_sharded_generation_matches_one_process(model_dir, data_dir, 
         return [(r["id"], r["sample"]) for r in map(json.loads, (tmp_path / d / "samples.jsonl").read_text().splitlines())]
 
     assert samples("one") == samples("two")
+
+
+def test_check_references_cli_fails_loudly_on_a_broken_dataset(dataset, tmp_path, capsys):
+    from cadmus.cli import main
+
+    broken_id = dataset["test"][1]["id"]
+
+    def corrupt(rec):  # the true program now asserts something false before the completion point
+        if rec["id"] == broken_id:
+            rec["completion_prompt"] = "assert 1 2\n" + rec["completion_prompt"]
+        return rec
+
+    dd = dataset.copy()
+    dd["test"] = dataset["test"].map(corrupt)
+    dd.save_to_disk(str(tmp_path / "broken"))
+    assert main(["eval", "--check-references", "--data", str(tmp_path / "broken"), "--suite", "completion"]) == 1
+    err = capsys.readouterr().err
+    assert "REFERENCE CHECK FAILED: 1 of" in err and f"test/{broken_id}: failed: ASSERT_FAILED" in err

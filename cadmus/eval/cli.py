@@ -33,6 +33,10 @@ class EvalError(ValueError):
     """A usage or data problem reported as ``cadmus eval: ...`` with exit code 2."""
 
 
+class ReferenceCheckFailed(EvalError):
+    """The dataset's own answers do not all pass: the verifier or the data is broken (exit 1)."""
+
+
 def _common(p, split_help="split(s), comma-separated (e.g. test,ood_numbers)") -> None:
     p.add_argument("--data", required=True, help="dataset directory (cadmus data build ... --out DIR)")
     p.add_argument("--suite", choices=SUITES, default="completion", help="what to evaluate (default completion)")
@@ -137,7 +141,7 @@ def check_references(dd, prompts, suite) -> list:
     bad = [r for r in rows if not r["passed"] or r.get("passed_challenge") is False]
     if bad:
         names = "; ".join(f"{r['split']}/{r['id']}: {r['reason']}" for r in bad[:10])
-        raise EvalError(f"REFERENCE CHECK FAILED: {len(bad)} of {len(rows)} reference answers do not pass "
+        raise ReferenceCheckFailed(f"REFERENCE CHECK FAILED: {len(bad)} of {len(rows)} reference answers do not pass "
                         f"(suite {suite}): {names}")
     return rows
 
@@ -254,9 +258,10 @@ def _repair(dd, prompts, rows, args, model, tokenizer, settings, accelerator, ks
     from .score import score_samples
 
     records = [dd[p.split][p.index] for p in prompts]
-    first = [[] for _ in prompts]
-    for i, p in enumerate(prompts):
-        first[i] = [r for r in rows if r["id"] == p.id and r["split"] == p.split]
+    chains = {}
+    for row in rows:
+        chains.setdefault((row["split"], row["id"]), []).append(row)
+    first = [chains[(p.split, p.id)] for p in prompts]
     one = GenerationSettings(**{**settings.__dict__, "n": 1, "sample_one": settings.n > 1})
 
     def generate(texts):
@@ -349,7 +354,7 @@ def main(argv) -> int:
         return func(args)
     except EvalError as err:
         print(f"{parser.prog}: {err}", file=sys.stderr)
-        return 2
+        return 1 if isinstance(err, ReferenceCheckFailed) else 2
 
 
 def register(sub) -> None:

@@ -86,14 +86,15 @@ def plot_by_difficulty(summary: dict, path: Path) -> None:
     splits = list(summary["splits"])
     levels = sorted({lv for e in summary["splits"].values() for lv in e["by_level"]})
     width = 0.8 / max(1, len(splits))
-    fig, ax = plt.subplots(figsize=(1.5 + 1.2 * len(levels), 3.5))
+    fig, ax = plt.subplots(figsize=(max(5.0, 1.5 + 1.5 * len(levels)), 3.5))
     for j, split in enumerate(splits):
         values = [summary["splits"][split]["by_level"].get(lv, {}).get(metric, float("nan")) for lv in levels]
-        ax.bar([i + j * width for i in range(len(levels))], values, width, label=split)
+        bars = ax.bar([i + j * width for i in range(len(levels))], values, width, label=split)
+        ax.bar_label(bars, fmt="%.2f", fontsize=8)
     ax.set_xticks([i + width * (len(splits) - 1) / 2 for i in range(len(levels))], levels)
     ax.set_ylim(0, 1)
     ax.set_ylabel(metric)
-    ax.set_title(f"{summary['config']['suite']}: {metric} by difficulty")
+    ax.set_title(f"{summary['config']['suite']}: {metric} by difficulty", fontsize=10)
     ax.legend()
     fig.tight_layout()
     fig.savefig(path, dpi=100)
