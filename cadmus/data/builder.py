@@ -10,6 +10,11 @@ splits may differ where a redraw depended on train records past the limit). Spli
 order of ``SPLITS``; every view text of a finished split is forbidden to the later ones, and a
 held-out record any of whose view texts is forbidden is redrawn with ``attempt + 1`` (a new
 family, difficulty and values), so valid/test/OOD never repeat a view of train or of each other.
+
+Throughput: a worker builds a chunk's columns directly (``chunk_columns``; ``make_record`` is
+the one-record reference it must equal), verifies all its VM runs in one ``run_batch``
+(``verify_columns``), and returns an Arrow table with its digest; the parent only deduplicates
+and concatenates. ``benchmarks/bench_data.py`` measures it.
 """
 from __future__ import annotations
 
@@ -143,12 +148,12 @@ def _init_worker(recipe: Recipe, threads: Optional[int] = None, schema=None) -> 
         numba.set_num_threads(threads)
     _WORKER["recipe"], _WORKER["plans"] = recipe, make_plans(recipe)
     _WORKER["schema"] = schema  # from the parent: importing ``datasets`` would cost a worker ~1 s
-    # one-time costs up front, so that the per-chunk timings measure the steady state
-    import pyarrow.compute  # noqa: F401
-
+    # one-time costs up front (the VM kernel's load, Arrow's first conversion and compute calls,
+    # ~0.5 s), so that the per-chunk timings measure the steady state
     import cadmus
 
-    cadmus.run_batch(["out 1"], fuel=10)  # loads the compiled VM kernel
+    cadmus.run_batch(["out 1"], fuel=10)
+    chunk_digest(columns_to_arrow({c: [] for c in COLUMNS}))
 
 
 def to_columns(records: list) -> dict:
@@ -156,25 +161,31 @@ def to_columns(records: list) -> dict:
 
 
 def _generate_chunk(job: tuple) -> tuple:
-    """(columns, view keys per record, timings) of records ``start..stop`` of ``split``."""
-    split, start, stop = job
+    """(Arrow table, sha256 digest, view keys per record, timings) of records ``start..stop`` of
+    ``split``, generated and verified."""
+    # a chunk allocates millions of small objects that all live until it is done: the cyclic
+    # garbage collector would scan them again and again (10-20% of the CPU) and find nothing
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        return _chunk(*job)
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def _chunk(split: str, start: int, stop: int) -> tuple:
     recipe, plan = _WORKER["recipe"], _WORKER["plans"][split]
     # CPU time, not wall time: the measure must not depend on what else runs on the machine
     t0 = time.process_time()
     rng = chunk_rng(recipe.seed, split, start // CHUNK)
-    # a chunk allocates millions of small objects that all live until it is done: the cyclic
-    # garbage collector would scan them again and again (10-20% of the CPU) and find nothing
-    gc.disable()
-    try:
-        cols, keys, runs = chunk_columns(plan, recipe, start, stop, rng)
-    finally:
-        gc.enable()
+    cols, keys, runs = chunk_columns(plan, recipe, start, stop, rng)
     timings = {"generate": time.process_time() - t0}
     t1 = time.process_time()
     verify_columns(cols, runs, recipe.fuel, timings)
     timings["verify"] = time.process_time() - t1
-    # Arrow conversion and the hash's JSON here, not in the parent: the parent is one process
-    # for all workers, and an Arrow table crosses the process boundary far cheaper than columns
+    # Arrow conversion and hashing here, not in the parent: the parent is one process for all
+    # workers, and an Arrow table crosses the process boundary far cheaper than Python columns
     t2 = time.process_time()
     table = columns_to_arrow(cols)
     digest = chunk_digest(table)
