@@ -385,8 +385,9 @@ def test_check_references_cli_fails_loudly_on_a_broken_dataset(dataset, tmp_path
             rec["completion_prompt"] = "assert 1 2\n" + rec["completion_prompt"]
         return rec
 
-    dd = dataset.copy()
-    dd["test"] = dataset["test"].map(corrupt)
+    from datasets import DatasetDict
+
+    dd = DatasetDict({**dataset, "test": dataset["test"].map(corrupt)})
     dd.save_to_disk(str(tmp_path / "broken"))
     assert main(["eval", "--check-references", "--data", str(tmp_path / "broken"), "--suite", "completion"]) == 1
     err = capsys.readouterr().err
