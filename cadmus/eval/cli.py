@@ -230,7 +230,8 @@ def cmd_run(args) -> int:
     samples, stats = generate_sharded(model, tokenizer, [p.text for p in prompts], suite, settings, accelerator)
     timings = {}
     rows = score_prompts(dd, prompts, samples, args.suite, timings)
-    extra = {"generation_stats": {**stats, "vm_seconds": timings.get("vm", 0.0)}}
+    extra = {"generation_stats": {**stats, "vm_seconds": timings.get("vm", 0.0)},
+             "reference_check": "passed" if args.check_references else "not run"}
     summary_rows = rows
     if args.suite == "repair":
         from .report import summarize

@@ -5,7 +5,8 @@ A row stops at end-of-sequence or at the suite's stop string (:func:`prompts.sto
 ``generate`` then pads that row, and the batch ends when every row is done, so no tokens are
 generated past an answer (``stats["past_answer_tokens"]`` counts any that are, for the
 benchmark). Prompts are sorted by length before batching (less padding); ``n`` samples of a
-prompt are ``n`` rows; ``n == 1`` is greedy. Prompts that leave no room in the model's
+prompt are ``n`` rows; ``n == 1`` is greedy. Sampled runs are reproducible for the same seed,
+batch size and number of processes. Prompts that leave no room in the model's
 position table get an empty sample (and are counted in ``stats["too_long"]``).
 
 Sharding: :func:`generate_sharded` gives each ``accelerate`` process a slice of the prompts
@@ -40,16 +41,16 @@ def _stop_criterion(tokenizer, suite: str, prompt_width: int):
     import torch
     from transformers import StoppingCriteria
 
-    stops = [tokenizer(s, add_special_tokens=False, split_special_tokens=True)["input_ids"] for s in stop_strings(suite)]
+    stops = [torch.tensor(tokenizer(s, add_special_tokens=False, split_special_tokens=True)["input_ids"])
+             for s in stop_strings(suite)]
 
     class StopOnText(StoppingCriteria):
         def __call__(self, input_ids, scores, **kwargs):
             done = torch.zeros(input_ids.shape[0], dtype=torch.bool, device=input_ids.device)
-            generated = input_ids.shape[1] - prompt_width
+            generated = input_ids.shape[1] - prompt_width  # stop strings inside the prompt do not count
             for stop in stops:
                 if generated >= len(stop):
-                    tail = input_ids[:, -len(stop):]
-                    done |= (tail == torch.tensor(stop, device=input_ids.device)).all(dim=1)
+                    done |= (input_ids[:, -len(stop):] == stop.to(input_ids.device)).all(dim=1)
             return done
 
     return StopOnText()
@@ -82,10 +83,10 @@ def generate_samples(model, tokenizer, prompts: Sequence[str], suite: str, setti
             continue
         ids, mask = _left_pad([encoded[rows[r]] for r in chunk], pad)
         width = ids.shape[1]
-        cfg = GenerationConfig(max_new_tokens=min(settings.max_new_tokens, limit - width),
-                               do_sample=not settings.greedy, temperature=settings.temperature if not settings.greedy else None,
-                               top_p=settings.top_p if not settings.greedy else None, top_k=None if not settings.greedy else None,
-                               eos_token_id=eos, pad_token_id=pad, use_cache=True)
+        sampling = {} if settings.greedy else {"temperature": settings.temperature, "top_p": settings.top_p}
+        # top_k=None: sampling is temperature + nucleus only (transformers would add top-k 50)
+        cfg = GenerationConfig(max_new_tokens=min(settings.max_new_tokens, limit - width), do_sample=not settings.greedy,
+                               top_k=None, eos_token_id=eos, pad_token_id=pad, use_cache=True, **sampling)
         with torch.no_grad():
             out = model.generate(input_ids=ids.to(device), attention_mask=mask.to(device), generation_config=cfg,
                                  stopping_criteria=StoppingCriteriaList([_stop_criterion(tokenizer, suite, width)]))
