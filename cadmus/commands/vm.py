@@ -11,7 +11,7 @@ from ..isa import DEFAULT_FUEL
 REPO_ROOT = Path(__file__).resolve().parents[2]
 ISA_DOC = REPO_ROOT / "docs" / "ISA.md"
 KERNEL_FILE = Path(__file__).resolve().parents[1] / "vm_kernel.py"
-BENCHMARKS = ("vm",)
+BENCHMARKS = tuple(sorted(p.stem[len("bench_"):] for p in (REPO_ROOT / "benchmarks").glob("bench_*.py")))
 
 
 def _int_list(text: str) -> list:
@@ -120,6 +120,6 @@ def register(sub) -> None:
     p.set_defaults(func=cmd_isa)
 
     p = sub.add_parser("bench", help="run a benchmark from benchmarks/ (table + JSON)")
-    p.add_argument("which", choices=BENCHMARKS)
+    p.add_argument("which", choices=BENCHMARKS or None, help="which benchmark: " + ", ".join(BENCHMARKS))
     p.add_argument("rest", nargs=argparse.REMAINDER, help="options passed to the benchmark")
     p.set_defaults(func=cmd_bench)
