@@ -392,3 +392,25 @@ def test_check_references_cli_fails_loudly_on_a_broken_dataset(dataset, tmp_path
     assert main(["eval", "--check-references", "--data", str(tmp_path / "broken"), "--suite", "completion"]) == 1
     err = capsys.readouterr().err
     assert "REFERENCE CHECK FAILED: 1 of" in err and f"test/{broken_id}: failed: ASSERT_FAILED" in err
+
+
+def test_prompts_longer_than_the_context_are_scored_too_long(dataset, tmp_path):
+    from cadmus.eval.generate import GenerationSettings, generate_samples
+    from cadmus.eval.report import markdown_table, summarize
+    from cadmus.models import build_model, make_config
+    from cadmus.tokenization import load_tokenizer
+
+    tok = load_tokenizer()
+    model = build_model(make_config("tiny", len(tok), 24, n_layer=1, n_head=2, n_embd=16,
+                                    eos_token_id=tok.eos_token_id, pad_token_id=tok.pad_token_id))
+    prompts = _prompts(dataset, "completion")[:3]
+    texts = [p.text for p in prompts] + ["mov a 1\nassert a "]
+    samples, stats = generate_samples(model, tok, texts, "completion", GenerationSettings(max_new_tokens=4))
+    assert [s[0] is None for s in samples] == [len(t) >= 24 for t in texts] and stats["too_long"] == 3
+    records = [dataset["test"][p.index] for p in prompts]
+    verdicts = score_samples("completion", [(r, s[0]) for r, s in zip(records, samples)])
+    assert {v["status"] for v in verdicts} == {"TOO_LONG"}
+    rows = [{"id": p.id, "split": "test", "family": "f", "level": 1, **v} for p, v in zip(prompts, verdicts)]
+    summary = {**summarize(rows, [1]), "config": {"suite": "completion"}}
+    assert summary["splits"]["test"]["too_long"] == 3
+    assert "test: 3 of 3 prompts do not fit the model's context" in markdown_table(summary)

@@ -7,7 +7,7 @@ generated past an answer (``stats["past_answer_tokens"]`` counts any that are, f
 benchmark). Prompts are sorted by length before batching (less padding); ``n`` samples of a
 prompt are ``n`` rows; ``n == 1`` is greedy. Sampled runs are reproducible for the same seed,
 batch size and number of processes. Prompts that leave no room in the model's
-position table get an empty sample (and are counted in ``stats["too_long"]``).
+position table get the sample None (scored ``TOO_LONG``, counted in ``stats["too_long"]``).
 
 Sharding: :func:`generate_sharded` gives each ``accelerate`` process a slice of the prompts
 and gathers the samples on every process (``accelerate launch -m cadmus.cli eval ...``).
@@ -70,7 +70,7 @@ def generate_samples(model, tokenizer, prompts: Sequence[str], suite: str, setti
     encoded = tokenizer(list(prompts), add_special_tokens=False, split_special_tokens=True)["input_ids"]
     rows = [i for i in range(len(prompts)) for _ in range(settings.n)]
     order = sorted(range(len(rows)), key=lambda r: len(encoded[rows[r]]))
-    texts = [""] * len(rows)
+    texts = [None] * len(rows)  # None: the prompt leaves no room in the position table
     stats = {"rows": len(rows), "generated_tokens": 0, "answer_tokens": 0, "past_answer_tokens": 0,
              "padded_slots": 0, "too_long": 0, "seconds": 0.0}
     stats["too_long"] = sum(1 for r in rows if len(encoded[r]) >= limit)

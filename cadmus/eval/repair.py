@@ -18,7 +18,7 @@ FIX_LINE = "# fixed program:\n"
 
 def repair_prompt(prompt: str, sample: str, reason: str) -> str:
     """The prompt for the next round: prompt, the failed sample, the VM verdict, a cue."""
-    return f"{prompt}{sample.rstrip(chr(10))}\n{FEEDBACK_HEADER}{reason}\n{FIX_LINE}"
+    return f"{prompt}{(sample or '').rstrip(chr(10))}\n{FEEDBACK_HEADER}{reason}\n{FIX_LINE}"
 
 
 def run_repair(prompt_texts: Sequence[str], records: Sequence[dict], first: Sequence[list], rounds: int,

@@ -46,6 +46,7 @@ def summarize(rows: Sequence[dict], ks: Sequence[int]) -> dict:
     for split in dict.fromkeys(r["split"] for r in rows):
         mine = [r for r in rows if r["split"] == split]
         entry = {"metrics": _metrics(mine, ks), "prompts": len(per_prompt(mine)),
+                 "too_long": len({r["id"] for r in mine if r["status"] == "TOO_LONG"}),
                  "by_family": _grouped(mine, lambda r: r["family"], ks),
                  "by_level": _grouped(mine, lambda r: f"level {r['level']}", ks)}
         if "metrics_challenge" in out:
@@ -58,6 +59,8 @@ def markdown_table(summary: dict) -> str:
     """One row per split (pass@k), then per split x difficulty level."""
     ks = list(summary["metrics"])
     head = "| split | prompts | " + " | ".join(ks) + " |\n|---|---:|" + "---:|" * len(ks) + "\n"
+    notes = [f"{s}: {e['too_long']} of {e['prompts']} prompts do not fit the model's context (scored as failures)"
+             for s, e in summary["splits"].items() if e.get("too_long")]
     lines = [f"# Cadmus eval: suite `{summary['config']['suite']}`, model `{summary['config'].get('model')}`\n\n", head]
     for split, entry in summary["splits"].items():
         lines.append(f"| {split} | {entry['prompts']} | " + " | ".join(f"{entry['metrics'][k]:.3f}" for k in ks) + " |\n")
@@ -72,6 +75,8 @@ def markdown_table(summary: dict) -> str:
         lines.append("\n| repair round | " + " | ".join(ks) + " |\n|---|" + "---:|" * len(ks) + "\n")
         for rnd, m in summary["by_round"].items():
             lines.append(f"| {rnd} | " + " | ".join(f"{m[k]:.3f}" for k in ks) + " |\n")
+    if notes:
+        lines.append("\n" + "".join(f"- {note}\n" for note in notes))
     return "".join(lines)
 
 

@@ -3,7 +3,8 @@
 Each sample becomes runs (program text, inputs, expected outputs, which test set); a run
 passes iff it ends with status OK and exactly the expected outputs. Per sample we keep a
 status (``OK``, a VM status name, ``WRONG_OUTPUT`` or ``REJECTED``), ``passed`` and a
-greppable ``reason`` (``passed``, ``failed: ...``, ``rejected: ...``) that names the first
+greppable ``reason`` (``passed``, ``failed: ...``, ``rejected: ...``; a sample of None, a
+prompt too long for the model, is ``TOO_LONG``) that names the first
 failing test with expected vs got, which is also the feedback the repair loop shows.
 
 What is run, per suite (``sample`` is already cut at the suite's stop string):
@@ -100,6 +101,9 @@ def score_samples(suite: str, items: Sequence[tuple], fuel: int = 100_000, timin
 
     plans, keys, unique = [], {}, []
     for record, sample in items:
+        if sample is None:
+            plans.append(None)
+            continue
         try:
             runs = runs_for(suite, record, sample)
         except Rejected as why:
@@ -123,6 +127,9 @@ def score_samples(suite: str, items: Sequence[tuple], fuel: int = 100_000, timin
 
 
 def _verdict(plan, res, rejected_challenge) -> dict:
+    if plan is None:
+        return {"passed": False, "passed_challenge": rejected_challenge, "status": "TOO_LONG",
+                "reason": "not generated: the prompt does not fit the model's context"}
     if isinstance(plan, str):
         return {"passed": False, "passed_challenge": rejected_challenge, "status": "REJECTED", "reason": f"rejected: {plan}"}
     from cadmus import Status
