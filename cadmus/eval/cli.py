@@ -37,12 +37,13 @@ class ReferenceCheckFailed(EvalError):
     """The dataset's own answers do not all pass: the verifier or the data is broken (exit 1)."""
 
 
-def _common(p, split_help="split(s), comma-separated (e.g. test,ood_numbers)") -> None:
+def _common(p, split_help="split(s), comma-separated (e.g. test,ood_numbers)", ks=True) -> None:
     p.add_argument("--data", required=True, help="dataset directory (cadmus data build ... --out DIR)")
     p.add_argument("--suite", choices=SUITES, default="completion", help="what to evaluate (default completion)")
     p.add_argument("--split", default="test", help=split_help + " (default test)")
     p.add_argument("--limit", type=int, default=None, help="first N usable records of each split")
-    p.add_argument("--k", default=None, help="pass@k values, e.g. 1,5,10 (default: those <= n)")
+    if ks:
+        p.add_argument("--k", default=None, help="pass@k values, e.g. 1,5,10 (default: those of 1,5,10 <= n)")
     p.add_argument("--few-shot", type=int, default=0, help="solved examples before each prompt (default 0)")
     p.add_argument("--shot-split", default="valid", help="split the few-shot examples come from (never test)")
 
@@ -69,7 +70,7 @@ def run_parser() -> argparse.ArgumentParser:
 def export_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="cadmus eval export-prompts",
                                 description="Write the prompts of a suite as JSONL (id, split, suite, prompt, stop).")
-    _common(p)
+    _common(p, ks=False)
     p.add_argument("--out", required=True, help="output JSONL file")
     return p
 
