@@ -246,15 +246,15 @@ def chunk_columns(plan: Plan, recipe: Recipe, start: int, stop: int, rng: random
         ep = f"{prog}\n# input: {first_in}\n# output: "
         e_prompt.append(ep)
         e_target.append(first_out)
+        synth = sp + prog
         rec_keys = [blake(f"completion\0{full}".encode(), digest_size=16).digest()]
         if sp:
-            rec_keys.append(blake(f"synthesis\0{sp}{prog}".encode(), digest_size=16).digest())
+            rec_keys.append(blake(f"synthesis\0{synth}".encode(), digest_size=16).digest())
         rec_keys.append(blake(f"execution\0{ep}{first_out}".encode(), digest_size=16).digest())
         keys.append(rec_keys)
         texts.append(full)
         inputs.append(())
         expected.append(())
-        synth = sp + prog
         texts.extend([synth] * len(task.cases))
         inputs.extend(task.cases)
         expected.extend(task.outputs)
