@@ -276,14 +276,11 @@ def _repair(dd, prompts, rows, args, model, tokenizer, settings, accelerator, ks
 
 
 def _accelerator():
-    """An ``Accelerator`` when launched with ``accelerate launch`` (several processes), else None."""
-    import os
+    """The ``Accelerator``: its device (a GPU when there is one) and, under ``accelerate launch``,
+    this process's rank among several."""
+    from accelerate import Accelerator
 
-    if int(os.environ.get("WORLD_SIZE", "1")) > 1:
-        from accelerate import Accelerator
-
-        return Accelerator()
-    return None
+    return Accelerator()
 
 
 def cmd_export(args) -> int:
