@@ -249,3 +249,19 @@ def test_verify_columns_stops_on_unprintable_view_text(tiny):
     cols["synthesis_target"][2] += "\t"
     with pytest.raises(BuildError):
         verify_columns(cols, runs, recipe.fuel)
+
+
+def test_held_out_records_repeating_train_are_redrawn(tiny, monkeypatch):
+    """Force every first draw of ``valid`` to equal train's: all are redrawn, and the redrawn
+    chunk's table and hash are rebuilt."""
+    from cadmus.data import builder
+
+    recipe = tiny[0]
+    real = builder.chunk_rng
+    monkeypatch.setattr(builder, "chunk_rng", lambda seed, split, chunk: real(seed, "train", chunk))
+    dd, info = build(recipe, workers=1, limit=12, progress=False)
+    assert info.redrawn["valid"] == 12
+    assert info.hashes == content_hashes(dd)
+    train = set(dd["train"]["completion_prompt"])
+    assert not train & set(dd["valid"]["completion_prompt"])
+    assert dd["valid"]["id"] == [f"valid-{i:07d}" for i in range(12)]
