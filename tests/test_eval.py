@@ -313,6 +313,11 @@ def test_eval_run_writes_reports(model_dir, data_dir, tmp_path):
     assert len(rows) == 16 and all({"id", "sample", "status", "passed", "reason"} <= set(r) for r in rows)
     assert (out / "accuracy_by_difficulty.png").stat().st_size > 0
     assert "| ood_numbers |" in (out / "results.md").read_text()
+    # the run's own samples file is a valid answers file: external scoring gives the same verdicts
+    assert main(["eval", "score", str(out / "samples.jsonl"), "--data", str(data_dir), "--suite", "execution",
+                 "--split", "test,ood_numbers", "--limit", "4", "--k", "1,2", "--out", str(tmp_path / "rescored")]) == 0
+    again = json.loads((tmp_path / "rescored" / "summary.json").read_text())
+    assert again["metrics"] == summary["metrics"] and again["splits"] == summary["splits"]
     assert main(["eval", str(model_dir), "--data", str(data_dir), "--n", "2", "--k", "5", "--out", str(out)]) == 2
 
 
