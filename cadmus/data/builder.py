@@ -31,6 +31,8 @@ import time
 from dataclasses import dataclass, field
 from typing import Optional
 
+import xxhash
+
 from ..families import get as get_family
 from .recipe import SPLITS, Recipe, RecipeError
 from .views import VIEWS, Check, execution_prompt, judge, render_views, run_checks
@@ -126,13 +128,18 @@ def draw(plan: Plan, recipe: Recipe, index: int, attempt: int = 0, rng: Optional
     return make_record(task, plan.split, index, recipe.n_tests)
 
 
+# 128-bit xxh3 (``xxhash`` comes with ``datasets``): 5x faster than blake2b on view texts. The
+# keys only decide which held-out records are redrawn, within one build; none is stored.
+view_digest = xxhash.xxh3_128_digest
+
+
 def view_keys(rec: dict) -> list:
     """128-bit digests of the record's non-empty view texts (prompt + target), tagged by view."""
     keys = []
     for v in VIEWS:
         text = rec[f"{v}_prompt"] + rec[f"{v}_target"]
         if text:
-            keys.append(hashlib.blake2b(f"{v}\0{text}".encode(), digest_size=16).digest())
+            keys.append(view_digest(f"{v}\0{text}".encode()))
     return keys
 
 
@@ -214,7 +221,7 @@ def chunk_columns(plan: Plan, recipe: Recipe, start: int, stop: int, rng: random
     (ids, family, variant, difficulty, description, program, true_program, tests, challenge, splits,
      c_prompt, c_target, s_prompt, s_target, e_prompt, e_target) = (cols[c] for c in COLUMNS)
     keys, texts, inputs, expected = [], [], [], []
-    blake, random_ = hashlib.blake2b, rng.random
+    digest, random_ = view_digest, rng.random
     for index in range(start, stop):
         task = fams[bisect.bisect(cum, random_() * total)].generate(rng, params, n_cases)
         cases = [{"input": c, "output": o} for c, o in zip(task.cases, task.outputs)]
@@ -247,10 +254,10 @@ def chunk_columns(plan: Plan, recipe: Recipe, start: int, stop: int, rng: random
         e_prompt.append(ep)
         e_target.append(first_out)
         synth = sp + prog
-        rec_keys = [blake(f"completion\0{full}".encode(), digest_size=16).digest()]
+        rec_keys = [digest(f"completion\0{full}".encode())]
         if sp:
-            rec_keys.append(blake(f"synthesis\0{synth}".encode(), digest_size=16).digest())
-        rec_keys.append(blake(f"execution\0{ep}{first_out}".encode(), digest_size=16).digest())
+            rec_keys.append(digest(f"synthesis\0{synth}".encode()))
+        rec_keys.append(digest(f"execution\0{ep}{first_out}".encode()))
         keys.append(rec_keys)
         texts.append(full)
         inputs.append(())
