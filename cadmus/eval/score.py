@@ -66,6 +66,8 @@ def _has_instruction(program: str) -> bool:
 def runs_for(suite: str, record: dict, sample: str) -> list:
     """The VM runs that judge ``sample`` for ``record``; raises :class:`Rejected`."""
     if suite == "completion":
+        if not sample.strip():
+            raise Rejected("empty answer")
         if not _INT.fullmatch(sample.strip(" ")):
             raise Rejected("not an integer literal")
         return [Run(record["completion_prompt"] + sample.strip(" "), (), (), False)]
