@@ -307,6 +307,7 @@ def test_eval_run_writes_reports(model_dir, data_dir, tmp_path):
     assert set(summary["metrics"]) == {"pass@1", "pass@2"}
     assert set(summary["splits"]) == {"test", "ood_numbers"}
     assert summary["config"]["model_sha256"] and summary["config"]["dataset_sha256"]
+    assert summary["config"]["seed"] == 0 and summary["config"]["generation"]["n"] == 2
     assert summary["generation_stats"]["past_answer_tokens"] == 0
     assert all(e["by_family"] and e["by_level"] for e in summary["splits"].values())
     rows = [json.loads(line) for line in (out / "samples.jsonl").read_text().splitlines()]

@@ -165,9 +165,11 @@ def _dataset_hash(path) -> str:
 
 
 def _config(args, ks, extra=None) -> dict:
+    from ..train.trainer import git_revision
+
     cfg = {k: v for k, v in vars(args).items() if k != "func" and not callable(v)}
-    cfg.update(ks=ks, dataset_sha256=_dataset_hash(args.data), command="cadmus eval " + " ".join(sys.argv[2:])
-               if sys.argv[1:2] == ["eval"] else None)
+    cfg.update(ks=ks, dataset_sha256=_dataset_hash(args.data), git_revision=git_revision(),
+               command="cadmus eval " + " ".join(sys.argv[2:]) if sys.argv[1:2] == ["eval"] else None)
     cfg.update(extra or {})
     return cfg
 
