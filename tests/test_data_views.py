@@ -1,7 +1,7 @@
 """Views: rendering from a record, and judging samples in the VM."""
 import pytest
 
-from cadmus.data.views import VIEWS, judge, render_views, run_checks
+from cadmus.data.views import VIEWS, completion_answer, judge, render_views, run_checks
 
 
 def gcd_record():
@@ -63,3 +63,14 @@ def test_judge_cuts_one_line_samples_and_uses_challenge_tests():
     assert run_checks([judge("synthesis", rec, cheat)]).tolist() == [False]
     with pytest.raises(ValueError, match="unknown view"):
         judge("translation", rec, "")
+
+
+def test_completion_answer_must_be_an_integer_literal():
+    """`assert p ` completed with a register (`assert p p`) always holds: it must not count."""
+    rec = gcd_record()
+    register = rec["completion_prompt"].rstrip().split()[-1]
+    echo = judge("completion", rec, register)
+    assert run_checks([echo]).tolist() == [False]
+    for sample in (register, "", " 6", "6 # six", "0x6", "+6"):
+        assert completion_answer(sample) is None, sample
+    assert completion_answer("-12\nmore") == "-12"

@@ -20,10 +20,12 @@ first newline (the target is one line); a synthesis sample is used whole.
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Optional, Sequence
 
 VIEWS = ("completion", "synthesis", "execution")
+_INT_LITERAL = re.compile(r"-?[0-9]+")
 
 
 def ints(values) -> str:
@@ -78,10 +80,20 @@ def _parse_ints(text: str) -> Optional[list]:
         return None
 
 
+def completion_answer(sample: str) -> Optional[str]:
+    """The answer of a completion sample: its first line if that is an integer literal, else
+    None. Anything else must fail: ``assert c `` completed with ``c`` always holds."""
+    answer = sample.split("\n", 1)[0]
+    return answer if _INT_LITERAL.fullmatch(answer) else None
+
+
 def judge(view: str, record: dict, sample: str) -> Check:
     """What to run in the VM to judge ``sample`` (a model's target text) for ``view``."""
     if view == "completion":
-        return Check(record["completion_prompt"] + sample.split("\n", 1)[0], (((), ()),))
+        answer = completion_answer(sample)
+        if answer is None:  # expected outputs None: fails without running
+            return Check(record["completion_prompt"], (((), None),))
+        return Check(record["completion_prompt"] + answer, (((), ()),))
     if view == "synthesis":
         cases = tuple((t["input"], t["output"]) for t in [*record["tests"], *record["challenge_tests"]])
         return Check(record["synthesis_prompt"] + sample, cases)
