@@ -55,11 +55,18 @@ def greedy_completions(model, tokenizer, prompts, batch_size, max_new_tokens, de
 
 
 def verify_completions(prompts, samples):
-    """Per sample: True iff ``prompt + sample`` runs to status OK in the VM (the judge)."""
-    import cadmus
+    """Per sample: True iff its answer is an integer literal (``cadmus.data.views``) and
+    ``prompt + answer`` runs to status OK in the VM. Echoing the register (``assert c c``)
+    would otherwise always pass."""
+    import numpy as np
 
-    status = cadmus.run_batch([p + s for p, s in zip(prompts, samples)]).status
-    return status == int(cadmus.Status.OK)
+    import cadmus
+    from cadmus.data.views import completion_answer
+
+    answers = [completion_answer(s) for s in samples]
+    status = cadmus.run_batch([p + (a or "") for p, a in zip(prompts, answers)]).status
+    readable = np.array([a is not None for a in answers], dtype=bool)
+    return (status == int(cadmus.Status.OK)) & readable
 
 
 def completion_accuracy(model, tokenizer, pairs, accelerator, batch_size=64, max_new_tokens=24) -> float:
