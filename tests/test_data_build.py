@@ -265,3 +265,16 @@ def test_held_out_records_repeating_train_are_redrawn(tiny, monkeypatch):
     train = set(dd["train"]["completion_prompt"])
     assert not train & set(dd["valid"]["completion_prompt"])
     assert dd["valid"]["id"] == [f"valid-{i:07d}" for i in range(12)]
+
+
+def test_an_empty_split_saves_and_loads(tmp_path, request):
+    """No held-out families means an empty ood_family split; the directory must still load."""
+    from cadmus.data import load_dataset_dir
+
+    text = (request.config.rootpath / "recipes" / "data" / "tiny.yaml").read_text()
+    recipe = tmp_path / "no_ood_family.yaml"
+    recipe.write_text(text.replace("ood_family: {size: 40}", "ood_family: {size: 0}"))
+    out = tmp_path / "ds"
+    assert main(["data", "build", str(recipe), "--out", str(out), "--limit", "4", "--workers", "1", "--quiet"]) == 0
+    sizes = {split: len(d) for split, d in load_dataset_dir(out).items()}
+    assert sizes["ood_family"] == 0 and sizes["train"] == 4

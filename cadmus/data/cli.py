@@ -78,7 +78,9 @@ def cmd_build(args) -> int:
     except (BuildError, RecipeError) as err:
         print(f"cadmus data build: {err}", file=sys.stderr)
         return 1
-    dd.save_to_disk(str(out))
+    # An empty split (e.g. no held-out families) would be saved with no shard at all, which
+    # load_from_disk cannot read back: give every empty split one (empty) shard.
+    dd.save_to_disk(str(out), num_shards={s: 1 for s, d in dd.items() if len(d) == 0} or None)
     hashes = info.hashes
     report = audit(dd, sample=args.audit_sample, train_sample=args.audit_train_sample)
     command = "cadmus data " + " ".join(shlex.quote(a) for a in sys.argv[2:]) if sys.argv[1:2] == ["data"] else \
