@@ -102,14 +102,22 @@ def cmd_build(args) -> int:
     return code
 
 
-def cmd_audit(args) -> int:
-    from .audit import audit, format_audit
+def _load(path: str, command: str):
+    """The DatasetDict at ``path``, or None after printing why it cannot be loaded."""
     from .io import DatasetDirError, load_dataset_dir
 
     try:
-        dd = load_dataset_dir(args.dir)
+        return load_dataset_dir(path)
     except DatasetDirError as err:
-        print(f"cadmus data audit: {err}", file=sys.stderr)
+        print(f"cadmus data {command}: {err}", file=sys.stderr)
+        return None
+
+
+def cmd_audit(args) -> int:
+    from .audit import audit, format_audit
+
+    dd = _load(args.dir, "audit")
+    if dd is None:
         return 2
     report = audit(dd, n=args.n, sample=args.sample, train_sample=args.train_sample)
     print(format_audit(report))
@@ -131,13 +139,10 @@ def _check_hash(dd, path: Path) -> bool:
 
 
 def cmd_show(args) -> int:
-    from .io import DatasetDirError, load_dataset_dir
     from .show import samples, summary
 
-    try:
-        dd = load_dataset_dir(args.dir)
-    except DatasetDirError as err:
-        print(f"cadmus data show: {err}", file=sys.stderr)
+    dd = _load(args.dir, "show")
+    if dd is None:
         return 2
     if args.split not in dd:
         print(f"cadmus data show: no split {args.split!r} (have {', '.join(dd)})", file=sys.stderr)
