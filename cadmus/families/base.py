@@ -229,25 +229,12 @@ class Family:
 
 def distinct_inputs(rng: random.Random, sample_inputs: Callable, params: Params, consts: dict, n: int,
                     tries: int = 8) -> list:
-    """``distinct_cases`` of ``sample_inputs(rng, params, consts)`` without a closure per task."""
+    """``n`` input lists from ``sample_inputs(rng, params, consts)``, distinct where the domain
+    allows (a few redraws, then repeats)."""
     cases, seen = [], set()
     for _ in range(n):
         for _ in range(tries):
             c = sample_inputs(rng, params, consts)
-            key = tuple(c)
-            if key not in seen:
-                break
-        seen.add(key)
-        cases.append(c)
-    return cases
-
-
-def distinct_cases(rng: random.Random, draw: Callable, n: int, tries: int = 8) -> list:
-    """``n`` input lists, distinct where the domain allows (a few redraws, then repeats)."""
-    cases, seen = [], set()
-    for _ in range(n):
-        for _ in range(tries):
-            c = draw()
             key = tuple(c)
             if key not in seen:
                 break
