@@ -63,7 +63,7 @@ def generate_samples(model, tokenizer, prompts: Sequence[str], suite: str, setti
     import torch
     from transformers import GenerationConfig, StoppingCriteriaList
 
-    from ..train.evaluation import _left_pad
+    from ..train.evaluation import left_pad
 
     eos, pad = tokenizer.eos_token_id, tokenizer.pad_token_id
     limit = model.config.n_positions
@@ -81,7 +81,7 @@ def generate_samples(model, tokenizer, prompts: Sequence[str], suite: str, setti
         chunk = [r for r in order[b:b + settings.batch_size] if len(encoded[rows[r]]) < limit]
         if not chunk:
             continue
-        ids, mask = _left_pad([encoded[rows[r]] for r in chunk], pad)
+        ids, mask = left_pad([encoded[rows[r]] for r in chunk], pad)
         width = ids.shape[1]
         sampling = {} if settings.greedy else {"temperature": settings.temperature, "top_p": settings.top_p}
         # top_k=None: sampling is temperature + nucleus only (transformers would add top-k 50)

@@ -19,7 +19,8 @@ def eval_loss(model, loader, accelerator) -> float:
     return (total[0] / total[1].clamp(min=1)).item()
 
 
-def _left_pad(rows, pad_id):
+def left_pad(rows, pad_id):
+    """(input_ids, attention_mask) tensors of token-id rows padded on the left (for generate)."""
     import torch
 
     width = max(len(r) for r in rows)
@@ -42,7 +43,7 @@ def greedy_completions(model, tokenizer, prompts, batch_size, max_new_tokens, de
     for start in range(0, len(prompts), batch_size):
         chunk = prompts[start:start + batch_size]
         rows = tokenizer(chunk, add_special_tokens=False, split_special_tokens=True)["input_ids"]
-        ids, mask = _left_pad(rows, pad)
+        ids, mask = left_pad(rows, pad)
         new = max(1, min(max_new_tokens, limit - ids.shape[1]))  # stay inside the position table
         cfg = GenerationConfig(max_new_tokens=new, do_sample=False, eos_token_id=eos, pad_token_id=pad)
         with torch.no_grad():
