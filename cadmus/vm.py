@@ -21,6 +21,7 @@ DEFAULT_OUTPUTS_PER_PROGRAM = 8  # average output-region size per program in a b
 SERIAL_BATCH = 64  # batches up to this size run on the calling thread
 # Read-only like the buffers of real texts, so the kernels compile for one signature only.
 _NO_TEXT = np.frombuffer(b"", np.uint8)
+_FIRST = np.zeros(1, np.int64)  # program_index of a single run
 
 
 @lru_cache(maxsize=None)
@@ -188,7 +189,7 @@ def _run(prog: ProgramLike, inputs, fuel, tracing: bool):
         batch = pack([program])
         status, steps, out_start, out_count = (np.zeros(1, np.int64) for _ in range(4))
         _kernel().run_programs(0, 1, False, _NO_TEXT, np.zeros(2, np.int64), batch.code,
-                               batch.code_offsets, batch.consts, batch.const_offsets, inputs,
+                               batch.code_offsets, batch.consts, batch.const_offsets, _FIRST, inputs,
                                np.array([0, len(inputs)]), fuel, kinds, mslots, mkeys, 0, MAX_OUTPUTS,
                                status, steps, out_start, out_count, outs)
         st, n, n_out, arrays = status[0], steps[0], out_count[0], None
@@ -283,19 +284,37 @@ def _n_chunks(n: int) -> int:
     return max(1, min(n, max(numba.get_num_threads() * 16, n // 2048)))
 
 
+def _program_index(program_index, n_programs: int) -> np.ndarray:
+    if program_index is None:
+        return np.arange(n_programs, dtype=np.int64)
+    index = np.asarray(program_index)
+    if index.ndim != 1 or (index.size and index.dtype.kind not in "iu"):
+        raise TypeError("program_index must be a flat sequence of integers")
+    index = index.astype(np.int64)
+    bad = np.flatnonzero((index < 0) | (index >= n_programs))
+    if len(bad):
+        raise ValueError(f"program_index[{bad[0]}] = {index[bad[0]]} is not a program (0..{n_programs - 1})")
+    return index
+
+
 def run_batch(
     programs: Union[ProgramBatch, Sequence[ProgramLike]],
     inputs: Optional[Sequence[Sequence[int]]] = None,
     fuel: int = DEFAULT_FUEL,
     *,
+    program_index: Optional[Sequence[int]] = None,
     messages: bool = False,
     outputs_per_program: int = DEFAULT_OUTPUTS_PER_PROGRAM,
 ) -> BatchResult:
-    """Run many programs in parallel (all cores).
+    """Run many programs in parallel (all cores); one result per run.
 
     ``programs``: a :class:`ProgramBatch`, a list of :class:`Program`, or a list of texts (parsed
-    in compiled code, never in a Python loop). ``inputs``: None or one input list per program.
-    ``messages=True`` fills ``.errors`` with the assembler's message for each PARSE_ERROR.
+    in compiled code, never in a Python loop). ``inputs``: None or one input list per run.
+    ``program_index``: run ``i`` executes ``programs[program_index[i]]`` (default: one run per
+    program); consecutive runs of one program parse and validate it once, so testing each
+    program on several inputs costs one parse. ``messages=True`` fills ``.errors`` with the
+    assembler's message for each PARSE_ERROR. ``outputs_per_program``: average output-tape
+    space reserved per run (runs that need more are redone with a full tape).
     """
     import numba
 
@@ -307,19 +326,17 @@ def run_batch(
     is_text = not isinstance(programs, ProgramBatch) and len(programs) > 0 and isinstance(programs[0], str)
     if is_text:
         buf, text_off = _pack_texts(programs)
-        n = len(programs)
+        code_args = (np.zeros(0, np.int64), np.zeros(1, np.int64)) * 2
     else:
         batch = programs if isinstance(programs, ProgramBatch) else pack(programs, texts=False)
-        n = len(batch)
+        buf, text_off = _NO_TEXT, np.zeros(1, np.int64)
+        code_args = (batch.code, batch.code_offsets, batch.consts, batch.const_offsets)
+    prog_of = _program_index(program_index, len(programs))
+    n = len(prog_of)
     in_flat, in_off = _pack_inputs(inputs, n)
     status, steps, out_start, out_count = (np.zeros(n, np.int64) for _ in range(4))
     outs = np.zeros(max(1, n * outputs_per_program), np.int64)
-    if is_text:
-        code_args = (np.zeros(0, np.int64), np.zeros(1, np.int64)) * 2
-    else:
-        buf, text_off = _NO_TEXT, np.zeros(1, np.int64)
-        code_args = (batch.code, batch.code_offsets, batch.consts, batch.const_offsets)
-    args = (buf, text_off, *code_args, in_flat, in_off, fuel, kinds, mslots, mkeys)
+    args = (buf, text_off, *code_args, prog_of, in_flat, in_off, fuel, kinds, mslots, mkeys)
     if 0 < n <= SERIAL_BATCH:  # starting the thread pool would cost more than it saves
         k.run_programs(0, n, is_text, *args, 0, len(outs), status, steps, out_start, out_count, outs)
     elif n:
@@ -331,8 +348,8 @@ def run_batch(
         extra = []
         cursor = len(outs)
         for i in rerun:
-            prog = programs[i] if is_text else batch[i]
-            res = run(prog, in_flat[in_off[i]:in_off[i + 1]], fuel)
+            p = prog_of[i]
+            res = run(programs[p] if is_text else batch[p], in_flat[in_off[i]:in_off[i + 1]], fuel)
             status[i], steps[i], out_start[i], out_count[i] = res.status, res.steps, cursor, len(res.outputs)
             extra.append(np.asarray(res.outputs, np.int64))
             cursor += len(res.outputs)
@@ -343,7 +360,7 @@ def run_batch(
         if is_text:
             for i in np.flatnonzero(status == Status.PARSE_ERROR):
                 try:
-                    assemble(programs[i])
+                    assemble(programs[prog_of[i]])
                 except AsmError as err:
                     errors[i] = str(err)
     return BatchResult(status, steps, outs, out_start, out_count, errors)

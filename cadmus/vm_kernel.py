@@ -541,16 +541,17 @@ def parse_program(buf, start, end, code, consts, lh, ls, ll, lpc, rh, rs, rl, rs
 # ----------------------------------------------------------------------------- batch kernels
 
 @njit(cache=True, nogil=True, error_model="numpy")
-def run_programs(lo, hi, from_text, buf, text_off, code_in, code_off, consts_in, const_off, inputs,
-                 in_off, fuel, kinds, mslots, mkeys, region_start, region_end, status, steps,
-                 out_start, out_count, outs):
-    """Parse (``from_text``) or take bytecode, validate and run programs ``lo..hi-1`` in order.
+def run_programs(lo, hi, from_text, buf, text_off, code_in, code_off, consts_in, const_off, prog_of,
+                 inputs, in_off, fuel, kinds, mslots, mkeys, region_start, region_end, status,
+                 steps, out_start, out_count, outs):
+    """Parse (``from_text``) or take bytecode, validate and execute runs ``lo..hi-1`` in order.
 
-    The loop behind ``run`` (one program) and ``run_batch`` (a chunk of a parallel batch).
-    Program ``i`` is ``buf[text_off[i]:text_off[i+1]]`` (text) or ``code_in[code_off[i]:
-    code_off[i+1]]`` with literals ``consts_in[const_off[i]:const_off[i+1]]`` (bytecode); its
-    inputs are ``inputs[in_off[i]:in_off[i+1]]``. Outputs are appended to
-    ``outs[region_start:region_end]``; a program that finds the region full (but would fit a
+    The loop behind ``run`` (one run) and ``run_batch`` (a chunk of a parallel batch). Run
+    ``i`` executes program ``p = prog_of[i]`` on inputs ``inputs[in_off[i]:in_off[i+1]]``.
+    Program ``p`` is ``buf[text_off[p]:text_off[p+1]]`` (text) or ``code_in[code_off[p]:
+    code_off[p+1]]`` with literals ``consts_in[const_off[p]:const_off[p+1]]`` (bytecode); it is
+    parsed and validated once for consecutive runs of the same program. Outputs are appended
+    to ``outs[region_start:region_end]``; a run that finds the region full (but would fit a
     full tape) gets NEEDS_RERUN. Scratch is allocated once per call, not per program, and
     the helpers are inlined so no array is reference-counted per program.
     """
@@ -558,11 +559,12 @@ def run_programs(lo, hi, from_text, buf, text_off, code_in, code_off, consts_in,
     max_nk = 0
     max_len = 0
     for i in range(lo, hi):
+        p = prog_of[i]
         if from_text:
-            max_len = max(max_len, text_off[i + 1] - text_off[i])
+            max_len = max(max_len, text_off[p + 1] - text_off[p])
         else:
-            max_words = max(max_words, code_off[i + 1] - code_off[i])
-            max_nk = max(max_nk, const_off[i + 1] - const_off[i])
+            max_words = max(max_words, code_off[p + 1] - code_off[p])
+            max_nk = max(max_nk, const_off[p + 1] - const_off[p])
     # An instruction takes at least 3 bytes plus a newline, a label 2 plus a newline.
     cap = max_len // 2 + 2 if from_text else 0
     # Each program is parsed or copied into this one scratch code array, so that no array
@@ -578,33 +580,42 @@ def run_programs(lo, hi, from_text, buf, text_off, code_in, code_off, consts_in,
     no_trace = np.zeros(0, np.int64)
     no_regs = np.zeros((0, N_REGS), np.int64)
     cursor = region_start
+    loaded = -1  # the program now in the scratch arrays
+    load_status = ST_OK
+    n = 0
     for i in range(lo, hi):
         out_start[i] = cursor
         out_count[i] = 0
         steps[i] = 0
-        if from_text:
-            n, nk = parse_program(buf, text_off[i], text_off[i + 1], code, consts, lh, ls, ll, lpc,
-                                  rh, rs, rl, rslot, mslots, mkeys, kinds)
-            if n < 0:
-                status[i] = ST_PARSE_ERROR
-                continue
-            for r in range(nk):
-                file[N_REGS + r] = consts[r]
-        else:
-            c0 = code_off[i]
-            k0 = const_off[i]
-            n = (code_off[i + 1] - c0) // 4
-            nk = const_off[i + 1] - k0
-            for w in range(4 * n):
-                code[w] = code_in[c0 + w]
-            for r in range(nk):
-                file[N_REGS + r] = consts_in[k0 + r]
-        # Parsed code is valid by construction; checking it anyway costs little and means
-        # no bug in the parser can ever turn into an out-of-bounds access.
-        if validate(code, 0, n, nk, kinds) >= 0:
-            status[i] = ST_BAD_PROGRAM
+        p = prog_of[i]
+        if p != loaded:
+            loaded = p
+            load_status = ST_OK
+            if from_text:
+                n, nk = parse_program(buf, text_off[p], text_off[p + 1], code, consts, lh, ls, ll,
+                                      lpc, rh, rs, rl, rslot, mslots, mkeys, kinds)
+                if n < 0:
+                    load_status = ST_PARSE_ERROR
+                else:
+                    for r in range(nk):
+                        file[N_REGS + r] = consts[r]
+            else:
+                c0 = code_off[p]
+                k0 = const_off[p]
+                n = (code_off[p + 1] - c0) // 4
+                nk = const_off[p + 1] - k0
+                for w in range(4 * n):
+                    code[w] = code_in[c0 + w]
+                for r in range(nk):
+                    file[N_REGS + r] = consts_in[k0 + r]
+            # Parsed code is valid by construction; checking it anyway costs little and means
+            # no bug in the parser can ever turn into an out-of-bounds access.
+            if load_status == ST_OK and validate(code, 0, n, nk, kinds) >= 0:
+                load_status = ST_BAD_PROGRAM
+        if load_status != ST_OK:
+            status[i] = load_status
             continue
-        for r in range(N_REGS):
+        for r in range(N_REGS):  # literals in file[N_REGS:] are never written: no reload
             file[r] = 0
         ocap = min(MAX_OUTPUTS, region_end - cursor)
         st, sp, no = execute(code, 0, n, file, inputs, in_off[i], in_off[i + 1] - in_off[i], fuel,
@@ -639,9 +650,9 @@ def trace_program(code, consts, inputs, fuel, kinds, outs, tr_pc, tr_op, tr_regs
 
 
 @njit(cache=True, parallel=True)
-def run_batch(from_text, buf, text_off, code, code_off, consts, const_off, inputs, in_off, fuel,
-              kinds, mslots, mkeys, n_chunks, outs_per_program, status, steps, out_start, out_count,
-              outs):
+def run_batch(from_text, buf, text_off, code, code_off, consts, const_off, prog_of, inputs, in_off,
+              fuel, kinds, mslots, mkeys, n_chunks, outs_per_program, status, steps, out_start,
+              out_count, outs):
     """Run a batch as ``n_chunks`` independent chunks in parallel (see ``run_programs``); each
     chunk owns ``outs_per_program`` output words per program of ``outs``."""
     n_prog = len(status)
@@ -650,8 +661,8 @@ def run_batch(from_text, buf, text_off, code, code_off, consts, const_off, input
         lo = c * per_chunk
         hi = min(n_prog, lo + per_chunk)
         if lo < hi:
-            run_programs(lo, hi, from_text, buf, text_off, code, code_off, consts, const_off, inputs,
-                         in_off, fuel, kinds, mslots, mkeys, lo * outs_per_program,
+            run_programs(lo, hi, from_text, buf, text_off, code, code_off, consts, const_off, prog_of,
+                         inputs, in_off, fuel, kinds, mslots, mkeys, lo * outs_per_program,
                          hi * outs_per_program, status, steps, out_start, out_count, outs)
 
 

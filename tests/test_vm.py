@@ -181,3 +181,27 @@ def test_batch_non_ascii_text_offsets():
 
 def test_empty_batch():
     assert len(cadmus.run_batch([])) == 0
+
+
+def test_program_index_runs_one_parsed_program_on_many_inputs():
+    gcd = "in a\nin b\nL0:\njz b L1\nmod c a b\nmov a b\nmov b c\njmp L0\nL1:\nout a"
+    texts = [gcd, "in a\nout a\nout a", "bogus"]
+    index = [0, 0, 1, 2, 0, 1]
+    inputs = [[48, 18], [7, 5], [3], [], [9, 6], []]
+    for programs in (texts, cadmus.pack(texts[:2])):
+        idx = index if isinstance(programs, list) else [i for i in index if i < 2]
+        inp = inputs if isinstance(programs, list) else [x for x, i in zip(inputs, index) if i < 2]
+        batch = cadmus.run_batch(programs, inp, program_index=idx, messages=True)
+        expanded = cadmus.run_batch([texts[i] for i in idx], inp)
+        assert batch.outputs == expanded.outputs and batch.status.tolist() == expanded.status.tolist()
+    batch = cadmus.run_batch(texts, inputs, program_index=index, messages=True)
+    assert batch.outputs[:3] == [[6], [1], [3, 3]] and batch.outputs[4] == [3]
+    assert batch.status.tolist() == [0, 0, 0, Status.PARSE_ERROR, 0, Status.INPUT_EXHAUSTED]
+    assert "unknown mnemonic 'bogus'" in batch.errors[3]
+    # many runs of few programs go through the parallel path too
+    big = cadmus.run_batch(texts[:2], [[i, 3] for i in range(500)], program_index=[0, 1] * 250)
+    assert big.outputs[:4] == [[3], [1, 1], [1], [3, 3]] and len(big) == 500  # gcd(0, 3) = 3
+    with pytest.raises(ValueError, match="program_index"):
+        cadmus.run_batch(texts, [[1]], program_index=[3])
+    with pytest.raises(ValueError):
+        cadmus.run_batch(texts, [[1]], program_index=[0, 1])  # inputs per run, not per program
