@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import random
 
-from .base import Family, Params, REGISTERS, Task, choice, clip, randint, sample, wrap
+from .base import Family, Params, REGISTERS, Task, choice, clip, level_size_range, randint, sample, wrap
 
 LEVEL_OPS = {1: ("add", "sub"), 2: ("add", "sub", "mul"),
              3: ("add", "sub", "mul", "div", "mod", "min", "max")}
@@ -140,10 +140,7 @@ class Arith(Family):
         return clip(params.numbers, -10**9, 10**9) is not None and any(lv in LEVEL_OPS for lv in params.levels)
 
     def size_range(self, params: Params) -> tuple:
-        if params.ops:
-            return tuple(params.ops)
-        levels = [lv for lv in params.levels if lv in LEVEL_COUNT] or [1]
-        return min(LEVEL_COUNT[lv][0] for lv in levels), max(LEVEL_COUNT[lv][1] for lv in levels)
+        return level_size_range(params, LEVEL_COUNT)
 
     def generate(self, rng: random.Random, params: Params, n_cases: int) -> Task:
         numbers = clip(params.numbers, -10**9, 10**9)

@@ -243,6 +243,15 @@ def distinct_inputs(rng: random.Random, sample_inputs: Callable, params: Params,
     return cases
 
 
+def level_size_range(params: Params, table: dict) -> tuple:
+    """(min, max) size over the recipe's levels that ``table`` (level -> (lo, hi)) knows, level 1
+    if none; ``params.ops`` overrides. Shared by the level-driven families (arith, random)."""
+    if params.ops:
+        return tuple(params.ops)
+    levels = [lv for lv in params.levels if lv in table] or [1]
+    return min(table[lv][0] for lv in levels), max(table[lv][1] for lv in levels)
+
+
 def digits(v: int) -> int:
     return len(str(abs(v)))
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 import operator
 import random
 
-from .base import Family, Params, REGISTERS, Task, choice, clip, randint, sample, wrap
+from .base import Family, Params, REGISTERS, Task, choice, clip, level_size_range, randint, sample, wrap
 
 BINARY = ("add", "sub", "mul", "min", "max", "and", "or", "xor", "eq", "ne", "lt", "le", "gt", "ge")
 UNARY = ("neg", "abs", "not", "sign", "mov")
@@ -215,10 +215,7 @@ class RandomPrograms(Family):
         return clip(params.numbers, -10**9, 10**9) is not None and any(lv in LEVEL_LENGTH for lv in params.levels)
 
     def size_range(self, params: Params) -> tuple:
-        if params.ops:
-            return tuple(params.ops)
-        levels = [lv for lv in params.levels if lv in LEVEL_LENGTH] or [1]
-        return min(LEVEL_LENGTH[lv][0] for lv in levels), max(LEVEL_LENGTH[lv][1] for lv in levels)
+        return level_size_range(params, LEVEL_LENGTH)
 
     def generate(self, rng: random.Random, params: Params, n_cases: int) -> Task:
         numbers = clip(params.numbers, -10**9, 10**9)
