@@ -199,31 +199,47 @@ def test_cli_audit_exits_nonzero_on_a_leaked_view(tiny, tmp_path, capsys):
     assert "train|valid" in capsys.readouterr().out
 
 
+def _chunk(recipe, split, length, keep=None):
+    from cadmus.data.builder import chunk_seed, generate_chunk, make_plans
+    from cadmus.families.base import Draws
+
+    tasks = generate_chunk(make_plans(recipe)[split], recipe, Draws(chunk_seed(recipe.seed, split, 0)), length)
+    return tasks[:keep]
+
+
 def test_chunk_columns_match_record_dicts(tiny):
-    """The workers' columnar fast path renders exactly what ``draw`` + ``make_record`` does."""
-    from cadmus.data.builder import chunk_columns, chunk_rng, draw, make_plans, to_columns, view_keys
+    """The workers' columnar fast path renders exactly what ``make_record`` (``render_views``) does."""
+    from cadmus.data.builder import as_lists, chunk_columns, make_record, to_columns, view_keys
 
     recipe = tiny[0]
     for split in ("train", "ood_length"):
-        plan = make_plans(recipe)[split]
-        cols, keys, _ = chunk_columns(plan, recipe, 0, 40, chunk_rng(recipe.seed, split, 0))
-        rng = chunk_rng(recipe.seed, split, 0)
-        records = [draw(plan, recipe, i, rng=rng) for i in range(40)]
-        assert cols == to_columns(records)
+        tasks = _chunk(recipe, split, 40)
+        cols, keys, _ = chunk_columns(tasks, split, 0, recipe.n_tests)
+        records = [make_record(t, split, i, recipe.n_tests) for i, t in enumerate(tasks)]
+        assert as_lists(cols) == to_columns(records)
         assert keys == [view_keys(r) for r in records]
 
 
+def test_a_chunk_is_generated_whole_so_limits_keep_a_prefix(tiny):
+    recipe = tiny[0]
+    assert _chunk(recipe, "train", 40, 10) == _chunk(recipe, "train", 40)[:10] != _chunk(recipe, "train", 10)
+
+
 def test_verify_columns_stops_on_a_wrong_oracle(tiny):
-    from cadmus.data.builder import chunk_columns, chunk_rng, make_plans, verify_columns
+    import pyarrow as pa
+
+    from cadmus.data.builder import chunk_columns, verify_columns
 
     recipe = tiny[0]
-    plan = make_plans(recipe)["train"]
-    cols, _, runs = chunk_columns(plan, recipe, 0, 20, chunk_rng(recipe.seed, "train", 0))
+    cols, _, runs = chunk_columns(_chunk(recipe, "train", 20), "train", 0, recipe.n_tests)
     verify_columns(cols, runs, recipe.fuel)
-    cols["challenge_tests"][5][1]["output"] = [123456789]
-    runs[2][5 * 6 + 5] = [123456789]  # record 5's last run: 1 completion + 5 cases per record
+    challenge = cols["challenge_tests"].to_pylist()
+    challenge[5][1]["output"] = [123456789]
+    cols["challenge_tests"] = pa.array(challenge, cols["challenge_tests"].type)
+    flat = runs[4].copy()
+    flat[runs[3][:5 * 6 + 6].sum() - 1] = 123456789  # record 5's last run: 1 completion + 5 cases per record
     with pytest.raises(BuildError, match="disagrees with the VM"):
-        verify_columns(cols, runs, recipe.fuel)
+        verify_columns(cols, (*runs[:4], flat), recipe.fuel)
 
 
 def test_chunk_digest_ignores_slicing_and_sees_every_value(tiny):
@@ -242,23 +258,26 @@ def test_chunk_digest_ignores_slicing_and_sees_every_value(tiny):
 
 
 def test_verify_columns_stops_on_unprintable_view_text(tiny):
-    from cadmus.data.builder import chunk_columns, chunk_rng, make_plans, verify_columns
+    from cadmus.data.builder import chunk_columns, verify_columns
 
     recipe = tiny[0]
-    cols, _, runs = chunk_columns(make_plans(recipe)["train"], recipe, 0, 5, chunk_rng(recipe.seed, "train", 0))
+    cols, _, runs = chunk_columns(_chunk(recipe, "train", 5), "train", 0, recipe.n_tests)
     cols["synthesis_target"][2] += "\t"
     with pytest.raises(BuildError):
         verify_columns(cols, runs, recipe.fuel)
 
 
 def test_held_out_records_repeating_train_are_redrawn(tiny, monkeypatch):
-    """Force every first draw of ``valid`` to equal train's: all are redrawn, and the redrawn
-    chunk's table and hash are rebuilt."""
+    """Force every first draw of ``valid`` to equal train's (same seed, same chunk length): all
+    are redrawn, and the redrawn chunk's table and hash are rebuilt."""
+    import copy
+
     from cadmus.data import builder
 
-    recipe = tiny[0]
-    real = builder.chunk_rng
-    monkeypatch.setattr(builder, "chunk_rng", lambda seed, split, chunk: real(seed, "train", chunk))
+    recipe = copy.deepcopy(tiny[0])
+    recipe.splits["train"].size = recipe.splits["valid"].size
+    real = builder.chunk_seed
+    monkeypatch.setattr(builder, "chunk_seed", lambda seed, split, chunk: real(seed, "train", chunk))
     dd, info = build(recipe, workers=1, limit=12, progress=False)
     assert info.redrawn["valid"] == 12
     assert info.hashes == content_hashes(dd)

@@ -2,38 +2,41 @@
 disjoint from earlier splits, and assemble a ``datasets.DatasetDict``.
 
 Determinism: the records of a split are generated in fixed chunks of ``CHUNK`` records, each
-from a ``random.Random`` seeded by ``(seed, split, chunk)`` and used in index order; a redraw
-of record ``index`` uses its own generator seeded by ``(seed, split, index, attempt)``. Workers
-return chunks that are concatenated in index order, so the data does not depend on the number
-of processes, and ``--limit N`` yields a prefix of the full build's train split (held-out
-splits may differ where a redraw depended on train records past the limit). Splits are built in the
+from a numpy generator (``Draws``) seeded by ``(seed, split, chunk)``: it draws every record's
+family, then each family's records as one batch; a redraw of record ``index`` uses its own
+generator seeded by ``(seed, split, index, attempt)``. A chunk is always generated whole
+(``--limit`` keeps a prefix of it) and workers return chunks that are concatenated in index
+order, so the data does not depend on the number of processes, and ``--limit N`` yields a
+prefix of the full build's train split (held-out splits may differ where a redraw depended on
+train records past the limit). Splits are built in the
 order of ``SPLITS``; every view text of a finished split is forbidden to the later ones, and a
 held-out record any of whose view texts is forbidden is redrawn with ``attempt + 1`` (a new
 family, difficulty and values), so valid/test/OOD never repeat a view of train or of each other.
 
-Throughput: a worker builds a chunk's columns directly (``chunk_columns``; ``make_record`` is
-the one-record reference it must equal), verifies all its VM runs in one ``run_batch``
-(``verify_columns``), and returns an Arrow table with its digest; the parent only deduplicates
-and concatenates. ``benchmarks/bench_data.py`` measures it.
+Throughput: a worker generates a chunk family by family in batches (``generate_chunk``),
+renders its columns directly (``chunk_columns``; ``make_record`` + ``render_views`` is the
+one-record reference it must equal), verifies all its VM runs in one ``run_batch``
+(``verify_columns``), and returns an Arrow table, built from flat arrays, with its digest; the
+parent only deduplicates and concatenates. ``benchmarks/bench_data.py`` measures it.
 """
 from __future__ import annotations
 
-import bisect
 import gc
 import hashlib
 import itertools
 import json
 import multiprocessing
 import os
-import random
 import re
 import time
 from dataclasses import dataclass, field
 from typing import Optional
 
+import numpy as np
 import xxhash
 
 from ..families import get as get_family
+from ..families.base import Draws
 from .recipe import SPLITS, Recipe, RecipeError
 from .views import VIEWS, Check, execution_prompt, judge, render_views, run_checks
 
@@ -97,35 +100,49 @@ def make_plans(recipe: Recipe) -> dict:
     return plans
 
 
-def record_rng(seed: int, split: str, index: int, attempt: int) -> random.Random:
-    """The generator of a redraw (attempt >= 1) of record ``index``; also of chunks (see ``chunk_rng``)."""
-    return random.Random((((seed << 4 | SPLIT_IDS[split]) << 40 | index) << 16) | attempt)
+def record_seed(seed: int, split: str, index: int, attempt: int) -> int:
+    """The seed of a redraw (attempt >= 1) of record ``index``; also of chunks (see ``chunk_seed``)."""
+    return (((seed << 4 | SPLIT_IDS[split]) << 40 | index) << 16) | attempt
 
 
-def chunk_rng(seed: int, split: str, chunk: int) -> random.Random:
-    """The generator of the first draw of every record of chunk ``chunk`` (records
-    ``chunk * CHUNK ...``), used in index order. Seeding a ``random.Random`` costs as much as
-    a small record, so first draws share one per chunk; chunks are fixed by ``CHUNK``, never
-    by the number of workers. The attempt field 0xFFFF keeps it apart from every redraw's."""
-    return random.Random((((seed << 4 | SPLIT_IDS[split]) << 40 | chunk) << 16) | 0xFFFF)
+def chunk_seed(seed: int, split: str, chunk: int) -> int:
+    """The seed of the first draws of chunk ``chunk`` (records ``chunk * CHUNK ...``). Chunks are
+    fixed by ``CHUNK``, never by the number of workers. The attempt field 0xFFFF keeps it apart
+    from every redraw's."""
+    return (((seed << 4 | SPLIT_IDS[split]) << 40 | chunk) << 16) | 0xFFFF
+
+
+def generate_chunk(plan: Plan, recipe: Recipe, draws: Draws, length: int) -> list:
+    """``length`` tasks in index order: every record's family first, then each family's records
+    as one batch (in the plan's family order), put back at their indices."""
+    n_cases = recipe.n_tests + recipe.n_challenge
+    cumulative = np.asarray(plan.cumulative)
+    family_of = np.searchsorted(cumulative, draws.uniform(length) * cumulative[-1], side="right")
+    family_of = np.minimum(family_of, len(plan.families) - 1)  # guards a rounding at the top end
+    tasks = [None] * length
+    for f, fam in enumerate(plan.families):
+        rows = np.flatnonzero(family_of == f).tolist()
+        if rows:
+            for r, task in zip(rows, fam.generate(draws, plan.params, n_cases, len(rows))):
+                tasks[r] = task
+    return tasks
 
 
 def make_record(task, split: str, index: int, n_tests: int) -> dict:
+    """The one-record reference of ``chunk_columns`` (views by ``render_views``)."""
     cases = [{"input": c, "output": o} for c, o in zip(task.cases, task.outputs)]
     rec = {"id": f"{split}-{index:07d}", "family": task.family, "variant": task.variant,
            "difficulty": {"level": task.level, "size": task.size}, "description": task.description,
-           "program": task.program, "true_program": task.contained(0), "tests": cases[:n_tests],
+           "program": task.program, "true_program": task.true_program, "tests": cases[:n_tests],
            "challenge_tests": cases[n_tests:], "split": split}
     rec.update(render_views(rec))
     return rec
 
 
-def draw(plan: Plan, recipe: Recipe, index: int, attempt: int = 0, rng: Optional[random.Random] = None) -> dict:
-    """Record ``index``: drawn from ``rng`` (a chunk's first draws) or its own redraw generator."""
-    rng = rng or record_rng(recipe.seed, plan.split, index, attempt)
-    fam = plan.families[bisect.bisect(plan.cumulative, rng.random() * plan.cumulative[-1])]
-    task = fam.generate(rng, plan.params, recipe.n_tests + recipe.n_challenge)
-    return make_record(task, plan.split, index, recipe.n_tests)
+def draw(plan: Plan, recipe: Recipe, index: int, attempt: int) -> dict:
+    """Redraw ``attempt`` of record ``index``, from its own generator."""
+    draws = Draws(record_seed(recipe.seed, plan.split, index, attempt))
+    return make_record(generate_chunk(plan, recipe, draws, 1)[0], plan.split, index, recipe.n_tests)
 
 
 # 128-bit xxh3 (``xxhash`` comes with ``datasets``): 5x faster than blake2b on view texts. The
@@ -167,6 +184,11 @@ def to_columns(records: list) -> dict:
     return {c: [r[c] for r in records] for c in COLUMNS}
 
 
+def as_lists(cols: dict) -> dict:
+    """``cols`` with its Arrow columns (difficulty, tests) as Python lists: ``to_columns``'s form."""
+    return {c: v.to_pylist() if hasattr(v, "to_pylist") else list(v) for c, v in cols.items()}
+
+
 def _generate_chunk(job: tuple) -> tuple:
     """(Arrow table, sha256 digest, view keys per record, timings) of records ``start..stop`` of
     ``split``, generated and verified."""
@@ -181,12 +203,14 @@ def _generate_chunk(job: tuple) -> tuple:
             gc.enable()
 
 
-def _chunk(split: str, start: int, stop: int) -> tuple:
+def _chunk(split: str, start: int, stop: int, length: int) -> tuple:
+    """Records ``start..stop`` of the chunk of ``length`` records at ``start`` (generated whole)."""
     recipe, plan = _WORKER["recipe"], _WORKER["plans"][split]
     # CPU time, not wall time: the measure must not depend on what else runs on the machine
     t0 = time.process_time()
-    rng = chunk_rng(recipe.seed, split, start // CHUNK)
-    cols, keys, runs = chunk_columns(plan, recipe, start, stop, rng)
+    draws = Draws(chunk_seed(recipe.seed, split, start // CHUNK))
+    tasks = generate_chunk(plan, recipe, draws, length)[:stop - start]
+    cols, keys, runs = chunk_columns(tasks, split, start, recipe.n_tests)
     timings = {"generate": time.process_time() - t0}
     t1 = time.process_time()
     verify_columns(cols, runs, recipe.fuel, timings)
@@ -200,72 +224,109 @@ def _chunk(split: str, start: int, stop: int) -> tuple:
     return table, digest, keys, timings
 
 
-def columns_to_arrow(cols: dict):
-    import pyarrow as pa
-
+def _schema():
     if _WORKER.get("schema") is None:
         _WORKER["schema"] = features().arrow_schema
-    return pa.Table.from_pydict(cols, schema=_WORKER["schema"])
+    return _WORKER["schema"]
 
 
-def chunk_columns(plan: Plan, recipe: Recipe, start: int, stop: int, rng: random.Random) -> tuple:
-    """The columns of records ``start..stop`` drawn from ``rng``, built directly (no record dicts:
-    the same values as ``make_record``, at a fraction of the cost), their view keys, and the VM
-    runs that verify them: (texts, inputs, expected outputs), the completion text first.
+def columns_to_arrow(cols: dict):
+    """An Arrow table of the dataset's schema from columns: Python lists, or Arrow arrays
+    already built (``chunk_columns`` builds the nested ones from flat arrays)."""
+    import pyarrow as pa
 
-    Byte for byte the output of ``draw`` + ``make_record`` + ``view_keys`` (a test holds it so)."""
-    n_tests, n_cases = recipe.n_tests, recipe.n_tests + recipe.n_challenge
-    fams, cum, params, total = plan.families, plan.cumulative, plan.params, plan.cumulative[-1]
-    split = plan.split
-    cols = {c: [] for c in COLUMNS}
-    (ids, family, variant, difficulty, description, program, true_program, tests, challenge, splits,
-     c_prompt, c_target, s_prompt, s_target, e_prompt, e_target) = (cols[c] for c in COLUMNS)
-    keys, texts, inputs, expected = [], [], [], []
-    digest, random_ = view_digest, rng.random
-    for index in range(start, stop):
-        task = fams[bisect.bisect(cum, random_() * total)].generate(rng, params, n_cases)
-        cases = [{"input": c, "output": o} for c, o in zip(task.cases, task.outputs)]
-        ids.append(f"{split}-{index:07d}")
-        family.append(task.family)
-        variant.append(task.variant)
-        difficulty.append({"level": task.level, "size": task.size})
-        description.append(task.description)
-        prog = task.program
-        program.append(prog)
-        full = task.contained(0)
-        true_program.append(full)
-        tests.append(cases[:n_tests])
-        challenge.append(cases[n_tests:])
-        splits.append(split)
+    schema = _schema()
+    return pa.Table.from_arrays([cols[c] if isinstance(cols[c], pa.Array) else pa.array(cols[c], schema.field(c).type)
+                                 for c in COLUMNS], schema=schema)
+
+
+def chunk_columns(tasks: list, split: str, start: int, n_tests: int) -> tuple:
+    """The columns of records ``start, start + 1, ...`` made of ``tasks``, built directly (no record
+    dicts: the same values as ``make_record``, at a fraction of the cost), their view keys, and
+    the VM runs that verify them (see ``verify_columns``).
+
+    Byte for byte the output of ``make_record`` + ``view_keys`` (a test holds it so)."""
+    n = len(tasks)
+    family, variant, level, size, description, program, true_program, cases, outputs = (
+        zip(*tasks) if tasks else ((),) * 9)
+    n_cases = len(cases[0]) if n else 0
+    # every case's values as text once: the synthesis and execution views both show them
+    shown = [" ".join(map(str, c)) for c in itertools.chain.from_iterable(cases)]
+    shown_out = [" ".join(map(str, o)) for o in itertools.chain.from_iterable(outputs)]
+    c_prompt, c_target, s_prompt, s_target, e_prompt, e_target, keys, synths = ([] for _ in range(8))
+    digest = view_digest
+    for i in range(n):
+        full, prog, desc, first = true_program[i], program[i], description[i], i * n_cases
         cut = full.rindex(" ") + 1
         c_prompt.append(full[:cut])
         c_target.append(full[cut:])
-        first_in, first_out = " ".join(map(str, task.cases[0])), " ".join(map(str, task.outputs[0]))
-        if task.description:
-            sp = "".join([f"# {task.description}\n", f"# {first_in} -> {first_out}\n",
-                          *(f"# {' '.join(map(str, c))} -> {' '.join(map(str, o))}\n"
-                            for c, o in zip(task.cases[1:n_tests], task.outputs[1:n_tests]))])
-            st = prog
+        if desc:
+            sp = "".join([f"# {desc}\n", *(f"# {shown[k]} -> {shown_out[k]}\n" for k in range(first, first + n_tests))])
+            s_prompt.append(sp)
+            s_target.append(prog)
         else:
-            sp = st = ""
-        s_prompt.append(sp)
-        s_target.append(st)
-        ep = f"{prog}\n# input: {first_in}\n# output: "
+            sp = ""
+            s_prompt.append("")
+            s_target.append("")
+        ep = f"{prog}\n# input: {shown[first]}\n# output: "
         e_prompt.append(ep)
-        e_target.append(first_out)
+        e_target.append(shown_out[first])
         synth = sp + prog
+        synths.append(synth)
         rec_keys = [digest(f"completion\0{full}".encode())]
         if sp:
             rec_keys.append(digest(f"synthesis\0{synth}".encode()))
-        rec_keys.append(digest(f"execution\0{ep}{first_out}".encode()))
+        rec_keys.append(digest(f"execution\0{ep}{shown_out[first]}".encode()))
         keys.append(rec_keys)
-        texts.append(full)
-        inputs.append(())
-        expected.append(())
-        texts.extend([synth] * len(task.cases))
-        inputs.extend(task.cases)
-        expected.extend(task.outputs)
-    return cols, keys, (texts, inputs, expected)
+    difficulty, tests, challenge, runs = _nested_columns(level, size, cases, outputs, true_program, synths, n_tests)
+    cols = {"id": [f"{split}-{i:07d}" for i in range(start, start + n)], "family": family, "variant": variant,
+            "difficulty": difficulty, "description": description, "program": program,
+            "true_program": true_program, "tests": tests, "challenge_tests": challenge, "split": [split] * n,
+            "completion_prompt": c_prompt, "completion_target": c_target, "synthesis_prompt": s_prompt,
+            "synthesis_target": s_target, "execution_prompt": e_prompt, "execution_target": e_target}
+    return cols, keys, runs
+
+
+def _flat(lists) -> tuple:
+    """(lengths, values) of a sequence of int lists, as int64 arrays."""
+    lengths = np.fromiter(map(len, lists), np.int64, len(lists))
+    return lengths, np.fromiter(itertools.chain.from_iterable(lists), np.int64, int(lengths.sum()))
+
+
+def _nested_columns(level, size, cases, outputs, true_program, synths, n_tests) -> tuple:
+    """The difficulty and test columns as Arrow arrays built from flat int64 arrays (not from
+    per-record dicts), and the VM runs: per record its completion text once, then its synthesis
+    text (the bare program for ``random``) on every case; ``(programs, program_index, inputs,
+    expected lengths, expected values)``."""
+    import pyarrow as pa
+
+    n = len(cases)
+    n_cases = len(cases[0]) if n else 0
+    all_cases = list(itertools.chain.from_iterable(cases))
+    all_outputs = list(itertools.chain.from_iterable(outputs))
+    in_len, in_values = _flat(all_cases)
+    out_len, out_values = _flat(all_outputs)
+    schema = _schema()
+    case_type = schema.field("tests").type
+
+    def lists(lengths, values):
+        offsets = np.zeros(len(lengths) + 1, np.int32)
+        np.cumsum(lengths, out=offsets[1:])
+        return pa.ListArray.from_arrays(pa.array(offsets), pa.array(values))
+
+    case_struct = pa.StructArray.from_arrays([lists(in_len, in_values), lists(out_len, out_values)],
+                                             fields=list(case_type.value_type))
+    slot = np.arange(n * n_cases).reshape(n, n_cases)
+    tests = lists(np.full(n, n_tests), case_struct.take(pa.array(slot[:, :n_tests].ravel()))).cast(case_type)
+    challenge = lists(np.full(n, n_cases - n_tests), case_struct.take(pa.array(slot[:, n_tests:].ravel()))).cast(case_type)
+    difficulty = pa.StructArray.from_arrays([pa.array(level, pa.int64()), pa.array(size, pa.int64())],
+                                            fields=list(schema.field("difficulty").type))
+    programs = list(itertools.chain.from_iterable(zip(true_program, synths)))
+    program_index = np.repeat(np.arange(2 * n), np.tile([1, n_cases], n))
+    run_inputs = list(itertools.chain.from_iterable(((),) + tuple(cs) for cs in cases))
+    want_len = np.zeros((n, n_cases + 1), np.int64)
+    want_len[:, 1:] = out_len.reshape(n, n_cases)
+    return difficulty, tests, challenge, (programs, program_index, run_inputs, want_len.ravel(), out_values)
 
 
 # --- verification ----------------------------------------------------------------------------
@@ -317,29 +378,19 @@ def verify(records: list, fuel: int, timings: Optional[dict] = None) -> None:
 
 
 def verify_columns(cols: dict, runs: tuple, fuel: int, timings: Optional[dict] = None) -> None:
-    """``verify`` for the output of ``chunk_columns``: all its runs in one ``run_batch``, outputs
-    compared in numpy. The execution view is built from the program and first test that these
-    runs verify (``chunk_columns`` renders it as ``make_record`` does). On a failure, ``verify``
-    of the chunk's records explains it."""
-    import numpy as np
-
+    """``verify`` for the output of ``chunk_columns``: all its runs in one ``run_batch`` (each
+    program parsed once for its consecutive runs), outputs compared in numpy. The execution view
+    is built from the program and first test that these runs verify (``chunk_columns`` renders
+    it as ``make_record`` does). On a failure, ``verify`` of the chunk's records explains it."""
     import cadmus
 
-    texts, inputs, expected = runs
+    programs, program_index, inputs, want_len, flat = runs
     start = time.process_time()
-    # A record's test runs repeat one program text: parse each text once (program_index).
-    programs, index = [], []
-    for t in texts:
-        if not programs or (t is not programs[-1] and t != programs[-1]):
-            programs.append(t)
-        index.append(len(programs) - 1)
-    res = cadmus.run_batch(programs, inputs=inputs, fuel=fuel, program_index=index, outputs_per_program=16)
+    res = cadmus.run_batch(programs, inputs=inputs, fuel=fuel, program_index=program_index, outputs_per_program=16)
     if timings is not None:
         _add(timings, "vm", time.process_time() - start)
-    want_len = np.fromiter(map(len, expected), np.int64, len(expected))
     ok = (res.status == 0) & (res.out_count == want_len)
-    flat = np.fromiter(itertools.chain.from_iterable(expected), np.int64, int(want_len.sum()))
-    run_of_value = np.repeat(np.arange(len(texts)), want_len)
+    run_of_value = np.repeat(np.arange(len(want_len)), want_len)
     offset_in_run = np.arange(len(flat)) - np.repeat(np.cumsum(want_len) - want_len, want_len)
     where = np.minimum(res.out_start[run_of_value] + offset_in_run, max(len(res.out_values) - 1, 0))
     if len(flat):
@@ -348,7 +399,8 @@ def verify_columns(cols: dict, runs: tuple, fuel: int, timings: Optional[dict] =
     # printable ASCII: isascii + isprintable run at memory speed, the regex at a tenth of it
     if ok.all() and text.isascii() and text.isprintable():
         return
-    records = [dict(zip(COLUMNS, row)) for row in zip(*(cols[c] for c in COLUMNS))]
+    lists = as_lists(cols)
+    records = [dict(zip(COLUMNS, row)) for row in zip(*(lists[c] for c in COLUMNS))]
     verify(records, fuel)
     raise BuildError("chunk failed verification, but its records pass one by one (builder bug)")
 
@@ -368,8 +420,10 @@ class BuildInfo:
     timings: dict = field(default_factory=dict)  # CPU seconds summed over processes: generate, verify, vm, pack, main
 
 
-def _jobs(split: str, size: int) -> list:
-    return [(split, s, min(s + CHUNK, size)) for s in range(0, size, CHUNK)]
+def _jobs(split: str, size: int, full_size: int) -> list:
+    """(split, start, stop, length) per chunk: records ``start..stop`` of a chunk of ``length``
+    (a chunk of the full split is generated whole, so that ``--limit`` keeps a prefix)."""
+    return [(split, s, min(s + CHUNK, size), min(CHUNK, full_size - s)) for s in range(0, size, CHUNK)]
 
 
 def _redraw(plan: Plan, recipe: Recipe, index: int, forbidden: set) -> tuple:
@@ -461,7 +515,7 @@ def build(recipe: Recipe, workers: Optional[int] = None, limit: Optional[int] = 
     bar = tqdm(total=sum(sizes.values()), unit="rec", disable=not progress, desc="build")
     try:
         for split in SPLITS:
-            jobs = _jobs(split, sizes[split])
+            jobs = _jobs(split, sizes[split], recipe.splits[split].size)
             chunks = pool.imap(_generate_chunk, jobs) if pool else map(_generate_chunk, jobs)
             parts, split_keys, redrawn, h = [], [], 0, hashlib.sha256()
             for table, digest, keys, timings in chunks:

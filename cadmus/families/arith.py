@@ -21,7 +21,8 @@ from __future__ import annotations
 
 import random
 
-from .base import Family, Params, REGISTERS, Task, choice, clip, level_size_range, randint, sample, wrap
+from .base import (Draws, Family, Params, REGISTERS, Task, choice, clip, contained, level_size_range, randint,
+                   sample, wrap)
 
 LEVEL_OPS = {1: ("add", "sub"), 2: ("add", "sub", "mul"),
              3: ("add", "sub", "mul", "div", "mod", "min", "max")}
@@ -142,21 +143,28 @@ class Arith(Family):
     def size_range(self, params: Params) -> tuple:
         return level_size_range(params, LEVEL_COUNT)
 
-    def generate(self, rng: random.Random, params: Params, n_cases: int) -> Task:
+    def generate(self, draws: Draws, params: Params, n_cases: int, count: int) -> list:
+        """``count`` tasks: the expression DAGs drawn record by record, the inputs for all at once."""
         numbers = clip(params.numbers, -10**9, 10**9)
-        level = choice(rng, [lv for lv in params.levels if lv in LEVEL_OPS])
+        rng = draws.python_rng()
+        levels = [lv for lv in params.levels if lv in LEVEL_OPS]
+        inputs = draws.ints(*numbers, (count, n_cases, 3)).tolist()
+        return [self._task(rng, params, numbers, levels, cases) for cases in inputs]
+
+    def _task(self, rng: random.Random, params: Params, numbers: tuple, levels: list, inputs: list) -> Task:
+        level = choice(rng, levels)
         n_ops = randint(rng, *(params.ops or LEVEL_COUNT[level]))
         n_inputs, steps = draw_steps(rng, level, n_ops, numbers)
         in_place = rng.random() < 0.5
         reads, body, reg = render(rng, n_inputs, steps, in_place)
-        r, lo, span = rng.random, numbers[0], numbers[1] - numbers[0] + 1  # randint inlined (hot path)
-        cases = [[lo + int(r() * span) for _ in range(n_inputs)] for _ in range(n_cases)]
+        cases = [c[:n_inputs] for c in inputs]
         outputs = [[evaluate(steps, c)] for c in cases]
         body_text = "\n".join(body)
         program = "\n".join([*reads, body_text, f"out {reg[-1]}"])
+        true_program = contained("", tuple(("reg", r) for r in reg[:n_inputs]), body_text, ("regs", [reg[-1]]),
+                                 cases[0], outputs[0])
         return Task("arith", "in_place" if in_place else "fresh", level, n_ops, describe(rng, n_inputs, steps),
-                    program, cases, outputs, "", body_text, tuple(("reg", r) for r in reg[:n_inputs]),
-                    ("regs", [reg[-1]]))
+                    program, true_program, cases, outputs)
 
 
 def families() -> list:

@@ -8,7 +8,11 @@ array is stored with ``store`` and array outputs are checked with ``load p ADDR`
 """
 from __future__ import annotations
 
-from .base import Family, Template, choice, clip, digits, randint
+import itertools
+
+import numpy as np
+
+from .base import Family, Template, clip, digits
 
 READ_WHILE = "in {n}\nmov {i} 0\n{Lread}:\njge {i} {n} {Lreaddone}\nin {t}\nstore {i} {t}\ninc {i}\njmp {Lread}\n{Lreaddone}:"
 READ_DO = "in {n}\nmov {i} 0\n{Lread}:\nin {t}\nstore {i} {t}\ninc {i}\njlt {i} {n} {Lread}"
@@ -23,31 +27,36 @@ ADDRESSES = {  # where the self-contained form finds each output value, by write
 }
 
 
-def sample_array(params, rng, pooled: bool = False):
+def sample_arrays(draws, params, count: int, pooled: bool = False):
+    """``count`` cases ``[n, v1..vn]``; ``pooled``: values from a pool of 1..4 per case, so that
+    counts and matches are not almost always 0 / -1."""
     values = clip(params.numbers, -10**9, 10**9)
     lengths = clip(params.lengths, 1, 500)
     if values is None or lengths is None:
         return None
-    n = randint(rng, *lengths)
-    r, lo, span = rng.random, values[0], values[1] - values[0] + 1  # randint inlined (hot path)
-    if pooled:  # few distinct values, so that counts and matches are not almost always 0/-1
-        pool = [lo + int(r() * span) for _ in range(randint(rng, 1, 4))]
-        k = len(pool)
-        return [n, *[pool[int(r() * k)] for _ in range(n)]]
-    return [n, *[lo + int(r() * span) for _ in range(n)]]
+    n = draws.ints(*lengths, count).tolist()
+    width = lengths[1]
+    if pooled:
+        pool = draws.ints(*values, (count, 4))
+        size = draws.ints(1, 4, (count, 1))
+        pick = (draws.uniform((count, width)) * size).astype(np.int64)
+        rows = np.take_along_axis(pool, pick, axis=1).tolist()
+    else:
+        rows = draws.ints(*values, (count, width)).tolist()
+    return [[k, *row[:k]] for k, row in zip(n, rows)]
 
 
-def sample_plain(rng, params, consts):
-    return sample_array(params, rng)
-
-
-def sample_keyed(rng, params, consts):
-    arr = sample_array(params, rng, pooled=True)
-    if arr is None:
+def sample_keyed(draws, params, count):
+    """``[x, n, v1..vn]``: x one of the values (70%) or any value of the range."""
+    arrays = sample_arrays(draws, params, count, pooled=True)
+    if arrays is None:
         return None
     values = clip(params.numbers, -10**9, 10**9)
-    key = choice(rng, arr[1:]) if rng.random() < 0.7 else randint(rng, *values)
-    return [key, *arr]
+    from_array = (draws.uniform(count) < 0.7).tolist()
+    position = draws.uniform(count).tolist()
+    other = draws.ints(*values, count).tolist()
+    return [[arr[1 + int(p * arr[0])] if hit else x, *arr]
+            for arr, hit, p, x in zip(arrays, from_array, position, other)]
 
 
 def array_family(name, doc, keyed, templates, descriptions, oracle) -> Family:
@@ -70,9 +79,9 @@ def array_family(name, doc, keyed, templates, descriptions, oracle) -> Family:
 
     def level_size(cases, consts, program):
         """level = digits of the largest |value|, size = the longest array among the cases."""
-        return digits(max(abs(v) for c in cases for v in c)), max(len(c) - 1 - keyed for c in cases)
+        return digits(max(map(abs, itertools.chain.from_iterable(cases)))), max(map(len, cases)) - 1 - keyed
 
-    return Family(name, "arrays", doc, tpls, descriptions, sample_keyed if keyed else sample_plain,
+    return Family(name, "arrays", doc, tpls, descriptions, sample_keyed if keyed else sample_arrays,
                   run_oracle, layout, level_size=level_size, has_length=True)
 
 

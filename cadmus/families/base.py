@@ -1,10 +1,14 @@
 """Shared machinery of the task families: parameters, templates and the ``Task`` they produce.
 
-A family turns a random generator and :class:`Params` into a :class:`Task`: the bare program
-(canonical text reading its inputs with ``in`` and writing its outputs with ``out``), the input
-cases and, computed by the family's independent Python oracle, the expected outputs. The task
-also knows how to render its *self-contained* form for one case (inputs loaded with
-``mov``/``store``, outputs checked by trailing ``assert`` lines), which the completion view uses.
+A family turns :class:`Draws` (a numpy generator) and :class:`Params` into a batch of
+:class:`Task`: the bare program (canonical text reading its inputs with ``in`` and writing its
+outputs with ``out``), its *self-contained* form for the first case (inputs loaded with
+``mov``/``store``, outputs checked by trailing ``assert`` lines; the completion view), the input
+cases and, computed by the family's independent Python oracle, the expected outputs.
+
+Batches, not single records: the random choices of a whole batch (templates, registers,
+inputs, constants) are drawn by numpy at once, so that per record only the oracle and the text
+remain in Python (the builder generates a million records).
 
 Programs are written as :class:`Template` parts with placeholders: ``{x}`` (lower case) is a
 register role, drawn at random per record so no model can lean on one register layout;
@@ -13,11 +17,14 @@ form); ``{K}`` (upper case) is a constant of the task.
 """
 from __future__ import annotations
 
+import itertools
 import random
 import string
 from dataclasses import dataclass
 from functools import cached_property, lru_cache
-from typing import Callable, Optional, Sequence
+from typing import Callable, NamedTuple, Optional, Sequence
+
+import numpy as np
 
 INT64_MIN = -(1 << 63)
 REGISTERS = "abcdefghijklmno"  # `p` is reserved for the checks of the self-contained form
@@ -62,8 +69,43 @@ class Params:
     ops: Optional[tuple] = None  # number of operations (arith, random); None: the level's default
 
 
-@dataclass
-class Task:
+class Draws:
+    """The random source of a batch of records: numpy's PCG64, drawn in vectors.
+
+    Every family takes its batch's choices from here in a fixed order, so a batch is a pure
+    function of the generator's seed (the builder seeds one per chunk of records).
+    """
+
+    def __init__(self, seed: int):
+        self.gen = np.random.Generator(np.random.PCG64(seed))
+
+    def ints(self, lo: int, hi: int, shape) -> np.ndarray:
+        """Uniform integers in [lo, hi] (int64)."""
+        return self.gen.integers(lo, hi, shape, dtype=np.int64, endpoint=True)
+
+    def index(self, n: int, count: int) -> list:
+        """``count`` uniform indices into a sequence of length ``n`` (a Python list)."""
+        return self.gen.integers(0, n, count).tolist()
+
+    def uniform(self, shape) -> np.ndarray:
+        return self.gen.random(shape)
+
+    def registers(self, k: int, count: int) -> list:
+        """``count`` lists of ``k`` distinct registers in random order (a random permutation's prefix)."""
+        if k == 0:
+            return [[] for _ in range(count)]
+        perm = np.argsort(self.gen.random((count, len(REGISTERS))), axis=1)[:, :k]
+        return _REGISTER_ARRAY[perm].tolist()
+
+    def python_rng(self) -> random.Random:
+        """A ``random.Random`` for a generator that draws record by record (arith, random)."""
+        return random.Random(int(self.gen.integers(0, 1 << 62)))
+
+
+_REGISTER_ARRAY = np.array(list(REGISTERS))
+
+
+class Task(NamedTuple):
     """One generated program with its cases; rendered into a record by ``cadmus.data``."""
 
     family: str
@@ -72,21 +114,21 @@ class Task:
     size: int
     description: str
     program: str  # canonical, bare (in/out)
+    true_program: str  # canonical, self-contained for cases[0] (inputs loaded, outputs asserted)
     cases: list  # input lists: the visible tests first, then the challenge tests
     outputs: list  # oracle outputs, one list per case
-    head: str  # lines before the input-reading part (e.g. functions jumped over), may be ""
-    body: str  # the computing part as it appears in the self-contained form
-    reads: tuple  # ("reg", r) | ("array", length_reg, base), consumed in input order
-    writes: tuple  # ("regs", [r...]) | ("mem", fn(inputs, outputs) -> addresses)
 
-    def contained(self, case: int = 0) -> str:
-        """The self-contained true program for one case (inputs loaded, outputs asserted)."""
-        parts = [self.head] if self.head else []
-        parts.append(prologue(self.reads, self.cases[case]))
-        if self.body:
-            parts.append(self.body)
-        parts.append(checks(self.writes, self.cases[case], self.outputs[case]))
-        return "\n".join(parts)
+
+def contained(head: str, reads: Sequence, body: str, writes: Sequence, inputs: Sequence[int],
+              outputs: Sequence[int]) -> str:
+    """The self-contained true program for one case: ``head``, the inputs loaded (``prologue``),
+    ``body``, then the outputs asserted (``checks``)."""
+    parts = [head] if head else []
+    parts.append(prologue(reads, inputs))
+    if body:
+        parts.append(body)
+    parts.append(checks(writes, inputs, outputs))
+    return "\n".join(parts)
 
 
 def prologue(reads: Sequence, inputs: Sequence[int]) -> str:
@@ -158,9 +200,8 @@ class Template:
         size = bare.count("\n") + 1 - bare.count(":")  # labels are the only lines with ':'
         return bare, self.parts["head"].format_map(keep), self.parts["body"].format_map(keep), size
 
-    def render(self, regs: dict, consts: dict) -> tuple:
-        """(bare program, head, body) with registers and constants filled in."""
-        names = {**regs, **consts} if consts else regs
+    def render(self, names: dict) -> tuple:
+        """(bare program, head, body) with registers and constants (``names``) filled in."""
         bare, head, body, _ = self.compiled
         return bare.format_map(names), head.format_map(names) if head else "", body.format_map(names)
 
@@ -176,10 +217,11 @@ class _KeepFields(dict):
 class Family:
     """A task family: variants, descriptions, an input sampler and an independent oracle.
 
-    ``sample_inputs(rng, params, consts)`` returns one input list (None when ``params`` leave
-    no valid input); ``oracle(inputs, consts)`` the expected outputs; ``layout(variant, regs)``
-    returns the (reads, writes) specs of the self-contained form; ``level_size(cases, consts,
-    program)`` gives the difficulty dict's values for one task.
+    ``sample_cases(draws, params, count)`` returns ``count`` input lists (None when ``params``
+    leave no valid input); ``oracle(inputs, consts)`` the expected outputs; ``layout(variant,
+    regs)`` returns the (reads, writes) specs of the self-contained form; ``level_size(cases,
+    consts, program)`` gives the difficulty dict's values for one task; ``consts(draws, params,
+    count)`` the task constants of ``count`` records (a list of dicts; parametric families).
     """
 
     name: str
@@ -187,60 +229,79 @@ class Family:
     doc: str  # input/output convention (shown in the dataset card)
     templates: list
     descriptions: list  # paraphrases; may use {K}-style constants
-    sample_inputs: Callable
+    sample_cases: Callable
     oracle: Callable
     layout: Callable
     level_size: Callable = None
-    consts: Callable = None  # rng, params -> dict of task constants (parametric families)
+    consts: Callable = None  # draws, params, count -> list of dicts of task constants, or None
     has_length: bool = False  # has a length knob (array length), so it can take part in ood_length
 
     def feasible(self, params: Params) -> bool:
         """Whether ``params`` leave inputs to draw (e.g. factorial has none above 20)."""
-        rng = random.Random(0)
-        consts = self.consts(rng, params) if self.consts else {}
-        return consts is not None and self.sample_inputs(rng, params, consts) is not None
+        draws = Draws(0)
+        consts = self.consts(draws, params, 1) if self.consts else [{}]
+        return consts is not None and self.sample_cases(draws, params, 1) is not None
 
     def size_range(self, params: Params) -> Optional[tuple]:
         """The range of the family's length knob under ``params`` (None: it has none); ``ood_length``
         takes a family only when this range lies wholly outside the training one."""
         return clip(params.lengths, 1, 500) if self.has_length else None
 
-    def generate(self, rng: random.Random, params: Params, n_cases: int) -> Task:
-        r = rng.random
-        template = self.templates[int(r() * len(self.templates))]
-        consts = self.consts(rng, params) if self.consts else {}
-        roles = template.roles
-        regs = dict(zip(roles, sample(rng, REGISTERS, len(roles))))
-        cases = distinct_inputs(rng, self.sample_inputs, params, consts, n_cases)
-        oracle = self.oracle
-        outputs = [oracle(c, consts) for c in cases]
-        bare, head, body = template.render(regs, consts)
-        reads, writes = self.layout(template.variant, regs)
-        if self.level_size is None:  # default_level_size, with the template's size known
-            level, size = len(str(max([abs(v) for c in cases for v in c], default=0))), template.compiled[3]
-        else:
-            level, size = self.level_size(cases, consts, bare)
-        description = self.descriptions[int(r() * len(self.descriptions))]
-        if consts:
-            description = description.format_map(consts)
-        return Task(self.name, template.variant, level, size, description, bare, cases, outputs,
-                    head, body, reads, writes)
+    def generate(self, draws: Draws, params: Params, n_cases: int, count: int) -> list:
+        """``count`` tasks; their choices are drawn for the whole batch first (see the module docstring)."""
+        templates, descriptions = self.templates, self.descriptions
+        template_of = draws.index(len(templates), count)
+        description_of = draws.index(len(descriptions), count)
+        consts = self.consts(draws, params, count) if self.consts else [None] * count
+        registers = draws.registers(max(len(t.roles) for t in templates), count)
+        cases = distinct_cases(draws, self.sample_cases, params, count, n_cases)
+        oracle, layout, level_size, name = self.oracle, self.layout, self.level_size, self.name
+        tasks = []
+        for t, d, k, regs, cs in zip(template_of, description_of, consts, registers, cases):
+            template = templates[t]
+            names = dict(zip(template.roles, regs))
+            if k:
+                names.update(k)
+            outputs = [oracle(c, k) for c in cs]
+            bare, head, body = template.render(names)
+            reads, writes = layout(template.variant, names)
+            if level_size is None:  # level: digits of the largest |input|; size: the template's instructions
+                level, size = digits(max(map(abs, itertools.chain.from_iterable(cs)))), template.compiled[3]
+            else:
+                level, size = level_size(cs, k, bare)
+            description = descriptions[d].format_map(k) if k else descriptions[d]
+            tasks.append(Task(name, template.variant, level, size, description, bare,
+                              contained(head, reads, body, writes, cs[0], outputs[0]), cs, outputs))
+        return tasks
 
 
-def distinct_inputs(rng: random.Random, sample_inputs: Callable, params: Params, consts: dict, n: int,
-                    tries: int = 8) -> list:
-    """``n`` input lists from ``sample_inputs(rng, params, consts)``, distinct where the domain
-    allows (a few redraws, then repeats)."""
-    cases, seen = [], set()
-    for _ in range(n):
-        for _ in range(tries):
-            c = sample_inputs(rng, params, consts)
-            key = tuple(c)
-            if key not in seen:
-                break
-        seen.add(key)
-        cases.append(c)
+def distinct_cases(draws: Draws, sample_cases: Callable, params: Params, count: int, n: int,
+                   tries: int = 8) -> list:
+    """``count`` records' ``n`` input lists each from ``sample_cases(draws, params, k)``, distinct
+    within a record where the domain allows: a repeated case is redrawn (all repeats of the
+    batch together) up to ``tries`` times, then kept."""
+    flat = sample_cases(draws, params, count * n)
+    cases = [flat[i:i + n] for i in range(0, count * n, n)]
+    suspects = range(count)
+    for _ in range(tries):
+        suspects = [r for r in suspects if len(set(map(tuple, cases[r]))) < n]
+        repeats = [(r, j) for r in suspects for j in _repeated(cases[r])]
+        if not repeats:
+            break
+        for (r, j), case in zip(repeats, sample_cases(draws, params, len(repeats))):
+            cases[r][j] = case
     return cases
+
+
+def _repeated(cases: list) -> list:
+    """Positions of the cases equal to an earlier one."""
+    seen, out = set(), []
+    for j, c in enumerate(cases):
+        key = tuple(c)
+        if key in seen:
+            out.append(j)
+        seen.add(key)
+    return out
 
 
 def level_size_range(params: Params, table: dict) -> tuple:
@@ -254,12 +315,6 @@ def level_size_range(params: Params, table: dict) -> tuple:
 
 def digits(v: int) -> int:
     return len(str(abs(v)))
-
-
-def default_level_size(cases, consts, program) -> tuple:
-    """Scalar families: level = digits of the largest input, size = instructions in the program."""
-    level = digits(max((abs(v) for c in cases for v in c), default=0))
-    return level, program.count("\n") + 1 - program.count(":")  # labels are the only lines with ':'
 
 
 @lru_cache(maxsize=4096)

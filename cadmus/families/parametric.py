@@ -7,9 +7,11 @@ K is drawn from the recipe's number range (clipped to the family's domain).
 """
 from __future__ import annotations
 
-from .arrays import READ_DO, READ_WHILE, sample_array
-from .base import Family, Template, clip, digits, randint
-from .scalar import scalar_layout
+import itertools
+
+from .arrays import READ_DO, READ_WHILE, sample_arrays
+from .base import Family, Template, clip, digits
+from .scalar import scalar_layout, uniform
 
 
 def count_greater() -> Family:
@@ -18,20 +20,20 @@ def count_greater() -> Family:
         Template("compare_add", READ_DO, "mov {r} 0\nmov {i} {n}\n{Lloop}:\ndec {i}\nload {t} {i}\ngt {u} {t} {K}\nadd {r} {r} {u}\njgt {i} 0 {Lloop}", "out {r}"),
     ]
 
-    def consts(rng, params):
+    def consts(draws, params, count):
         values = clip(params.numbers, -10**9, 10**9)
-        return None if values is None else {"K": randint(rng, *values)}
+        return None if values is None else [{"K": k} for k in draws.ints(*values, count).tolist()]
 
     def layout(variant, regs):
         return (("array", regs["n"], 0),), ("regs", [regs["r"]])
 
     def level_size(cases, consts, program):
-        return digits(max(abs(v) for c in cases for v in c)), max(len(c) - 1 for c in cases)
+        return digits(max(map(abs, itertools.chain.from_iterable(cases)))), max(map(len, cases)) - 1
 
     return Family("count_greater", "parametric", "input n, v1..vn; output how many vi are greater than K",
                   templates, ["count the values greater than {K}", "read n values and output how many of them exceed {K}",
                               "number of elements of the list that are > {K}"],
-                  lambda rng, params, k: sample_array(params, rng), lambda c, k: [sum(v > k["K"] for v in c[1:])],
+                  sample_arrays, lambda c, k: [sum(v > k["K"] for v in c[1:])],
                   layout, level_size=level_size, consts=consts, has_length=True)
 
 
@@ -42,18 +44,14 @@ def sum_multiples() -> Family:
         Template("formula", "in {x}", "div {q} {x} {K}\nadd {t} {q} 1\nmul {r} {q} {t}\ndiv {r} {r} 2\nmul {r} {r} {K}", "out {r}"),
     ]
 
-    def consts(rng, params):
+    def consts(draws, params, count):
         values = clip(params.numbers, 1, 10**4)
-        return None if values is None else {"K": randint(rng, *values)}
-
-    def sample(rng, params, consts):
-        values = clip(params.numbers, 1, 10**4)
-        return None if values is None else [randint(rng, *values)]
+        return None if values is None else [{"K": k} for k in draws.ints(*values, count).tolist()]
 
     return Family("sum_multiples", "parametric", "input n (n >= 1); output the sum of the multiples of K in 1..n",
                   templates, ["sum of the multiples of {K} from 1 to n", "read n and add up every multiple of {K} between 1 and n",
                               "total of the numbers in 1..n divisible by {K}"],
-                  sample, lambda c, k: [sum(range(k["K"], c[0] + 1, k["K"]))], scalar_layout(1), consts=consts)
+                  uniform(1, 10**4), lambda c, k: [sum(range(k["K"], c[0] + 1, k["K"]))], scalar_layout(1), consts=consts)
 
 
 def families() -> list:

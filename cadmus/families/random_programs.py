@@ -14,7 +14,8 @@ from __future__ import annotations
 import operator
 import random
 
-from .base import Family, Params, REGISTERS, Task, choice, clip, level_size_range, randint, sample, wrap
+from .base import (Draws, Family, Params, REGISTERS, Task, choice, clip, contained, level_size_range, randint,
+                   sample, wrap)
 
 BINARY = ("add", "sub", "mul", "min", "max", "and", "or", "xor", "eq", "ne", "lt", "le", "gt", "ge")
 UNARY = ("neg", "abs", "not", "sign", "mov")
@@ -217,23 +218,30 @@ class RandomPrograms(Family):
     def size_range(self, params: Params) -> tuple:
         return level_size_range(params, LEVEL_LENGTH)
 
-    def generate(self, rng: random.Random, params: Params, n_cases: int) -> Task:
+    def generate(self, draws: Draws, params: Params, n_cases: int, count: int) -> list:
+        """``count`` tasks: the programs drawn record by record, the inputs for all at once."""
         numbers = clip(params.numbers, -10**9, 10**9)
-        level = choice(rng, [lv for lv in params.levels if lv in LEVEL_LENGTH])
+        rng = draws.python_rng()
+        levels = [lv for lv in params.levels if lv in LEVEL_LENGTH]
+        inputs = draws.ints(*numbers, (count, n_cases, 3)).tolist()
+        return [self._task(rng, params, numbers, levels, cases) for cases in inputs]
+
+    def _task(self, rng: random.Random, params: Params, numbers: tuple, levels: list, inputs: list) -> Task:
+        level = choice(rng, levels)
         length = randint(rng, *(params.ops or LEVEL_LENGTH[level]))
         regs = sample(rng, REGISTERS, randint(rng, 3, 5))
         n_inputs = randint(rng, 1, min(3, len(regs)))
         body = Grammar(rng, level, numbers, regs).block(length, regs)
         outs = sample(rng, regs, randint(rng, 1, 2))
-        r, lo, span = rng.random, numbers[0], numbers[1] - numbers[0] + 1
-        cases = [[lo + int(r() * span) for _ in range(n_inputs)] for _ in range(n_cases)]
+        cases = [c[:n_inputs] for c in inputs]
         outputs = [run_oracle(body, regs[:n_inputs], c, outs) for c in cases]
         body_text = render(body)
         reads = "\n".join(f"in {r}" for r in regs[:n_inputs])
         program = "\n".join([reads, body_text, *(f"out {r}" for r in outs)])
         n_insns = program.count("\n") + 1 - program.count(":")
-        return Task("random", f"level{level}", level, n_insns, "", program, cases, outputs, "", body_text,
-                    tuple(("reg", r) for r in regs[:n_inputs]), ("regs", outs))
+        true_program = contained("", tuple(("reg", r) for r in regs[:n_inputs]), body_text, ("regs", outs),
+                                 cases[0], outputs[0])
+        return Task("random", f"level{level}", level, n_insns, "", program, true_program, cases, outputs)
 
 
 def run_oracle(body: list, input_regs: list, inputs: list, outs: list) -> list:

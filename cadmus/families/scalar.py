@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import math
 
-from .base import Family, Template, clip, randint
+import numpy as np
+
+from .base import Family, Template, clip
 
 SCALAR_READ = {1: "in {x}", 2: "in {x}\nin {y}", 3: "in {x}\nin {y}\nin {z}"}
 
@@ -23,14 +25,13 @@ def scalar_layout(n_inputs: int):
 
 
 def uniform(lo: int, hi: int, n: int = 1, ordered: bool = False):
-    """An input sampler drawing ``n`` values from the recipe's range clipped to [lo, hi]."""
-    def sample(rng, params, consts):
-        rng_ = clip(params.numbers, lo, hi)
-        if rng_ is None:
+    """A case sampler drawing ``n`` values from the recipe's range clipped to [lo, hi]."""
+    def sample(draws, params, count):
+        bounds = clip(params.numbers, lo, hi)
+        if bounds is None:
             return None
-        a, r, span = rng_[0], rng.random, rng_[1] - rng_[0] + 1  # randint inlined (hot path)
-        values = [a + int(r() * span) for _ in range(n)]
-        return sorted(values) if ordered else values
+        values = draws.ints(*bounds, (count, n))
+        return (np.sort(values, axis=1) if ordered else values).tolist()
     return sample
 
 
@@ -73,22 +74,24 @@ def count_divisors(n):
     return sum(1 for d in range(1, n + 1) if n % d == 0)
 
 
-def sample_power(rng, params, consts):
+def sample_power(draws, params, count):
     a_range = clip(params.numbers, -10**6, 10**6)
     if a_range is None:
         return None
-    a = randint(rng, *a_range)
+    a = draws.ints(*a_range, count)
     # the largest exponent whose power fits comfortably in int64 (no wrap-around)
-    b_max = 12 if abs(a) < 2 else min(12, int(62 / math.log2(abs(a))))
-    return [a, randint(rng, 0, b_max)]
+    big = np.maximum(np.abs(a), 2)
+    b_max = np.where(np.abs(a) < 2, 12, np.minimum(12, (62 / np.log2(big)).astype(np.int64)))
+    b = (draws.uniform(count) * (b_max + 1)).astype(np.int64)
+    return np.stack([a, b], axis=1).tolist()
 
 
-def sample_clamp(rng, params, consts):
+def sample_clamp(draws, params, count):
     r = clip(params.numbers, -10**9, 10**9)
     if r is None:
         return None
-    lo, hi = sorted(randint(rng, *r) for _ in range(2))
-    return [randint(rng, *r), lo, hi]
+    x, lo, hi = draws.ints(*r, (3, count))
+    return np.stack([x, np.minimum(lo, hi), np.maximum(lo, hi)], axis=1).tolist()
 
 
 def families() -> list:
