@@ -1,0 +1,221 @@
+"""``transformers.pipeline("program-completion")``: complete DSL program prefixes, run every
+completed program in the VM, and optionally keep only the verified ones.
+
+    import cadmus.pipeline                       # registers the task with transformers
+    from transformers import pipeline
+
+    complete = pipeline("program-completion", model="runs/tiny", device=0)   # or device="cpu"
+    complete("mov a 17\\nmov b 25\\nadd c a b\\nassert c ", num_return_sequences=8, temperature=0.8, verify=True)
+    # [{"completion": "42", "program": "mov a 17\\n...\\nassert c 42", "status": "OK", "outputs": [],
+    #   "logprob": -0.02}, ...]
+
+Input: one prefix (a str; the result is a list of samples) or a list of prefixes (the result is
+one list of samples per prefix, generated together in left-padded batches of ``batch_size``
+rows, default 64). Each sample is a dict:
+
+* ``completion``: the generated text, cut where a completion ends: at the first newline or
+  end-of-sequence (the ``completion`` suite's stop strings, :mod:`cadmus.eval.prompts`), or at
+  ``max_new_tokens``;
+* ``program``: prefix + completion, the text that was run;
+* ``status``: the VM status name of ``program`` (``OK``, ``ASSERT_FAILED``, ``PARSE_ERROR``, ...),
+  run exactly as ``cadmus.run(program, fuel=fuel)``. One exception: when the prefix ends inside
+  an ``assert`` line (the completion view, ``...\\nassert d ``) a completion that is not an
+  integer literal gets ``REJECTED`` and is not run, as in evaluation
+  (:func:`cadmus.data.views.completion_answer`): ``assert d d`` would always hold;
+* ``outputs``: the integers the program wrote (empty when REJECTED);
+* ``logprob``: the sum of the model's log-probabilities (temperature 1, whatever the sampling
+  temperature) of the completion's tokens and of the newline or end-of-sequence token that
+  ended it, when one did: counting the end keeps ``12`` from outranking ``126`` just for being
+  its prefix.
+
+Options (at ``pipeline(...)`` or per call): ``num_return_sequences`` (samples per prefix,
+default 1), ``temperature`` (0, or None with one sample, is greedy; sampling defaults to 1.0),
+``top_p`` (default 1.0), ``max_new_tokens`` (default: the model's generation config, else 24;
+always within the position table), ``verify`` (keep only samples whose status is OK, ranked by
+``logprob``, highest first; without it samples keep their generation order), ``fuel`` (VM
+instruction budget), ``seed`` (seeds torch before sampling), ``batch_size``, and the standard
+``device``. Greedy decoding is deterministic; sampled runs repeat for the same seed and batch.
+
+Loading without importing cadmus first: ``pipe.save_pretrained(folder)`` (standard
+transformers) copies this module into the folder and names it in ``config.json``
+(``custom_pipelines``); ``pipeline("program-completion", model=folder, trust_remote_code=True)``
+then finds it. :func:`add_pipeline_code` does the same to an existing model folder without
+rewriting its weights. The copied module imports ``cadmus``, so cadmus must be installed.
+transformers asks for ``trust_remote_code=True`` for such a folder even after
+``import cadmus.pipeline``.
+
+Importing this module imports torch and transformers; ``import cadmus`` does not import it.
+"""
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+from transformers import AutoModelForCausalLM, GenerationConfig, Pipeline, StoppingCriteriaList
+from transformers.pipelines import PIPELINE_REGISTRY
+
+import cadmus
+from cadmus.data.views import completion_answer
+from cadmus.eval.generate import _stop_criterion
+from cadmus.eval.prompts import cut_sample
+from cadmus.isa import DEFAULT_FUEL
+from cadmus.tokenization import encode
+from cadmus.train.evaluation import left_pad
+
+TASK = "program-completion"
+SUITE = "completion"  # its stop strings end an answer
+DEFAULT_MAX_NEW_TOKENS = 24  # the trainer's default for completion answers
+DEFAULT_BATCH_ROWS = 64
+REJECTED = "REJECTED"
+
+
+class _Prefixes(tuple):
+    """All prefixes of one call: one pipeline input, so that they are generated together."""
+
+
+class ProgramCompletionPipeline(Pipeline):
+    """Program prefixes -> completions verified by the Cadmus VM (see the module docstring)."""
+
+    _load_tokenizer = True
+    _load_processor = False
+    _load_image_processor = False
+    _load_video_processor = False
+    _load_feature_extractor = False
+
+    def __call__(self, inputs, *, batch_size=None, **kwargs):
+        single = isinstance(inputs, str)
+        prefixes = [inputs] if single else list(inputs)
+        if not all(isinstance(p, str) for p in prefixes):
+            raise TypeError("program-completion takes a program prefix (str) or a list of them")
+        if not prefixes:
+            return []
+        if batch_size is not None:
+            kwargs["batch_size_rows"] = batch_size
+        results = super().__call__(_Prefixes(prefixes), **kwargs)
+        return results[0] if single else results
+
+    def _sanitize_parameters(self, num_return_sequences=None, temperature=None, top_p=None, max_new_tokens=None,
+                             verify=None, fuel=None, seed=None, batch_size_rows=None):
+        forward = {k: v for k, v in dict(num_return_sequences=num_return_sequences, temperature=temperature,
+                                         top_p=top_p, max_new_tokens=max_new_tokens, seed=seed,
+                                         batch_size_rows=batch_size_rows).items() if v is not None}
+        post = {k: v for k, v in dict(verify=verify, fuel=fuel).items() if v is not None}
+        return {}, forward, post
+
+    def preprocess(self, prefixes):
+        return {"prefixes": list(prefixes), "ids": [encode(self.tokenizer, p) for p in prefixes]}
+
+    def _forward(self, model_inputs, num_return_sequences=1, temperature=None, top_p=1.0, max_new_tokens=None,
+                 seed=None, batch_size_rows=None):
+        import torch
+
+        n = int(num_return_sequences)
+        if n < 1:
+            raise ValueError(f"num_return_sequences must be at least 1, got {n}")
+        greedy = temperature == 0 or (temperature is None and n == 1)
+        if greedy and n > 1:
+            raise ValueError("temperature=0 is greedy decoding, which gives one sample; ask for "
+                             "num_return_sequences=1 or a temperature above 0")
+        ids, limit = model_inputs["ids"], self.model.config.n_positions
+        too_long = max(len(r) for r in ids)
+        if too_long >= limit:
+            raise ValueError(f"a prefix of {too_long} tokens leaves no room in the model's {limit} positions")
+        budget = max_new_tokens or getattr(self.model.generation_config, "max_new_tokens", None) \
+            or DEFAULT_MAX_NEW_TOKENS
+        sampling = {} if greedy else {"temperature": 1.0 if temperature is None else temperature, "top_p": top_p}
+        eos, pad = self.tokenizer.eos_token_id, self.tokenizer.pad_token_id
+        rows = [i for i in range(len(ids)) for _ in range(n)]
+        order = sorted(range(len(rows)), key=lambda r: len(ids[rows[r]]))  # similar lengths: less padding
+        step = batch_size_rows or self._batch_size or DEFAULT_BATCH_ROWS
+        generated = [None] * len(rows)
+        if seed is not None:
+            torch.manual_seed(seed)
+        for start in range(0, len(order), step):
+            chunk = order[start:start + step]
+            batch, mask = left_pad([ids[rows[r]] for r in chunk], pad)
+            width = batch.shape[1]
+            # top_k=None: sampling is temperature + nucleus only (transformers would add top-k 50)
+            cfg = GenerationConfig(max_new_tokens=min(budget, limit - width), do_sample=not greedy, top_k=None,
+                                   eos_token_id=eos, pad_token_id=pad, use_cache=True, output_logits=True,
+                                   return_dict_in_generate=True, **sampling)
+            out = self.model.generate(input_ids=batch.to(self.device), attention_mask=mask.to(self.device),
+                                      generation_config=cfg,
+                                      stopping_criteria=StoppingCriteriaList([_stop_criterion(self.tokenizer, SUITE,
+                                                                                              width)]))
+            new = out.sequences[:, width:]
+            # output_logits are the raw logits (before temperature / top-p): the model's own distribution
+            logp = torch.stack(out.logits, dim=1).float().log_softmax(-1).gather(-1, new.unsqueeze(-1)).squeeze(-1)
+            for r, tokens, lp in zip(chunk, new.tolist(), logp.tolist()):
+                generated[r] = (tokens, lp)
+        return {"prefixes": model_inputs["prefixes"], "rows": rows, "generated": generated}
+
+    def postprocess(self, model_outputs, verify=False, fuel=DEFAULT_FUEL):
+        prefixes = model_outputs["prefixes"]
+        samples = []
+        for prefix_index, (tokens, lp) in zip(model_outputs["rows"], model_outputs["generated"]):
+            completion, used = self._completion(tokens)
+            samples.append({"completion": completion, "program": prefixes[prefix_index] + completion,
+                            "logprob": float(sum(lp[:used]))})
+        _run_in_vm(samples, [prefixes[i] for i in model_outputs["rows"]], fuel)
+        results = [[] for _ in prefixes]
+        for prefix_index, sample in zip(model_outputs["rows"], samples):
+            results[prefix_index].append(sample)
+        if verify:
+            results = [sorted((s for s in group if s["status"] == "OK"), key=lambda s: -s["logprob"])
+                       for group in results]
+        return results
+
+    def _completion(self, tokens) -> tuple:
+        """``(completion text, tokens it spans)``: tokens up to and including the newline or
+        end-of-sequence that ends it (the criterion already stopped the row there)."""
+        eos = self.tokenizer.eos_token_id
+        for k in range(1, len(tokens) + 1):
+            if tokens[k - 1] == eos:
+                return self.tokenizer.decode(tokens[:k - 1]), k
+            text = self.tokenizer.decode(tokens[:k])
+            answer = cut_sample(SUITE, text)
+            if answer != text:
+                return answer, k
+        return self.tokenizer.decode(tokens), len(tokens)
+
+
+def _ends_in_assert(prefix: str) -> bool:
+    """True when the prefix's last line is an open ``assert`` (the completion view)."""
+    return prefix[prefix.rfind("\n") + 1:].startswith("assert ")
+
+
+def _run_in_vm(samples, prefixes, fuel) -> None:
+    """Set ``status`` and ``outputs`` of every sample: one ``cadmus.run_batch`` over all of them."""
+    runnable = []
+    for k, (sample, prefix) in enumerate(zip(samples, prefixes)):
+        if _ends_in_assert(prefix) and completion_answer(sample["completion"]) is None:
+            sample.update(status=REJECTED, outputs=[])
+        else:
+            runnable.append(k)
+    if not runnable:
+        return
+    res = cadmus.run_batch([samples[k]["program"] for k in runnable], fuel=fuel)
+    for j, k in enumerate(runnable):
+        samples[k].update(status=cadmus.Status(int(res.status[j])).name, outputs=res.outputs_of(j))
+
+
+def add_pipeline_code(model_dir) -> Path:
+    """Make ``pipeline(model=model_dir, trust_remote_code=True)`` find this pipeline without
+    ``import cadmus.pipeline``: copy this module into the folder and name it in config.json,
+    as ``Pipeline.save_pretrained`` does, without rewriting the weights. Returns config.json."""
+    folder = Path(model_dir)
+    config_file = folder / "config.json"
+    if not config_file.is_file():
+        raise FileNotFoundError(f"{folder} is not a model folder (no config.json)")
+    config = json.loads(config_file.read_text())
+    module = Path(__file__).stem
+    config["custom_pipelines"] = {TASK: {"impl": f"{module}.{ProgramCompletionPipeline.__name__}",
+                                         "pt": ["AutoModelForCausalLM"], "type": "text"}}
+    shutil.copyfile(__file__, folder / f"{module}.py")
+    config_file.write_text(json.dumps(config, indent=2) + "\n")
+    return config_file
+
+
+PIPELINE_REGISTRY.register_pipeline(TASK, pipeline_class=ProgramCompletionPipeline, pt_model=AutoModelForCausalLM,
+                                    type="text")
