@@ -18,6 +18,7 @@ COMMAND_MODULES = [
     "cadmus.tokenization",
     "cadmus.train.cli",
     "cadmus.eval.cli",
+    "cadmus.hub",
     "cadmus.commands.complete",
 ]
 

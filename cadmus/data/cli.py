@@ -42,14 +42,16 @@ def _export(dd, out: Path, fmt: str) -> None:
         print(f"wrote {path}")
 
 
-def _push(dd, repo: str) -> int:
+def _push(out: Path, repo: str) -> int:
+    """The saved folder with its card and build info (cadmus.hub), so ``load_dataset(repo)`` works."""
+    from ..hub import HubError, push
+
     try:
-        dd.push_to_hub(repo)
-    except Exception as err:  # no network, no token, no such repo: say so, keep the local copy
-        print(f"cadmus data build: push to the Hub repository {repo!r} failed ({type(err).__name__}: {err}); "
-              "the dataset is saved locally; check the network and `huggingface-cli login`", file=sys.stderr)
+        sha = push(out, repo)
+    except HubError as err:  # no network, no token, no such repo: say so, keep the local copy
+        print(f"cadmus data build: {err}; the dataset is saved locally in {out}", file=sys.stderr)
         return 1
-    print(f"pushed to https://huggingface.co/datasets/{repo}")
+    print(f"pushed {out} to the Hub dataset repository {repo} (commit {sha[:12]})")
     return 0
 
 
@@ -98,7 +100,7 @@ def cmd_build(args) -> int:
         _export(dd, out, args.format)
     code = 0 if report["ok"] else 1
     if args.push_to_hub:
-        code = _push(dd, args.push_to_hub) or code
+        code = _push(out, args.push_to_hub) or code
     return code
 
 

@@ -90,6 +90,9 @@ class TrainingArguments:
         default=None, metadata={"help": "resume from 'latest' (in output_dir) or a checkpoint folder"}
     )
     progress_bar: bool = field(default=True, metadata={"help": "show a tqdm progress bar"})
+    push_to_hub: Optional[str] = field(
+        default=None, metadata={"help": "after training, push output_dir with a model card to this Hub repo id"}
+    )
 
 
 ARG_CLASSES = (ModelArguments, DataArguments, TrainingArguments)
