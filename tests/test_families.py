@@ -71,7 +71,7 @@ def test_random_oracle_hand_written():
     assert run_oracle(body, ["a"], [2], ["c", "e", "f", "d"]) == [-7, 6, 6, 0]
     assert run_oracle(body, ["a"], [7], ["c"]) == [1]
     assert render(body).splitlines()[1:4] == ["jge b 10 L0", "neg c b", "jmp L1"]
-    assert Machine([]).value(3) == 3
+    assert Machine(2).value(3) == [3, 3]
 
 
 def test_every_family_has_variants_descriptions_and_docs():

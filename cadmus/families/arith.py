@@ -51,17 +51,28 @@ def apply(op: str, a: int, b: int) -> int:
 
 def evaluate(steps: list, inputs: list) -> int:
     """Run the expression DAG: each step is (op, src1, src2), a source is ('v', i) or a literal."""
-    values = list(inputs)
+    return evaluate_cases(steps, [inputs])[0]
+
+
+def evaluate_cases(steps: list, cases: list) -> list:
+    """``evaluate`` on every case at once: one pass over the steps, each mapped over the cases
+    (the oracle's hot path: the per-step work is paid once per record, not once per case)."""
+    n = len(cases)
+    values = [list(column) for column in zip(*cases)]  # per input: its value in every case
     for op, s1, s2 in steps:
-        a = values[s1[1]] if type(s1) is tuple else s1
-        b = values[s2[1]] if type(s2) is tuple else s2
-        values.append(APPLY[op](a, b))
+        a = values[s1[1]] if s1.__class__ is tuple else [s1] * n
+        b = values[s2[1]] if s2.__class__ is tuple else [s2] * n
+        values.append(list(map(APPLY[op], a, b)))
     return values[-1]
 
 
-# ``apply`` as a table (the oracle's hot path); a test holds the two equal
-APPLY = {"add": lambda a, b: wrap(a + b), "sub": lambda a, b: wrap(a - b), "mul": lambda a, b: wrap(a * b),
-         "div": lambda a, b: wrap(a // b), "mod": lambda a, b: a % b, "min": min, "max": max}
+# ``apply`` as a table, with ``wrap`` written out (the oracle's hot path); a test holds the two equal
+_HALF, _MASK = 1 << 63, (1 << 64) - 1
+APPLY = {"add": lambda a, b: ((a + b + _HALF) & _MASK) - _HALF,
+         "sub": lambda a, b: ((a - b + _HALF) & _MASK) - _HALF,
+         "mul": lambda a, b: ((a * b + _HALF) & _MASK) - _HALF,
+         "div": lambda a, b: ((a // b + _HALF) & _MASK) - _HALF,
+         "mod": lambda a, b: a % b, "min": min, "max": max}
 
 
 def _expr(op: str, a: str, b: str) -> str:
@@ -122,8 +133,8 @@ def render(rng: random.Random, n_inputs: int, steps: list, in_place: bool):
 def describe(rng: random.Random, n_inputs: int, steps: list) -> str:
     exprs = list(NAMES[:n_inputs])
     for op, s1, s2 in steps:
-        text = lambda s: exprs[s[1]] if isinstance(s, tuple) else str(s)  # noqa: E731
-        exprs.append(_expr(op, text(s1), text(s2)))
+        exprs.append(_expr(op, exprs[s1[1]] if s1.__class__ is tuple else str(s1),
+                           exprs[s2[1]] if s2.__class__ is tuple else str(s2)))
     expr = exprs[-1][1:-1] if exprs[-1].startswith("(") else exprs[-1]
     names = NAMES[:n_inputs]
     inputs = names[0] if n_inputs == 1 else ", ".join(names[:-1]) + " and " + names[-1]
@@ -158,7 +169,7 @@ class Arith(Family):
         in_place = rng.random() < 0.5
         reads, body, reg = render(rng, n_inputs, steps, in_place)
         cases = [c[:n_inputs] for c in inputs]
-        outputs = [[evaluate(steps, c)] for c in cases]
+        outputs = [[v] for v in evaluate_cases(steps, cases)]
         body_text = "\n".join(body)
         program = "\n".join([*reads, body_text, f"out {reg[-1]}"])
         true_program = contained("", tuple(("reg", r) for r in reg[:n_inputs]), body_text, ("regs", [reg[-1]]),

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import operator
 import random
+from typing import Optional
 
 from .base import (Draws, Family, Params, REGISTERS, Task, choice, clip, contained, level_size_range, randint,
                    sample, wrap)
@@ -35,20 +36,16 @@ CONDITIONS = {"<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": opera
               "==": operator.eq, "!=": operator.ne}
 
 
+UNARY_OPS = {"neg": lambda a: wrap(-a), "abs": lambda a: wrap(abs(a)), "not": operator.invert,
+             "sign": lambda a: (a > 0) - (a < 0), "mov": lambda a: a}
+
+
 def binary(op: str, a: int, b: int) -> int:
     return BINARY_OPS[op](a, b)
 
 
 def unary(op: str, a: int) -> int:
-    if op == "neg":
-        return wrap(-a)
-    if op == "abs":
-        return wrap(abs(a))
-    if op == "not":
-        return ~a
-    if op == "sign":
-        return (a > 0) - (a < 0)
-    return a
+    return UNARY_OPS[op](a)
 
 
 def compare(cond: str, a: int, b: int) -> bool:
@@ -56,45 +53,72 @@ def compare(cond: str, a: int, b: int) -> bool:
 
 
 class Machine:
-    """The oracle: runs the statement tree on Python integers."""
+    """The oracle: runs the statement tree on Python integers, for ``n`` cases at once.
 
-    def __init__(self, inputs):
-        self.regs = dict.fromkeys(REGISTERS, 0)
-        self.mem = {}
-        self.inputs = list(inputs)
+    Each register (and memory cell) holds one value per case; a statement runs on a list of
+    *lanes* (the cases that reach it): all of them until a branch, whose sides then run on the
+    cases that take them. One pass over the tree per record instead of one per case.
+    """
 
-    def value(self, v) -> int:
-        return self.regs[v] if isinstance(v, str) else v
+    def __init__(self, n: int = 1):
+        self.n = n
+        self.regs = {r: [0] * n for r in REGISTERS}
+        self.mem = {}  # address -> a value per case
 
-    def run(self, stmts: list):
-        # the oracle's hot loop: values inlined (a register is a str, a literal an int)
-        regs, mem = self.regs, self.mem
+    def value(self, v) -> list:
+        """A register's values, or a literal's (the same in every case)."""
+        return self.regs[v] if v.__class__ is str else [v] * self.n
+
+    def run(self, stmts: list, lanes: Optional[list] = None):
+        lanes = list(range(self.n)) if lanes is None else lanes
+        every = len(lanes) == self.n
+        regs, value = self.regs, self.value
         for s in stmts:
             kind = s[0]
             if kind == "bin":
-                a, b = s[3], s[4]
-                regs[s[2]] = BINARY_OPS[s[1]](regs[a] if a.__class__ is str else a,
-                                              regs[b] if b.__class__ is str else b)
+                f, a, b = BINARY_OPS[s[1]], value(s[3]), value(s[4])
+                if every:
+                    regs[s[2]] = list(map(f, a, b))
+                else:
+                    dst = regs[s[2]]
+                    for i in lanes:
+                        dst[i] = f(a[i], b[i])
             elif kind == "un":
-                a = s[3]
-                regs[s[2]] = unary(s[1], regs[a] if a.__class__ is str else a)
+                f, a = UNARY_OPS[s[1]], value(s[3])
+                if every:
+                    regs[s[2]] = list(map(f, a))
+                else:
+                    dst = regs[s[2]]
+                    for i in lanes:
+                        dst[i] = f(a[i])
             elif kind == "if":
-                a, b = s[2], s[3]
-                taken = CONDITIONS[s[1]](regs[a] if a.__class__ is str else a, regs[b] if b.__class__ is str else b)
-                self.run(s[4] if taken else s[5])
+                cond, a, b = CONDITIONS[s[1]], value(s[2]), value(s[3])
+                taken = [cond(a[i], b[i]) for i in lanes]  # all decided before either side runs
+                then_lanes = [i for i, t in zip(lanes, taken) if t]
+                else_lanes = [i for i, t in zip(lanes, taken) if not t]
+                if then_lanes:
+                    self.run(s[4], then_lanes)
+                if else_lanes and s[5]:
+                    self.run(s[5], else_lanes)
             elif kind == "loop":
                 counter, body = s[1], s[3]
-                for k in range(s[2], 0, -1):  # the body may read the counter: N, N-1, ..., 1
-                    regs[counter] = k
-                    self.run(body)
-                regs[counter] = 0
-            elif kind == "in":
-                regs[s[1]] = self.inputs.pop(0)
+                for k in [*range(s[2], 0, -1), 0]:  # the body may read the counter: N, ..., 1; then 0
+                    self.set(counter, lanes, k)
+                    if k:
+                        self.run(body, lanes)
             elif kind == "store":
-                v = s[2]
-                mem[s[1]] = regs[v] if v.__class__ is str else v
+                cells, v = self.mem.setdefault(s[1], [0] * self.n), value(s[2])
+                for i in lanes:
+                    cells[i] = v[i]
             elif kind == "load":
-                regs[s[1]] = mem.get(s[2], 0)
+                cells, dst = self.mem.get(s[2], [0] * self.n), regs[s[1]]
+                for i in lanes:
+                    dst[i] = cells[i]
+
+    def set(self, reg: str, lanes: list, v: int) -> None:
+        dst = self.regs[reg]
+        for i in lanes:
+            dst[i] = v
 
 
 class Grammar:
@@ -172,7 +196,7 @@ class Renderer:
             if kind == "in":
                 self.lines.append(f"in {s[1]}")
             elif kind in ("bin", "un"):
-                self.lines.append(" ".join(str(x) for x in s[1:]))
+                self.lines.append(" ".join(map(str, s[1:])))
             elif kind == "store":
                 self.lines.append(f"store {s[1]} {s[2]}")
             elif kind == "load":
@@ -234,7 +258,7 @@ class RandomPrograms(Family):
         body = Grammar(rng, level, numbers, regs).block(length, regs)
         outs = sample(rng, regs, randint(rng, 1, 2))
         cases = [c[:n_inputs] for c in inputs]
-        outputs = [run_oracle(body, regs[:n_inputs], c, outs) for c in cases]
+        outputs = run_oracle_cases(body, regs[:n_inputs], cases, outs)
         body_text = render(body)
         reads = "\n".join(f"in {r}" for r in regs[:n_inputs])
         program = "\n".join([reads, body_text, *(f"out {r}" for r in outs)])
@@ -245,10 +269,17 @@ class RandomPrograms(Family):
 
 
 def run_oracle(body: list, input_regs: list, inputs: list, outs: list) -> list:
-    m = Machine(())
-    m.regs.update(zip(input_regs, inputs))  # what the program's leading `in` lines do
+    """The outputs of the program on one case."""
+    return run_oracle_cases(body, input_regs, [inputs], outs)[0]
+
+
+def run_oracle_cases(body: list, input_regs: list, cases: list, outs: list) -> list:
+    """The outputs of the program on every case (one run of the lane machine)."""
+    m = Machine(len(cases))
+    for r, column in zip(input_regs, zip(*cases)):  # what the program's leading `in` lines do
+        m.regs[r] = list(column)
     m.run(body)
-    return [m.regs[r] for r in outs]
+    return [list(v) for v in zip(*(m.regs[r] for r in outs))]
 
 
 def families() -> list:
