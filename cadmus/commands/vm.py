@@ -1,4 +1,4 @@
-"""``cadmus run``, ``cadmus fmt``, ``cadmus isa`` and ``cadmus bench``."""
+"""``cadmus run``, ``cadmus fmt``, ``cadmus isa`` and ``cadmus bench`` (one benchmark, or ``all``)."""
 from __future__ import annotations
 
 import argparse
@@ -94,7 +94,127 @@ def cmd_isa(args) -> int:
     return 0
 
 
+# ``cadmus bench all``: each benchmark in its own process, then one table of their headline rows.
+# Per benchmark: the JSON file it writes (in --out) and the options of its --quick run.
+ALL_BENCHMARKS = {
+    "vm": ("vm.json", ["--quick"]),
+    "data": ("bench_data.json", ["--records", "400", "--workers", "1"]),
+    "train": ("bench_train.json", ["--presets", "tiny", "--steps", "10", "--batch", "4", "--context", "64",
+                                   "--rows", "200"]),
+    "eval": ("bench_eval.json", ["--limit", "8", "--n", "1", "2", "--batch-size", "8"]),
+}
+
+
+def _vm_headlines(res: dict) -> list:
+    return [(f"{r['implementation']}: {r['measurement']}", r["value"], r["unit"],
+             None if r["vm_speedup"] is None else f"compiled VM {r['vm_speedup']:,.0f}x faster") for r in res["rows"]]
+
+
+def _data_headlines(res: dict) -> list:
+    def cpu(row):  # CPU microseconds per record, all stages
+        return sum(row.get(f"{s}_us_per_record", 0) for s in ("generate", "verify", "pack", "parent"))
+
+    base = res.get("baseline")
+    vs = f"{cpu(base) / cpu(res):.2f}x less than {base['rev']}" if base and cpu(res) else None
+    workers = f"{res['workers']} worker" + ("s" if res["workers"] != 1 else "")
+    return [(f"records built and verified ({res['records']:,} records, {workers})",
+             res["records_per_s"], "rec/s", None),
+            ("CPU per record, all processes", cpu(res), "us", vs),
+            ("VM share of CPU", res["vm_share"], "share", None)]
+
+
+def _train_headlines(res: dict) -> list:
+    return [(f"training throughput, preset {r['preset']}", r["cadmus_tokens_per_s"], "tok/s",
+             f"{r['ratio']:.2f}x the raw PyTorch loop") for r in res["results"]]
+
+
+def _eval_headlines(res: dict) -> list:
+    rows = []
+    for r in res["results"]:
+        tag = f"{r['suite']}, n={r['n']}"
+        rows += [(f"eval samples ({tag})", r["samples_per_s"], "samples/s", None),
+                 (f"eval VM share of wall time ({tag})", r["vm_share"], "share", None),
+                 (f"eval tokens past the answer ({tag})", r["past_answer_share"], "share", None)]
+    return rows
+
+
+HEADLINES = {"vm": _vm_headlines, "data": _data_headlines, "train": _train_headlines, "eval": _eval_headlines}
+
+
+def _value(value, unit: str) -> str:
+    if unit == "share":
+        return f"{value:.2%}"
+    text = f"{value:,.2f}" if abs(value) < 100 else f"{value:,.0f}"
+    return f"{text} {unit}".strip()
+
+
+def merge_results(results: dict) -> tuple:
+    """``(markdown table, rows)`` from ``{benchmark: its JSON, or an int exit code if it failed}``."""
+    rows = []
+    for name, res in results.items():
+        if isinstance(res, int):
+            rows.append({"benchmark": name, "metric": f"FAILED (exit code {res})", "value": None, "unit": "",
+                         "vs_baseline": None})
+            continue
+        rows += [{"benchmark": name, "metric": m, "value": v, "unit": u, "vs_baseline": b}
+                 for m, v, u, b in HEADLINES[name](res)]
+    lines = ["| benchmark | metric | value | vs baseline |", "|---|---|---:|---|"]
+    lines += [f"| {r['benchmark']} | {r['metric']} | {'' if r['value'] is None else _value(r['value'], r['unit'])} "
+              f"| {r['vs_baseline'] or ''} |" for r in rows]
+    return "\n".join(lines), rows
+
+
+def bench_all(quick: bool, out: Path, only=None) -> int:
+    """Run the benchmarks (all, or ``only``) one process each; write all.md and all.json in ``out``."""
+    import json
+    import os
+    import platform
+    import subprocess
+    import time
+
+    out.mkdir(parents=True, exist_ok=True)
+    results, seconds = {}, {}
+    for name in only or ALL_BENCHMARKS:
+        file, quick_args = ALL_BENCHMARKS[name]
+        cmd = [sys.executable, str(REPO_ROOT / "benchmarks" / f"bench_{name}.py"), *(quick_args if quick else []),
+               "--json", str(out / file)]
+        print(f"== cadmus bench {name}: {' '.join(cmd[1:])}", flush=True)
+        start = time.perf_counter()
+        code = subprocess.run(cmd, cwd=REPO_ROOT).returncode
+        seconds[name] = round(time.perf_counter() - start, 1)
+        results[name] = json.loads((out / file).read_text()) if code == 0 else code
+    table, rows = merge_results(results)
+    head = (f"# Cadmus benchmarks{' (--quick)' if quick else ''}\n\n{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}"
+            f", {platform.machine()}, {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f}; "
+            f"seconds per benchmark: {', '.join(f'{k} {v}' for k, v in seconds.items())}\n\n")
+    (out / "all.md").write_text(head + table + "\n")
+    (out / "all.json").write_text(json.dumps({"quick": quick, "seconds": seconds, "rows": rows}, indent=1) + "\n")
+    print("\n" + head + table + f"\n\nwrote {out / 'all.md'} and {out / 'all.json'}")
+    return 0 if all(not isinstance(r, int) for r in results.values()) else 1
+
+
+def cmd_bench_all(rest: list) -> int:
+    p = argparse.ArgumentParser(prog="cadmus bench all", description="run every benchmark; one table of headlines")
+    p.add_argument("--quick", action="store_true", help="small sizes (a smoke run; numbers are not representative)")
+    p.add_argument("--out", type=Path, help="folder for each benchmark's JSON, all.md and all.json (default: "
+                   "benchmarks/results; with --quick, cadmus-bench-quick in the temp folder)")
+    p.add_argument("--only", type=lambda s: s.split(","), help="comma-separated subset, e.g. vm,data")
+    args = p.parse_args(rest)
+    unknown = set(args.only or ()) - set(ALL_BENCHMARKS)
+    if unknown:
+        p.error(f"unknown benchmark {', '.join(sorted(unknown))}; choose from {', '.join(ALL_BENCHMARKS)}")
+    if not (REPO_ROOT / "benchmarks").is_dir():
+        raise SystemExit("cadmus: benchmarks/ not found (benchmarks run from a source checkout)")
+    if args.out is None:  # a smoke run never overwrites the recorded results
+        import tempfile
+
+        args.out = Path(tempfile.gettempdir()) / "cadmus-bench-quick" if args.quick else REPO_ROOT / "benchmarks" / "results"
+    return bench_all(args.quick, args.out, args.only)
+
+
 def cmd_bench(args) -> int:
+    if args.which == "all":
+        return cmd_bench_all(args.rest)
     script = REPO_ROOT / "benchmarks" / f"bench_{args.which}.py"
     if not script.exists():
         raise SystemExit(f"cadmus: {script} not found (benchmarks run from a source checkout)")
@@ -119,7 +239,9 @@ def register(sub) -> None:
     p.add_argument("--write", action="store_true", help="regenerate docs/ISA.md and vm_kernel constants")
     p.set_defaults(func=cmd_isa)
 
-    p = sub.add_parser("bench", help="run a benchmark from benchmarks/ (table + JSON)")
-    p.add_argument("which", choices=BENCHMARKS or None, help="which benchmark: " + ", ".join(BENCHMARKS))
+    p = sub.add_parser("bench", help="run a benchmark from benchmarks/ (table + JSON), or all of them")
+    p.add_argument("which", choices=(*BENCHMARKS, "all"),
+                   help="which benchmark: " + ", ".join(BENCHMARKS) + "; all: each, then one table "
+                        "(options --quick, --out DIR, --only vm,data)")
     p.add_argument("rest", nargs=argparse.REMAINDER, help="options passed to the benchmark")
     p.set_defaults(func=cmd_bench)
