@@ -13,6 +13,7 @@ import sys
 # Modules that provide ``register(subparsers)``, in the order shown by ``cadmus --help``.
 # A group whose optional dependencies are missing is skipped with a note, not a crash.
 COMMAND_MODULES = [
+    "cadmus.quickstart",
     "cadmus.commands.vm",
     "cadmus.data.cli",
     "cadmus.tokenization",

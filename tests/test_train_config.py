@@ -6,6 +6,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from cadmus.models import PRESETS
 from cadmus.train import config
 
 REPO = Path(__file__).resolve().parents[1]
@@ -27,7 +28,8 @@ def test_recipe_parses_and_documents_itself(path):
     sections = [line.strip() for line in text.splitlines() if line.strip() in ("# Model", "# Data", "# Training")]
     assert sections == ["# Model", "# Data", "# Training"]
     margs, dargs, targs = config.parse(path)
-    assert margs.preset == path.stem
+    if path.stem in PRESETS:  # the preset recipes are named after their preset
+        assert margs.preset == path.stem
     assert targs.max_steps > 0 and dargs.view_weights()
 
 

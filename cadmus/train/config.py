@@ -66,6 +66,11 @@ class TrainingArguments:
     output_dir: str = field(default="runs/tiny", metadata={"help": "where checkpoints, metrics and the model go"})
     seed: int = field(default=0, metadata={"help": "seed for initialisation and data order"})
     max_steps: int = field(default=1000, metadata={"help": "optimizer steps"})
+    max_minutes: Optional[float] = field(
+        default=None,
+        metadata={"help": "wall-clock budget of the training loop; max_steps shrinks to the steps that fit, "
+                          "measured while training (see cadmus/train/budget.py)"},
+    )
     per_device_batch_size: int = field(default=32, metadata={"help": "sequences per device per micro-step"})
     gradient_accumulation_steps: int = field(default=1, metadata={"help": "micro-steps per optimizer step"})
     learning_rate: float = field(default=1e-3, metadata={"help": "peak learning rate"})

@@ -18,6 +18,7 @@ from pathlib import Path
 from .. import models
 from ..tokenization import REPO_ROOT, load_tokenizer
 from . import checkpoints, data, evaluation
+from .budget import TimeBudget, agree
 from .config import to_dict
 from .metrics import MetricsLog, plot
 
@@ -114,11 +115,12 @@ def make_scheduler(optimizer, targs):
     """Linear warmup to the peak, then cosine decay to ``min_lr_ratio`` of it at ``max_steps``."""
     import torch
 
-    warm, total, floor = targs.warmup_steps, targs.max_steps, targs.min_lr_ratio
+    warm, floor = targs.warmup_steps, targs.min_lr_ratio
 
     def factor(step):
         if step < warm:
             return (step + 1) / warm
+        total = targs.max_steps  # read at each step: a time budget (budget.py) may refit it
         progress = min(1.0, (step - warm) / max(1, total - warm))
         return floor + (1 - floor) * 0.5 * (1 + math.cos(math.pi * progress))
 
@@ -176,6 +178,8 @@ def train(margs, dargs, targs, recipe_path=None) -> dict:
     from accelerate.utils import set_seed
     from torch.utils.data import DataLoader
 
+    # the budget counts from here: data preparation and model set-up use it too
+    budget = TimeBudget(targs.max_minutes, targs.max_steps, targs.eval_steps) if targs.max_minutes else None
     accelerator = make_accelerator(targs)
     out = Path(targs.output_dir)
     main = accelerator.is_main_process
@@ -237,6 +241,13 @@ def train(margs, dargs, targs, recipe_path=None) -> dict:
     block_tokens = targs.per_device_batch_size * prep.context_length * accelerator.num_processes
     stream = batches(loader, sampler, accelerator, state["step"] * ga)
     bar = _progress(targs, main, state["step"])
+
+    def refit(step, stop_now=False):
+        targs.max_steps = agree(accelerator, step if stop_now else budget.fit(step, state["train_time_s"]))
+        if bar is not None:
+            bar.total = targs.max_steps
+            bar.refresh()
+
     model.train()
     while state["step"] < targs.max_steps:
         t0 = time.perf_counter()
@@ -254,8 +265,18 @@ def train(margs, dargs, targs, recipe_path=None) -> dict:
                           train_time_s=round(state["train_time_s"], 4),
                           tokens_per_s=state["tokens"] / max(state["train_time_s"], 1e-9))
             state["window_loss"], state["window_steps"] = 0.0, 0
+        if budget is not None and step < targs.max_steps:
+            if budget.due(step):
+                refit(step)
+            elif step % targs.logging_steps == 0 and agree(accelerator, int(budget.over())):
+                refit(step, stop_now=True)  # behind the estimate: stop here, still evaluate and save
         if (targs.eval_steps and step % targs.eval_steps == 0) or step == targs.max_steps:
+            t_eval = time.perf_counter()
             record.update(evaluate(step))
+            if budget is not None:
+                budget.record_eval(time.perf_counter() - t_eval)
+                if step < targs.max_steps:
+                    refit(step)
         if len(record) > 1:
             log.log(record)
             if bar is not None:

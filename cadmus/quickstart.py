@@ -1,0 +1,275 @@
+"""``cadmus quickstart``: the whole research loop on embedded defaults, inside a time budget.
+
+    cadmus quickstart                      # 15 minutes on a 2-core CPU, writes runs/quickstart/
+    cadmus quickstart --minutes 1 --data-limit 2000 --out /tmp/qs   # a smoke run (CI)
+
+Stages, each with a progress bar and a time estimate:
+
+1. data   ``cadmus data build recipes/data/quickstart.yaml`` (arith, VM-verified, audited)
+2. train  ``cadmus train recipes/quickstart.yaml`` with ``max_minutes`` set to what the budget
+          leaves after the evaluation reserve (``cadmus/train/budget.py`` fits the step count)
+3. eval   ``cadmus eval`` greedy, suites completion / synthesis / execution, splits test and
+          ood_numbers (``eval_limit`` prompts each)
+4. report ``OUT/summary.json`` (each suite's eval summary, in ``cadmus eval``'s format, plus the
+          stage runtimes and the machine), ``results.md``, ``accuracy_by_difficulty.png``,
+          ``training_curves.png`` and ``dataset_card.md``
+
+The folder also keeps what each stage wrote: ``OUT/data`` (the DatasetDict), ``OUT/model``
+(the trained model, loadable with ``from_pretrained``) and ``OUT/eval/<suite>``.
+The recipes hold every tuned choice (and the measurements behind it, in their comments).
+"""
+from __future__ import annotations
+
+import json
+import os
+import platform
+import shutil
+import sys
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Optional
+
+from .tokenization import REPO_ROOT
+
+SUITES = ("completion", "synthesis", "execution")
+SPLITS = ("test", "ood_numbers")
+TARGET = {"suite": "completion", "split": "test", "family": "arith", "level": 1, "accuracy": 0.95}
+
+
+@dataclass
+class QuickstartArgs:
+    minutes: float = field(default=15.0, metadata={"help": "wall-clock budget of the whole run"})
+    out: str = field(default="runs/quickstart", metadata={"help": "report directory"})
+    data_recipe: str = field(default=str(REPO_ROOT / "recipes/data/quickstart.yaml"),
+                             metadata={"help": "data recipe"})
+    train_recipe: str = field(default=str(REPO_ROOT / "recipes/quickstart.yaml"),
+                              metadata={"help": "training recipe"})
+    data_limit: Optional[int] = field(default=None, metadata={"help": "cap every split (smoke runs)"})
+    eval_limit: int = field(default=300, metadata={"help": "prompts per suite and split"})
+    eval_share: float = field(default=0.1, metadata={
+        "help": "share of the budget kept for evaluation and the report (at least 20 s)"})
+    overwrite: bool = field(default=False, metadata={"help": "replace an existing report directory"})
+
+
+class QuickstartError(RuntimeError):
+    """A stage failed; the message names it."""
+
+
+def _stage(n: int, name: str, detail: str) -> None:
+    print(f"\n[{n}/4] {name}: {detail}", flush=True)
+
+
+def _prepare_out(out: Path, overwrite: bool) -> None:
+    if out.exists() and any(out.iterdir()):
+        if not overwrite:
+            raise QuickstartError(f"{out} exists and is not empty (use --overwrite or another --out)")
+        if not (out / "quickstart.json").is_file() and not (out / "summary.json").is_file():
+            raise QuickstartError(f"refusing to overwrite {out}: it is not a quickstart report directory")
+        shutil.rmtree(out)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "quickstart.json").write_text("{}\n")  # marks the folder as ours from the start
+
+
+def build_data(args: QuickstartArgs, data_dir: Path) -> None:
+    from .cli import main as cadmus_main
+
+    argv = ["data", "build", args.data_recipe, "--out", str(data_dir), "--overwrite"]
+    if args.data_limit is not None:
+        argv += ["--limit", str(args.data_limit)]
+    code = cadmus_main(argv)
+    if code not in (0, None):
+        raise QuickstartError(f"data build failed (exit code {code})")
+
+
+def train_model(args: QuickstartArgs, data_dir: Path, model_dir: Path, minutes: float) -> dict:
+    from .train import config
+    from .train.trainer import train
+
+    margs, dargs, targs = config.parse(args.train_recipe, [
+        "--dataset_path", str(data_dir), "--output_dir", str(model_dir), "--max_minutes", f"{minutes:.4f}"])
+    return train(margs, dargs, targs, recipe_path=args.train_recipe)
+
+
+def evaluate(args: QuickstartArgs, data_dir: Path, model_dir: Path, eval_dir: Path, splits) -> dict:
+    from .eval.cli import main as eval_main
+
+    summaries = {}
+    for suite in SUITES:
+        out = eval_dir / suite
+        argv = [str(model_dir), "--data", str(data_dir), "--suite", suite, "--split", ",".join(splits),
+                "--limit", str(args.eval_limit), "--out", str(out)]
+        code = eval_main(argv)
+        if code != 0:
+            raise QuickstartError(f"eval of suite {suite} failed (exit code {code})")
+        summaries[suite] = json.loads((out / "summary.json").read_text())
+    return summaries
+
+
+def accuracy(entry: dict) -> float:
+    """Greedy accuracy (pass@1 with one sample per prompt) of a split entry of an eval summary
+    (metrics under ``metrics``) or of one of its breakdowns (metrics inline)."""
+    return entry.get("metrics", entry)["pass@1"]
+
+
+def target_result(summaries: dict) -> dict:
+    """The headline number: completion, IID test, arith level 1."""
+    split = summaries[TARGET["suite"]]["splits"].get(TARGET["split"], {})
+    level = split.get("by_level", {}).get(f"level {TARGET['level']}")
+    value = accuracy(level) if level else None
+    return {**TARGET, "measured": value, "prompts": level["prompts"] if level else 0,
+            "met": value is not None and value >= TARGET["accuracy"]}
+
+
+def results_table(summaries: dict) -> str:
+    """Markdown: one row per suite x split, greedy accuracy overall and per difficulty level."""
+    levels = sorted({lv for s in summaries.values() for e in s["splits"].values() for lv in e["by_level"]})
+    head = "| suite | split | prompts | accuracy | " + " | ".join(levels) + " |\n"
+    lines = [head, "|---|---|---:|---:|" + "---:|" * len(levels) + "\n"]
+    for suite, summary in summaries.items():
+        for split, entry in summary["splits"].items():
+            cells = []
+            for lv in levels:
+                m = entry["by_level"].get(lv)
+                cells.append(f"{accuracy(m):.3f} ({m['prompts']})" if m else "-")
+            lines.append(f"| {suite} | {split} | {entry['prompts']} | {accuracy(entry):.3f} | " + " | ".join(cells) + " |\n")
+    return "".join(lines)
+
+
+def plot_by_difficulty(summaries: dict, path: Path) -> None:
+    """One panel per suite: greedy accuracy per difficulty level, IID and OOD bars side by side."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, len(summaries), figsize=(4.2 * len(summaries), 3.4), squeeze=False)
+    for ax, (suite, summary) in zip(axes[0], summaries.items()):
+        splits = list(summary["splits"])
+        levels = sorted({lv for e in summary["splits"].values() for lv in e["by_level"]})
+        width = 0.8 / max(1, len(splits))
+        for j, split in enumerate(splits):
+            values = [accuracy(summary["splits"][split]["by_level"][lv]) if lv in summary["splits"][split]["by_level"]
+                      else float("nan") for lv in levels]
+            bars = ax.bar([i + j * width for i in range(len(levels))], values, width, label=split)
+            ax.bar_label(bars, fmt="%.2f", fontsize=8)
+        ax.set_xticks([i + width * (len(splits) - 1) / 2 for i in range(len(levels))], levels)
+        ax.set_ylim(0, 1.05)
+        ax.set_title(f"{suite} (greedy)", fontsize=10)
+        ax.set_ylabel("accuracy")
+        ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def machine() -> dict:
+    import torch
+
+    return {"platform": platform.platform(), "processor": platform.processor() or platform.machine(),
+            "cpus": os.cpu_count(), "torch_threads": torch.get_num_threads(), "python": platform.python_version(),
+            "torch": torch.__version__, "cuda": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None}
+
+
+def write_report(out: Path, args: QuickstartArgs, summaries: dict, runtimes: dict, trained: dict) -> dict:
+    model = json.loads((out / "model" / "cadmus.json").read_text())
+    summary = {
+        "quickstart": asdict(args),
+        "target": target_result(summaries),
+        "runtime_s": {k: round(v, 1) for k, v in runtimes.items()},
+        "machine": machine(),
+        "dataset": {"path": str(out / "data"),
+                    "content_sha256": json.loads((out / "data" / "build_info.json").read_text())["hashes"]["all"]},
+        "model": {**model["model"], "steps": trained.get("step"), "train_metrics": trained},
+        "suites": summaries,
+    }
+    (out / "summary.json").write_text(json.dumps(summary, indent=1) + "\n")
+    table = results_table(summaries)
+    t = summary["target"]
+    verdict = (f"target: {t['suite']} accuracy on {t['split']} {t['family']} level {t['level']} = "
+               + (f"{t['measured']:.3f}" if t["measured"] is not None else "n/a")
+               + f" (goal >= {t['accuracy']}: {'met' if t['met'] else 'NOT met'})")
+    (out / "results.md").write_text(f"# Cadmus quickstart\n\n{table}\n{verdict}\n\nruntime (s): "
+                                    + ", ".join(f"{k} {v:.0f}" for k, v in summary["runtime_s"].items()) + "\n")
+    plot_by_difficulty(summaries, out / "accuracy_by_difficulty.png")
+    shutil.copyfile(out / "model" / "curves.png", out / "training_curves.png")
+    shutil.copyfile(out / "data" / "README.md", out / "dataset_card.md")
+    (out / "quickstart.json").write_text(json.dumps({"stages_done": list(runtimes)}, indent=1) + "\n")
+    print("\n" + table + "\n" + verdict)
+    return summary
+
+
+def run(args: QuickstartArgs) -> dict:
+    if args.minutes <= 0:
+        raise QuickstartError(f"--minutes must be > 0, got {args.minutes}")
+    budget_s = args.minutes * 60.0
+    start = time.perf_counter()
+    out = Path(args.out)
+    _prepare_out(out, args.overwrite)
+    data_dir, model_dir, eval_dir = out / "data", out / "model", out / "eval"
+    runtimes = {}
+
+    _stage(1, "data", f"building {Path(args.data_recipe).name} into {data_dir}")
+    t = time.perf_counter()
+    build_data(args, data_dir)
+    runtimes["data"] = time.perf_counter() - t
+
+    reserve = max(20.0, args.eval_share * budget_s)
+    train_minutes = (budget_s - (time.perf_counter() - start) - reserve) / 60.0
+    if train_minutes <= 0.05:
+        raise QuickstartError(f"the data stage used the budget ({runtimes['data']:.0f} s of {budget_s:.0f} s): "
+                              "raise --minutes or lower --data-limit")
+    _stage(2, "train", f"{Path(args.train_recipe).name}, about {train_minutes:.1f} min "
+           f"(then about {reserve:.0f} s for evaluation and the report)")
+    t = time.perf_counter()
+    trained = train_model(args, data_dir, model_dir, train_minutes)
+    runtimes["train"] = time.perf_counter() - t
+
+    from .data.io import load_dataset_dir
+
+    present = [s for s in SPLITS if len(load_dataset_dir(data_dir).get(s, [])) > 0]
+    _stage(3, "eval", f"greedy, suites {', '.join(SUITES)} on {', '.join(present)}, "
+           f"up to {args.eval_limit} prompts each (about {reserve:.0f} s)")
+    t = time.perf_counter()
+    summaries = evaluate(args, data_dir, model_dir, eval_dir, present)
+    runtimes["eval"] = time.perf_counter() - t
+
+    _stage(4, "report", str(out))
+    t = time.perf_counter()
+    runtimes["report"] = 0.0
+    summary = write_report(out, args, summaries, runtimes, trained)
+    runtimes["report"] = time.perf_counter() - t
+    runtimes["total"] = time.perf_counter() - start
+    summary["runtime_s"] = {k: round(v, 1) for k, v in runtimes.items()}
+    (out / "summary.json").write_text(json.dumps(summary, indent=1) + "\n")
+    over = runtimes["total"] - budget_s
+    print(f"\ncadmus quickstart: done in {runtimes['total'] / 60:.1f} min (budget {args.minutes:g} min"
+          + (f", over by {over:.0f} s" if over > 0 else "") + f"); report in {out}")
+    return summary
+
+
+def cmd_quickstart(ns) -> int:
+    args = QuickstartArgs(**{k: getattr(ns, k) for k in QuickstartArgs.__dataclass_fields__})
+    try:
+        run(args)
+    except QuickstartError as err:
+        print(f"cadmus quickstart: error: {err}", file=sys.stderr)
+        return 2
+    return 0
+
+
+def register(sub) -> None:
+    from dataclasses import MISSING, fields
+
+    p = sub.add_parser("quickstart", help="build data, train tiny, evaluate and report, in a time budget (CPU)",
+                       description=__doc__.split("\n\n")[0])
+    for f in fields(QuickstartArgs):
+        flag = "--" + f.name.replace("_", "-")
+        default = f.default if f.default is not MISSING else None
+        if f.type in (bool, "bool"):
+            p.add_argument(flag, action="store_true", help=f.metadata["help"])
+        else:
+            kind = {"float": float, "int": int, "str": str}.get(str(f.type).replace("Optional[", "").rstrip("]"), str)
+            p.add_argument(flag, type=kind, default=default, dest=f.name,
+                           help=f"{f.metadata['help']} (default {default})")
+    p.set_defaults(func=cmd_quickstart)
