@@ -20,7 +20,7 @@ from __future__ import annotations
 import itertools
 import random
 import string
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property, lru_cache
 from typing import Callable, NamedTuple, Optional, Sequence
 
@@ -103,6 +103,8 @@ class Draws:
 
 
 _REGISTER_ARRAY = np.array(list(REGISTERS))
+_INPUT_FIELDS = [f"_i{j}" for j in range(8)]  # the first case's values in a contained format string
+_OUTPUT_FIELDS = [f"_o{j}" for j in range(8)]
 
 
 class Task(NamedTuple):
@@ -150,12 +152,12 @@ def prologue(reads: Sequence, inputs: Sequence[int]) -> str:
 def checks(writes: Sequence, inputs: Sequence[int], outputs: Sequence[int]) -> str:
     """Trailing ``assert`` lines: one per output value, in output order."""
     if writes[0] == "regs":
-        return "\n".join(map("assert %s %d".__mod__, zip(writes[1], outputs)))
+        return "\n".join(map("assert %s %s".__mod__, zip(writes[1], outputs)))
     addresses = writes[1](inputs, outputs)
     return "\n".join(map(_LOAD_ASSERT.__mod__, zip(addresses, outputs)))
 
 
-_LOAD_ASSERT = f"load {CHECK_REGISTER} %d\nassert {CHECK_REGISTER} %d"
+_LOAD_ASSERT = f"load {CHECK_REGISTER} %s\nassert {CHECK_REGISTER} %s"
 
 
 class Template:
@@ -235,6 +237,7 @@ class Family:
     level_size: Callable = None
     consts: Callable = None  # draws, params, count -> list of dicts of task constants, or None
     has_length: bool = False  # has a length knob (array length), so it can take part in ood_length
+    _contained_formats: dict = field(default_factory=dict, repr=False, compare=False)  # variant -> str or None
 
     def feasible(self, params: Params) -> bool:
         """Whether ``params`` leave inputs to draw (e.g. factorial has none above 20)."""
@@ -256,6 +259,7 @@ class Family:
         registers = draws.registers(max(len(t.roles) for t in templates), count)
         cases = distinct_cases(draws, self.sample_cases, params, count, n_cases)
         oracle, layout, level_size, name = self.oracle, self.layout, self.level_size, self.name
+        contained_formats = [self._contained_format(t) for t in templates]
         tasks = []
         for t, d, k, regs, cs in zip(template_of, description_of, consts, registers, cases):
             template = templates[t]
@@ -263,16 +267,40 @@ class Family:
             if k:
                 names.update(k)
             outputs = [oracle(c, k) for c in cs]
-            bare, head, body = template.render(names)
-            reads, writes = layout(template.variant, names)
+            bare = template.compiled[0].format_map(names)
+            if contained_formats[t]:  # registers only: one format call with the first case's values
+                names.update(zip(_INPUT_FIELDS, cs[0]))
+                names.update(zip(_OUTPUT_FIELDS, outputs[0]))
+                true_program = contained_formats[t].format_map(names)
+            else:
+                _, head, body = template.render(names)
+                reads, writes = layout(template.variant, names)
+                true_program = contained(head, reads, body, writes, cs[0], outputs[0])
             if level_size is None:  # level: digits of the largest |input|; size: the template's instructions
                 level, size = digits(max(map(abs, itertools.chain.from_iterable(cs)))), template.compiled[3]
             else:
                 level, size = level_size(cs, k, bare)
             description = descriptions[d].format_map(k) if k else descriptions[d]
-            tasks.append(Task(name, template.variant, level, size, description, bare,
-                              contained(head, reads, body, writes, cs[0], outputs[0]), cs, outputs))
+            tasks.append(Task(name, template.variant, level, size, description, bare, true_program, cs, outputs))
         return tasks
+
+    def _contained_format(self, template: Template) -> Optional[str]:
+        """The self-contained form of ``template`` as one format string (fields: its roles and
+        constants, ``{_i0}``... for the first case's inputs, ``{_o0}``... for its outputs) when
+        the family's layout reads and writes registers only; None otherwise (arrays in memory,
+        whose prologue and checks depend on the length). Built by ``contained`` itself, from the
+        layout of placeholder registers, so both paths render the same text."""
+        if template.variant not in self._contained_formats:
+            placeholders = {role: "{" + role + "}" for role in template.roles}
+            reads, writes = self.layout(template.variant, placeholders)
+            fmt = None
+            if all(spec[0] == "reg" for spec in reads) and writes[0] == "regs":
+                _, head, body, _ = template.compiled
+                inputs = [f"{{_i{j}}}" for j in range(len(reads))]
+                outputs = [f"{{_o{j}}}" for j in range(len(writes[1]))]
+                fmt = contained(head, reads, body, writes, inputs, outputs)
+            self._contained_formats[template.variant] = fmt
+        return self._contained_formats[template.variant]
 
 
 def distinct_cases(draws: Draws, sample_cases: Callable, params: Params, count: int, n: int,
