@@ -110,21 +110,15 @@ class ProgramCompletionPipeline(Pipeline):
                  seed=None, batch_size_rows=None):
         import torch
 
-        n = int(num_return_sequences)
-        if n < 1:
-            raise ValueError(f"num_return_sequences must be at least 1, got {n}")
-        greedy = temperature == 0 or (temperature is None and n == 1)
-        if greedy and n > 1:
-            raise ValueError("temperature=0 is greedy decoding, which gives one sample; ask for "
-                             "num_return_sequences=1 or a temperature above 0")
-        ids, limit = model_inputs["ids"], self.model.config.n_positions
-        too_long = max(len(r) for r in ids)
-        if too_long >= limit:
-            raise ValueError(f"a prefix of {too_long} tokens leaves no room in the model's {limit} positions")
+        n, ids = int(num_return_sequences), model_inputs["ids"]
+        sampling = _sampling(n, temperature, top_p)
+        limit = self.model.config.n_positions
+        if min(map(len, ids)) == 0 or max(map(len, ids)) >= limit:
+            bad = sorted({len(r) for r in ids if not 0 < len(r) < limit})
+            raise ValueError(f"a prefix must be 1 to {limit - 1} tokens long to leave room in the model's {limit} "
+                             f"positions; got {', '.join(map(str, bad))} tokens")
         budget = max_new_tokens or getattr(self.model.generation_config, "max_new_tokens", None) \
             or DEFAULT_MAX_NEW_TOKENS
-        sampling = {} if greedy else {"temperature": 1.0 if temperature is None else temperature, "top_p": top_p}
-        eos, pad = self.tokenizer.eos_token_id, self.tokenizer.pad_token_id
         rows = [i for i in range(len(ids)) for _ in range(n)]
         order = sorted(range(len(rows)), key=lambda r: len(ids[rows[r]]))  # similar lengths: less padding
         step = batch_size_rows or self._batch_size or DEFAULT_BATCH_ROWS
@@ -133,22 +127,28 @@ class ProgramCompletionPipeline(Pipeline):
             torch.manual_seed(seed)
         for start in range(0, len(order), step):
             chunk = order[start:start + step]
-            batch, mask = left_pad([ids[rows[r]] for r in chunk], pad)
-            width = batch.shape[1]
-            # top_k=None: sampling is temperature + nucleus only (transformers would add top-k 50)
-            cfg = GenerationConfig(max_new_tokens=min(budget, limit - width), do_sample=not greedy, top_k=None,
-                                   eos_token_id=eos, pad_token_id=pad, use_cache=True, output_logits=True,
-                                   return_dict_in_generate=True, **sampling)
-            out = self.model.generate(input_ids=batch.to(self.device), attention_mask=mask.to(self.device),
-                                      generation_config=cfg,
-                                      stopping_criteria=StoppingCriteriaList([_stop_criterion(self.tokenizer, SUITE,
-                                                                                              width)]))
-            new = out.sequences[:, width:]
-            # output_logits are the raw logits (before temperature / top-p): the model's own distribution
-            logp = torch.stack(out.logits, dim=1).float().log_softmax(-1).gather(-1, new.unsqueeze(-1)).squeeze(-1)
-            for r, tokens, lp in zip(chunk, new.tolist(), logp.tolist()):
-                generated[r] = (tokens, lp)
+            for r, row in zip(chunk, self._generate([ids[rows[r]] for r in chunk], budget, sampling)):
+                generated[r] = row
         return {"prefixes": model_inputs["prefixes"], "rows": rows, "generated": generated}
+
+    def _generate(self, prompts, budget, sampling) -> list:
+        """``(new token ids, their log-probabilities)`` per prompt: one left-padded ``generate``."""
+        import torch
+
+        eos, pad = self.tokenizer.eos_token_id, self.tokenizer.pad_token_id
+        batch, mask = left_pad(prompts, pad)
+        width = batch.shape[1]
+        # top_k=None: sampling is temperature + nucleus only (transformers would add top-k 50)
+        cfg = GenerationConfig(max_new_tokens=min(budget, self.model.config.n_positions - width),
+                               do_sample=bool(sampling), top_k=None, eos_token_id=eos, pad_token_id=pad,
+                               use_cache=True, output_logits=True, return_dict_in_generate=True, **sampling)
+        stop = StoppingCriteriaList([_stop_criterion(self.tokenizer, SUITE, width)])
+        out = self.model.generate(input_ids=batch.to(self.device), attention_mask=mask.to(self.device),
+                                  generation_config=cfg, stopping_criteria=stop)
+        new = out.sequences[:, width:]
+        # output_logits are the raw logits (before temperature / top-p): the model's own distribution
+        logp = torch.stack(out.logits, dim=1).float().log_softmax(-1).gather(-1, new.unsqueeze(-1)).squeeze(-1)
+        return list(zip(new.tolist(), logp.tolist()))
 
     def postprocess(self, model_outputs, verify=False, fuel=DEFAULT_FUEL):
         prefixes = model_outputs["prefixes"]
@@ -178,6 +178,18 @@ class ProgramCompletionPipeline(Pipeline):
             if answer != text:
                 return answer, k
         return self.tokenizer.decode(tokens), len(tokens)
+
+
+def _sampling(n: int, temperature, top_p) -> dict:
+    """Sampling settings for ``generate``; empty for greedy decoding."""
+    if n < 1:
+        raise ValueError(f"num_return_sequences must be at least 1, got {n}")
+    if temperature == 0 or (temperature is None and n == 1):
+        if n > 1:
+            raise ValueError("temperature=0 is greedy decoding, which gives one sample; ask for "
+                             "num_return_sequences=1 or a temperature above 0")
+        return {}
+    return {"temperature": 1.0 if temperature is None else temperature, "top_p": top_p}
 
 
 def _ends_in_assert(prefix: str) -> bool:

@@ -182,8 +182,10 @@ def test_option_errors(pipe):
 
     with pytest.raises(ValueError, match="greedy"):
         pipe("mov a ", num_return_sequences=2, temperature=0)
-    with pytest.raises(ValueError, match="no room"):
+    with pytest.raises(ValueError, match="leave room"):
         pipe("nop\n" * 40)
+    with pytest.raises(ValueError, match="leave room"):
+        pipe(["nop\n", ""])
     with pytest.raises(AlphabetError):
         pipe("mov a \u00e9")
     with pytest.raises(TypeError):
