@@ -1,7 +1,7 @@
 """Task families: generators of true programs, each with an independent Python oracle.
 
 ``FAMILIES`` is built on first use (``registry()``); ``get(name)`` returns one family.
-Every family turns ``(random.Random, Params, n_cases)`` into a :class:`Task` (see ``base``).
+Every family turns ``(Draws, Params, n_cases, count)`` into a batch of :class:`Task` (see ``base``).
 Groups, one module each: ``arith``, ``scalar`` (loops and branches), ``arrays`` (arrays in
 memory), ``calls`` (recursion with call/ret), ``parametric`` (a constant of the task in the
 description and the program) and ``random_programs`` (the ``random`` grammar family).
@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-from .base import Family, Params, Task, wrap
+from .base import Draws, Family, Params, Task, wrap
 
 GROUP_MODULES = ("arith", "scalar", "arrays", "calls", "parametric", "random_programs")
 
@@ -39,4 +39,4 @@ def get(name: str) -> Family:
         raise KeyError(f"unknown task family {name!r}; known: {', '.join(registry())}") from None
 
 
-__all__ = ["Family", "Params", "Task", "get", "names", "registry", "wrap"]
+__all__ = ["Draws", "Family", "Params", "Task", "get", "names", "registry", "wrap"]
