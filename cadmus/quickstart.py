@@ -46,7 +46,8 @@ class QuickstartArgs:
     train_recipe: str = field(default=str(REPO_ROOT / "recipes/quickstart.yaml"),
                               metadata={"help": "training recipe"})
     data_limit: Optional[int] = field(default=None, metadata={"help": "cap every split (smoke runs)"})
-    eval_limit: int = field(default=300, metadata={"help": "prompts per suite and split"})
+    eval_limit: int = field(default=300, metadata={
+        "help": "prompts per suite and split (at most 20 per budget minute, so short runs stay short)"})
     eval_share: float = field(default=0.1, metadata={
         "help": "share of the budget kept for evaluation and the report (at least 20 s)"})
     overwrite: bool = field(default=False, metadata={"help": "replace an existing report directory"})
@@ -228,6 +229,7 @@ def run(args: QuickstartArgs) -> dict:
     from .data.io import load_dataset_dir
 
     present = [s for s in SPLITS if len(load_dataset_dir(data_dir).get(s, [])) > 0]
+    args.eval_limit = max(1, min(args.eval_limit, int(20 * args.minutes)))
     _stage(3, "eval", f"greedy, suites {', '.join(SUITES)} on {', '.join(present)}, "
            f"up to {args.eval_limit} prompts each (about {reserve:.0f} s)")
     t = time.perf_counter()

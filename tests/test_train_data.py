@@ -108,3 +108,23 @@ def test_completion_prompts(dsdir):
     ds = data.load_dataset_dict(dsdir)
     pairs = data.completion_prompts(ds["valid"], 5)
     assert len(pairs) == 5 and all(p.endswith("assert c ") for p, _ in pairs)
+
+
+def test_trim_padding_cuts_to_the_longest_row_and_keeps_the_loss():
+    import torch
+    from transformers import GPT2Config, GPT2LMHeadModel
+
+    from cadmus.train.data import IGNORE_INDEX, trim_padding
+
+    ids = torch.tensor([[5, 6, 7, 0, 0, 0], [5, 6, 0, 0, 0, 0]])
+    mask = (ids != 0).long()
+    labels = torch.where(mask.bool(), ids, torch.full_like(ids, IGNORE_INDEX))
+    batch = {"input_ids": ids, "attention_mask": mask, "labels": labels}
+    cut = trim_padding(batch)
+    assert cut["input_ids"].shape == (2, 3) and cut["labels"].tolist() == [[5, 6, 7], [5, 6, IGNORE_INDEX]]
+    torch.manual_seed(0)
+    model = GPT2LMHeadModel(GPT2Config(vocab_size=10, n_positions=8, n_layer=1, n_head=1, n_embd=8)).eval()
+    with torch.no_grad():
+        assert torch.allclose(model(**batch).loss, model(**cut).loss, atol=1e-6)
+    packed = {"input_ids": ids, "labels": labels}
+    assert trim_padding(packed) is packed

@@ -150,6 +150,19 @@ def to_blocks(tokenized, block_size: int, packing: bool, target_only: bool, pad_
     return blocks.with_format("torch")
 
 
+def trim_padding(batch: dict) -> dict:
+    """Cut a batch of right-padded rows to its longest row. Exact: the cut columns are padding
+    that no real position attends to (causal attention) and whose labels are ignored; it saves
+    the compute a fixed block width would spend on them."""
+    mask = batch.get("attention_mask")
+    if mask is None:  # packed blocks hold no padding
+        return batch
+    width = int(mask.sum(dim=1).max())
+    if width == mask.shape[1]:
+        return batch
+    return {k: v[:, :width] for k, v in batch.items()}
+
+
 def longest_sample(tokenized) -> int:
     lengths = [len(x) for x in tokenized["input_ids"]]
     return max(lengths) if lengths else 0

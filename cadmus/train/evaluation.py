@@ -1,7 +1,7 @@
 """In-training evaluation: token-weighted eval loss and VM-verified greedy completion accuracy."""
 from __future__ import annotations
 
-from .data import IGNORE_INDEX
+from .data import IGNORE_INDEX, trim_padding
 
 
 def eval_loss(model, loader, accelerator) -> float:
@@ -12,6 +12,7 @@ def eval_loss(model, loader, accelerator) -> float:
     total = torch.zeros(2, device=accelerator.device)  # loss * tokens, tokens
     with torch.no_grad():
         for batch in loader:
+            batch = trim_padding(batch)
             n = (batch["labels"][:, 1:] != IGNORE_INDEX).sum()
             total += torch.stack([model(**batch).loss.float() * n, n.float()])
     total = accelerator.reduce(total, "sum")

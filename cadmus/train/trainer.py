@@ -297,7 +297,7 @@ def train_step(model, optimizer, scheduler, stream, accelerator, ga: int, max_gr
     """One optimizer step over ``ga`` micro-batches; returns the mean micro-batch loss."""
     total = 0.0
     for micro in range(ga):
-        batch = next(stream)
+        batch = data.trim_padding(next(stream))
         # gradients are all-reduced only on the last micro-batch of the step
         with accelerator.no_sync(model) if micro < ga - 1 else nullcontext():
             loss = model(**batch).loss / ga
