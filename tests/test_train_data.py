@@ -128,3 +128,24 @@ def test_trim_padding_cuts_to_the_longest_row_and_keeps_the_loss():
         assert torch.allclose(model(**batch).loss, model(**cut).loss, atol=1e-6)
     packed = {"input_ids": ids, "labels": labels}
     assert trim_padding(packed) is packed
+
+
+def test_group_by_length_sampler_is_a_resumable_permutation_of_similar_length_batches():
+    import random
+
+    from cadmus.train.trainer import EpochSampler
+
+    lengths = [random.Random(i).choice([40, 45, 130]) for i in range(1000)]
+    sampler = EpochSampler(1000, seed=3, lengths=lengths, batch_size=16)
+    sampler.set_epoch(2)
+    order = list(sampler)
+    assert sorted(order) == list(range(1000)) and order == list(sampler)  # same epoch, same order
+    batches = [order[i:i + 16] for i in range(0, 992, 16)]
+    mixed = sum(1 for b in batches if len({lengths[i] == 130 for i in b}) > 1)
+    assert mixed <= 2 * (1000 // (16 * EpochSampler.GROUP_WINDOW) + 1)  # only at window borders
+    sampler.set_epoch(3)
+    assert list(sampler) != order
+    plain = EpochSampler(1000, seed=3)
+    plain.set_epoch(2)
+    plain_batches = [list(plain)[i:i + 16] for i in range(0, 992, 16)]
+    assert sum(1 for b in plain_batches if len({lengths[i] == 130 for i in b}) > 1) > len(plain_batches) // 2

@@ -84,6 +84,13 @@ def test_padding_with_target_only_loss_trains(dsdir, tmp_path):
     assert math.isfinite(final["train_loss"]) and 0.5 < final["non_pad_share"] < 1.0
 
 
+def test_mixed_views_grouped_by_length_train(dsdir, tmp_path):
+    final = run_inprocess(dsdir, tmp_path / "run", "--max_steps", "6", "--packing", "false", "--group_by_length", "true",
+                          "--execution_weight", "1", "--synthesis_weight", "1", "--target_only_loss", "true",
+                          "--save_steps", "0", "--accuracy_samples", "0")
+    assert math.isfinite(final["train_loss"]) and final["step"] == 6
+
+
 def test_every_parameter_changes(dsdir, tmp_path):
     import torch
 

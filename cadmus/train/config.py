@@ -52,6 +52,10 @@ class DataArguments:
         default=True,
         metadata={"help": "pack samples into full blocks (true) or pad each sample with an attention mask (false)"},
     )
+    group_by_length: bool = field(
+        default=False,
+        metadata={"help": "unpacked rows: batch rows of similar length together (less padding when views are mixed)"},
+    )
     target_only_loss: bool = field(
         default=False, metadata={"help": "compute the loss only on the target part of each view"}
     )

@@ -28,10 +28,19 @@ class RecipeError(ValueError):
 
 
 class EpochSampler:
-    """A permutation of the rows that depends only on (seed, epoch): resumable by construction."""
+    """A permutation of the rows that depends only on (seed, epoch): resumable by construction.
 
-    def __init__(self, n: int, seed: int):
+    With ``lengths`` (group by length), each window of ``GROUP_WINDOW`` batches of the
+    permutation is sorted by length before it is cut into batches, and the batches are then
+    shuffled: a batch holds rows of similar length, so cutting it to its longest row
+    (``data.trim_padding``) removes most padding when views of very different lengths are
+    mixed, while the order stays random at the scale of the window."""
+
+    GROUP_WINDOW = 50
+
+    def __init__(self, n: int, seed: int, lengths=None, batch_size: int = 1):
         self.n, self.seed, self.epoch = n, seed, 0
+        self.lengths, self.batch_size = lengths, batch_size
 
     def set_epoch(self, epoch: int) -> None:
         self.epoch = epoch
@@ -43,7 +52,18 @@ class EpochSampler:
         import torch
 
         g = torch.Generator().manual_seed(self.seed * 1_000_003 + self.epoch)
-        return iter(torch.randperm(self.n, generator=g).tolist())
+        order = torch.randperm(self.n, generator=g).tolist()
+        if self.lengths is None:
+            return iter(order)
+        window = self.GROUP_WINDOW * self.batch_size
+        batches = []
+        for start in range(0, self.n, window):
+            chunk = sorted(order[start:start + window], key=lambda i: -self.lengths[i])
+            batches += [chunk[b:b + self.batch_size] for b in range(0, len(chunk), self.batch_size)]
+        full = [b for b in batches if len(b) == self.batch_size]
+        short = [b for b in batches if len(b) < self.batch_size]  # at most one: it goes last
+        shuffled = torch.randperm(len(full), generator=g).tolist()
+        return iter([i for b in shuffled for i in full[b]] + [i for b in short for i in b])
 
 
 @dataclass
@@ -206,7 +226,10 @@ def train(margs, dargs, targs, recipe_path=None) -> dict:
 
     optimizer = make_optimizer(model, targs)
     scheduler = make_scheduler(optimizer, targs)
-    sampler = EpochSampler(len(prep.train), targs.seed)
+    lengths = None
+    if dargs.group_by_length and not dargs.packing:
+        lengths = [sum(row) for row in prep.train.with_format(None)["attention_mask"]]
+    sampler = EpochSampler(len(prep.train), targs.seed, lengths, targs.per_device_batch_size)
     loader = DataLoader(prep.train, batch_size=targs.per_device_batch_size, sampler=sampler, drop_last=True)
     eval_loader = DataLoader(prep.valid, batch_size=targs.per_device_batch_size)
     model, optimizer, loader, eval_loader = accelerator.prepare(model, optimizer, loader, eval_loader)

@@ -1,0 +1,59 @@
+"""The shortened quickstart (CI): every stage runs and every report file exists."""
+import json
+
+import pytest
+
+from cadmus.cli import main
+from cadmus.quickstart import QuickstartArgs, QuickstartError, results_table, run, target_result
+
+REPORT_FILES = ("summary.json", "results.md", "accuracy_by_difficulty.png", "training_curves.png", "dataset_card.md",
+                "model/model.safetensors", "model/cadmus.json", "data/dataset_dict.json")
+
+
+@pytest.fixture(scope="module")
+def report(tmp_path_factory):
+    out = tmp_path_factory.mktemp("quickstart") / "run"
+    code = main(["quickstart", "--minutes", "1", "--data-limit", "300", "--out", str(out)])
+    assert code == 0
+    return out
+
+
+def test_every_stage_ran_and_every_report_file_exists(report):
+    for name in REPORT_FILES:
+        assert (report / name).is_file(), name
+    summary = json.loads((report / "summary.json").read_text())
+    assert set(summary["runtime_s"]) == {"data", "train", "eval", "report", "total"}
+    assert summary["model"]["steps"] >= 1
+    for suite in ("completion", "synthesis", "execution"):
+        splits = summary["suites"][suite]["splits"]
+        assert set(splits) == {"test", "ood_numbers"}
+        for entry in splits.values():  # the eval issue's format: pass@1, per-level breakdown
+            assert 0.0 <= entry["metrics"]["pass@1"] <= 1.0 and entry["prompts"] == 20
+            assert "level 1" in entry["by_level"]
+    assert summary["target"]["measured"] == summary["suites"]["completion"]["splits"]["test"]["by_level"]["level 1"]["pass@1"]
+
+
+def test_results_table_and_target_come_from_the_summaries():
+    entry = {"metrics": {"pass@1": 0.5}, "prompts": 4,
+             "by_level": {"level 1": {"pass@1": 0.96, "prompts": 2}, "level 2": {"pass@1": 0.0, "prompts": 2}}}
+    summaries = {"completion": {"splits": {"test": entry}}}
+    table = results_table(summaries)
+    assert "| completion | test | 4 | 0.500 | 0.960 (2) | 0.000 (2) |" in table
+    target = target_result(summaries)
+    assert target["measured"] == 0.96 and target["met"]
+    entry["by_level"]["level 1"]["pass@1"] = 0.5
+    assert not target_result(summaries)["met"]
+
+
+def test_refuses_to_overwrite_a_foreign_directory(tmp_path):
+    (tmp_path / "notes.txt").write_text("keep me")
+    with pytest.raises(QuickstartError, match="exists"):
+        run(QuickstartArgs(out=str(tmp_path)))
+    with pytest.raises(QuickstartError, match="not a quickstart"):
+        run(QuickstartArgs(out=str(tmp_path), overwrite=True))
+    assert (tmp_path / "notes.txt").read_text() == "keep me"
+
+
+def test_bad_budget_is_a_clear_error(tmp_path, capsys):
+    assert main(["quickstart", "--minutes", "0", "--out", str(tmp_path / "q")]) == 2
+    assert "--minutes must be > 0" in capsys.readouterr().err
