@@ -57,7 +57,7 @@ from transformers.pipelines import PIPELINE_REGISTRY
 
 import cadmus
 from cadmus.data.views import completion_answer
-from cadmus.eval.generate import _stop_criterion
+from cadmus.eval.generate import stop_criterion
 from cadmus.eval.prompts import cut_sample
 from cadmus.isa import DEFAULT_FUEL
 from cadmus.tokenization import encode
@@ -142,7 +142,7 @@ class ProgramCompletionPipeline(Pipeline):
         cfg = GenerationConfig(max_new_tokens=min(budget, self.model.config.n_positions - width),
                                do_sample=bool(sampling), top_k=None, eos_token_id=eos, pad_token_id=pad,
                                use_cache=True, output_logits=True, return_dict_in_generate=True, **sampling)
-        stop = StoppingCriteriaList([_stop_criterion(self.tokenizer, SUITE, width)])
+        stop = StoppingCriteriaList([stop_criterion(self.tokenizer, SUITE, width)])
         out = self.model.generate(input_ids=batch.to(self.device), attention_mask=mask.to(self.device),
                                   generation_config=cfg, stopping_criteria=stop)
         new = out.sequences[:, width:]

@@ -36,7 +36,7 @@ class GenerationSettings:
         return self.n == 1 and not self.sample_one
 
 
-def _stop_criterion(tokenizer, suite: str, prompt_width: int):
+def stop_criterion(tokenizer, suite: str, prompt_width: int):
     """A ``StoppingCriteria`` that ends each row at its first stop string (checked on token ids)."""
     import torch
     from transformers import StoppingCriteria
@@ -89,7 +89,7 @@ def generate_samples(model, tokenizer, prompts: Sequence[str], suite: str, setti
                                top_k=None, eos_token_id=eos, pad_token_id=pad, use_cache=True, **sampling)
         with torch.no_grad():
             out = model.generate(input_ids=ids.to(device), attention_mask=mask.to(device), generation_config=cfg,
-                                 stopping_criteria=StoppingCriteriaList([_stop_criterion(tokenizer, suite, width)]))
+                                 stopping_criteria=StoppingCriteriaList([stop_criterion(tokenizer, suite, width)]))
         for r, row in zip(chunk, out[:, width:].tolist()):
             texts[r] = _account(tokenizer, suite, row, eos, pad, stats)
     stats["seconds"] = time.perf_counter() - start
