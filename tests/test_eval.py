@@ -285,15 +285,15 @@ def test_generation_stops_at_the_answer(model_dir, dataset):
 def test_stop_criterion_marks_rows_individually():
     import torch
 
-    from cadmus.eval.generate import _stop_criterion
+    from cadmus.eval.generate import stop_criterion
     from cadmus.tokenization import encode, load_tokenizer
 
     tok = load_tokenizer()
     ids = torch.tensor([encode(tok, "# x\nab\n\n"), encode(tok, "# x\nab\n#"), encode(tok, "# x\nabcd")])
-    assert _stop_criterion(tok, "synthesis", 4)(ids, None).tolist() == [True, True, False]
-    assert _stop_criterion(tok, "completion", 7)(ids, None).tolist() == [True, False, False]
+    assert stop_criterion(tok, "synthesis", 4)(ids, None).tolist() == [True, True, False]
+    assert stop_criterion(tok, "completion", 7)(ids, None).tolist() == [True, False, False]
     # a stop string inside the prompt does not count: only generated tokens are checked
-    assert _stop_criterion(tok, "synthesis", 8)(ids, None).tolist() == [False, False, False]
+    assert stop_criterion(tok, "synthesis", 8)(ids, None).tolist() == [False, False, False]
 
 
 def test_eval_run_writes_reports(model_dir, data_dir, tmp_path):
