@@ -52,7 +52,7 @@ def eval_summaries(folder) -> list:
     candidates = [folder / "summary.json", *folder.glob("*/summary.json"), *folder.parent.glob("*/summary.json"),
                   *folder.parent.glob("*/*/summary.json")]
     for path in candidates:
-        if path in found or "checkpoints" in path.parts or not path.is_file():
+        if path in found or not path.is_file():
             continue
         try:
             summary = json.loads(path.read_text())
@@ -69,9 +69,9 @@ def eval_summaries(folder) -> list:
 
 def _dataset_repo(info: dict):
     """The Hub id of the training dataset, when its folder records one (``hub.json``)."""
-    record = Path(info.get("dataset", {}).get("path") or "/nonexistent") / HUB_RECORD
+    path = info.get("dataset", {}).get("path")
     try:
-        return json.loads(record.read_text())["repo_id"]
+        return json.loads((Path(path) / HUB_RECORD).read_text())["repo_id"] if path else None
     except (OSError, ValueError, KeyError):
         return None
 
@@ -102,12 +102,15 @@ def model_card(folder, repo_id=None, dataset_repo=None) -> str:
     if metric_names:
         header["metrics"] = metric_names
     model, data, recipe = info.get("model", {}), info.get("dataset", {}), info.get("recipe", {})
-    size = f"{model['parameters']:,} parameters, " if model.get("parameters") else ""
+    config = json.loads((folder / "config.json").read_text()) if (folder / "config.json").is_file() else {}
+    shape = [f"{model['parameters']:,} parameters" if model.get("parameters") else None,
+             f"preset `{model['preset']}`" if model.get("preset") else None,
+             f"n_layer {config['n_layer']}, n_embd {config['n_embd']}" if "n_layer" in config else None,
+             f"context {config['n_positions']} tokens" if "n_positions" in config else None]
     lines = [f"---\n{yaml.safe_dump(header, sort_keys=False).strip()}\n---", CARD_MARKER, f"# {repo_id}", "",
-             f"A GPT-2 model ({size}preset `{model.get('preset', '?')}`, context {model.get('context_length', '?')} "
-             "tokens) trained with Cadmus on verified programs in the Cadmus DSL v1, with a character-level "
-             "tokenizer. Prompts are program text; see the Cadmus README for the completion, synthesis and "
-             "execution views.", "",
+             f"A GPT-2 model ({', '.join(p for p in shape if p)}) trained with Cadmus on verified programs in "
+             "the Cadmus DSL v1, with a character-level tokenizer. Prompts are program text; see the Cadmus "
+             "README for the completion, synthesis and execution views.", "",
              "```python", "from transformers import AutoModelForCausalLM, AutoTokenizer", "",
              f'tokenizer = AutoTokenizer.from_pretrained("{repo_id}")',
              f'model = AutoModelForCausalLM.from_pretrained("{repo_id}")', "```", ""]

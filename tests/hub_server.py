@@ -12,8 +12,6 @@ hf_hub_download, HfFileSystem), ``datasets`` (push_to_hub, load_dataset) and ``t
     POST /api/validate-yaml                                 (README front matter: always valid)
     GET  /api/{type}s/{ns}/{name}[/revision/{rev}]          repo info: sha, siblings, private
     GET  /api/{type}s/{ns}/{name}/tree/{rev}[/{path}]       listing (?recursive=true)
-    POST /api/{type}s/{ns}/{name}/paths-info/{rev}          form: paths=..., listing of those paths
-    GET  /api/{type}s/{ns}/{name}/refs                      branches
     POST /api/{type}s/{ns}/{name}/branch/{branch}           new branch at a revision (default main)
     POST /api/{type}s/{ns}/{name}/preupload/{rev}           "lfs" for binary suffixes (LFS_SUFFIXES), else "regular"
     POST /{ns}/{name}.git/info/lfs/objects/batch            (and /datasets/...) LFS "basic" transfer: a PUT URL
@@ -117,18 +115,13 @@ class FakeHub:
         sha256, lfs = record
         return sha256 if lfs else git_blob_sha(self.blob(sha256))
 
-    def entries(self, repo: Repo, rev: str, paths=None, prefix: str = "", recursive: bool = True) -> list:
-        """Tree entries (files and implied folders) below ``prefix`` or exactly at ``paths``."""
+    def entries(self, repo: Repo, rev: str, prefix: str = "", recursive: bool = True) -> list:
+        """Tree entries (files and implied folders) below ``prefix``."""
         files = repo.files(rev)
         folders = {"/".join(p.split("/")[:i]) for p in files for i in range(1, p.count("/") + 1)}
-        out = []
+        below, out = (prefix + "/" if prefix else ""), []
         for path in sorted(set(files) | folders):
-            if paths is not None:
-                if path not in paths:
-                    continue
-            elif not path.startswith(prefix + "/" if prefix else "") or path == prefix:
-                continue
-            elif not recursive and "/" in path[len(prefix) + bool(prefix):]:
+            if not path.startswith(below) or (not recursive and "/" in path[len(below):]):
                 continue
             if path in files:
                 sha256, lfs = files[path]
@@ -232,9 +225,6 @@ def _handler(hub: FakeHub):
                 return self._create(json.loads(body))
             if parts == ["validate-yaml"]:
                 return self._send(200, {"errors": [], "warnings": []})
-            if parts == ["whoami-v2"]:
-                self._need_token()
-                return self._send(200, {"type": "user", "name": "cadmus-test", "orgs": [], "auth": {}})
             if len(parts) < 3 or parts[0] not in REPO_TYPES:
                 raise HubError(404, None, f"no route for {method} {self.path}")
             repo = hub.repo(REPO_TYPES[parts[0]], "/".join(parts[1:3]))
@@ -249,12 +239,6 @@ def _handler(hub: FakeHub):
                 if rest[1:] and not entries:
                     raise HubError(404, "EntryNotFound", f"{'/'.join(rest[1:])} does not exist on {rest[0]}")
                 return self._send(200, entries)
-            if action == "paths-info" and rest:
-                form = parse_qs(body.decode())
-                return self._send(200, hub.entries(repo, rest[0], paths=set(form.get("paths", []))))
-            if action == "refs":
-                return self._send(200, {"branches": [{"name": b, "ref": f"refs/heads/{b}", "targetCommit": s}
-                                                     for b, s in repo.branches.items()], "tags": [], "converts": []})
             if action == "branch" and rest and method == "POST":
                 start = (json.loads(body) if body else {}).get("startingPoint") or "main"
                 if rest[0] in repo.branches:
