@@ -49,7 +49,8 @@ def _push(out: Path, repo: str) -> int:
     try:
         sha = push(out, repo)
     except HubError as err:  # no network, no token, no such repo: say so, keep the local copy
-        print(f"cadmus data build: {err}; the dataset is saved locally in {out}", file=sys.stderr)
+        print(f"cadmus data build: push to the Hub repository {repo!r} failed ({err}); "
+              f"the dataset is saved locally in {out}", file=sys.stderr)
         return 1
     print(f"pushed {out} to the Hub dataset repository {repo} (commit {sha[:12]})")
     return 0
