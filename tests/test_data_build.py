@@ -172,12 +172,12 @@ def test_ood_length_takes_only_families_longer_than_training(tmp_path):
 
 
 def test_push_to_hub_failure_is_a_clear_error(tmp_path, capsys, monkeypatch, request):
-    from datasets import DatasetDict
+    import huggingface_hub.constants
 
-    def no_network(self, repo, **kwargs):
-        raise ConnectionError("no network")
-
-    monkeypatch.setattr(DatasetDict, "push_to_hub", no_network)
+    # no token anywhere: the push stops before any request (test_hub.py covers real pushes)
+    monkeypatch.delenv("HF_TOKEN", raising=False)
+    monkeypatch.setattr(huggingface_hub.constants, "HF_TOKEN_PATH", str(tmp_path / "no-token"))
+    monkeypatch.setattr(huggingface_hub.constants, "HF_STORED_TOKENS_PATH", str(tmp_path / "no-tokens"))
     recipe = request.config.rootpath / "recipes" / "data" / "tiny.yaml"
     code = main(["data", "build", str(recipe), "--out", str(tmp_path / "ds"), "--limit", "3", "--workers", "1",
                  "--quiet", "--push-to-hub", "someone/cadmus"])
