@@ -12,7 +12,8 @@ not, so ``--repeat`` keeps the run with the least CPU per record.
 
 ``--baseline REV`` also runs this benchmark as it was at git revision REV (extracted with
 ``git archive`` into a cache folder; its first run compiles the VM kernel there, a few minutes),
-with the same arguments, just before this one, and reports both: a before/after in one run.
+with the same arguments, alternating with the current code (each run a fresh process), and
+reports the best of each: a before/after measured under the same load.
 """
 from __future__ import annotations
 
@@ -66,25 +67,28 @@ def table(rows: dict) -> str:
                               for name, r in rows.items())])
 
 
-def baseline(rev: str, args) -> dict:
-    """This benchmark's best row at git revision ``rev``, run in a subprocess from an extracted copy."""
+def extract(rev: str) -> tuple:
+    """(short sha, folder) of git revision ``rev`` extracted from this repository (kept: the
+    Numba cache of its VM makes later runs fast)."""
     sha = subprocess.run(["git", "rev-parse", "--short", rev], cwd=REPO, check=True, capture_output=True,
                          text=True).stdout.strip()
     root = Path(tempfile.gettempdir()) / f"cadmus-bench-{sha}"
-    if not (root / "benchmarks" / "bench_data.py").exists():  # kept: its Numba cache makes reruns fast
+    if not (root / "benchmarks" / "bench_data.py").exists():
         root.mkdir(parents=True, exist_ok=True)
         archive = subprocess.run(["git", "archive", sha], cwd=REPO, check=True, capture_output=True).stdout
         subprocess.run(["tar", "-x", "-C", str(root)], input=archive, check=True)
-    rows = []
-    for _ in range(args.repeat):
-        with tempfile.NamedTemporaryFile(suffix=".json") as out:
-            subprocess.run([sys.executable, "benchmarks/bench_data.py", "--records", str(args.records), "--workers",
-                            str(args.workers), "--recipe", str(args.recipe), "--json", out.name],
-                           cwd=root, env={**os.environ, "PYTHONPATH": str(root)}, check=True, capture_output=True)
-            rows.append(json.loads(Path(out.name).read_text()))
-    best = min(rows, key=cpu_per_record)
-    best["cpu_us_per_record"] = round(cpu_per_record(best), 1)
-    return {"rev": sha, **best}
+    return sha, root
+
+
+def run_at(root: Path, args) -> dict:
+    """One row of the benchmark as the code in ``root`` has it, run in a subprocess."""
+    with tempfile.NamedTemporaryFile(suffix=".json") as out:
+        subprocess.run([sys.executable, "benchmarks/bench_data.py", "--records", str(args.records), "--workers",
+                        str(args.workers), "--recipe", str(args.recipe), "--json", out.name],
+                       cwd=root, env={**os.environ, "PYTHONPATH": str(root)}, check=True, capture_output=True)
+        row = json.loads(Path(out.name).read_text())
+    row["cpu_us_per_record"] = round(cpu_per_record(row), 1)
+    return row
 
 
 def cpu_per_record(row: dict) -> float:
@@ -100,9 +104,18 @@ def main(argv=None) -> int:
     p.add_argument("--baseline", metavar="REV", help="also run this benchmark at git revision REV, for a before/after")
     p.add_argument("--json", help="also write the results to this file")
     args = p.parse_args(argv)
-    before = baseline(args.baseline, args) if args.baseline else None
-    run(min(2000, args.records), args.workers, args.recipe)  # warm-up: worker start, VM kernel load
-    row = min((run(args.records, args.workers, args.recipe) for _ in range(args.repeat)), key=cpu_per_record)
+    if args.baseline:
+        # baseline and current alternate, each in a fresh process, so both see the same machine load
+        sha, root = extract(args.baseline)
+        runs = [(run_at(root, args), run_at(REPO, args)) for _ in range(args.repeat)]
+        before = {"rev": sha, **min((b for b, _ in runs), key=cpu_per_record)}
+        row = min((c for _, c in runs), key=cpu_per_record)
+        # the load can change between runs: each back-to-back pair's CPU ratio is the fairer comparison
+        row["cpu_speedup_per_pair"] = [round(cpu_per_record(b) / cpu_per_record(c), 2) for b, c in runs]
+    else:
+        before = None
+        run(min(2000, args.records), args.workers, args.recipe)  # warm-up: worker start, VM kernel load
+        row = min((run(args.records, args.workers, args.recipe) for _ in range(args.repeat)), key=cpu_per_record)
     print(f"cadmus data benchmark on {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
           f"load average {os.getloadavg()[0]:.1f}, best of {args.repeat}")
     print(table({f"baseline {before['rev']}": before, "current": row} if before else {"current": row}))

@@ -152,3 +152,14 @@ def test_arith_apply_table_matches_apply():
         for _ in range(500):
             a, b = rng.randint(-2**63, 2**63 - 1), rng.choice([rng.randint(-100, 100), rng.randint(-2**63, 2**63 - 1)]) or 1
             assert APPLY[op](a, b) == apply(op, a, b), (op, a, b)
+
+
+def test_contained_format_renders_what_contained_does(monkeypatch):
+    """Register-only templates render their self-contained form with one format string; the
+    general path (``Template.render`` + ``layout`` + ``contained``) must give the same tasks."""
+    from cadmus.families import Family
+
+    fast = {name: fam.generate(Draws(9), Params(), 5, 30) for name, fam in registry().items()}
+    monkeypatch.setattr(Family, "_contained_format", lambda self, template: None)
+    for name, fam in registry().items():
+        assert fam.generate(Draws(9), Params(), 5, 30) == fast[name], name
