@@ -48,7 +48,7 @@ class QuickstartArgs:
     data_limit: Optional[int] = field(default=None, metadata={"help": "cap every split (smoke runs)"})
     eval_limit: int = field(default=300, metadata={
         "help": "prompts per suite and split (at most 20 per budget minute, so short runs stay short)"})
-    eval_share: float = field(default=0.1, metadata={
+    eval_share: float = field(default=0.03, metadata={
         "help": "share of the budget kept for evaluation and the report (at least 20 s)"})
     overwrite: bool = field(default=False, metadata={"help": "replace an existing report directory"})
 
