@@ -420,3 +420,16 @@ def test_prompts_longer_than_the_context_are_scored_too_long(dataset, tmp_path):
     summary = {**summarize(rows, [1]), "config": {"suite": "completion"}}
     assert summary["splits"]["test"]["too_long"] == 3
     assert "test: 3 of 3 prompts do not fit the model's context" in markdown_table(summary)
+
+
+def test_answer_tokens_are_counted_on_the_generated_ids():
+    # a generated <unk> decodes to several characters: counting by re-encoding the text
+    # would put the answer's end past the row (answer tokens > generated tokens)
+    from cadmus.eval.generate import _tokens_covering
+    from cadmus.tokenization import load_tokenizer
+
+    tok = load_tokenizer()
+    ids = [tok.unk_token_id] + tok("7\n9", add_special_tokens=False)["input_ids"]
+    width = len(tok.decode([tok.unk_token_id]))
+    assert _tokens_covering(tok, ids, width + 2) == 3  # <unk>, "7", "\n"
+    assert _tokens_covering(tok, ids, 10 ** 6) == len(ids)

@@ -107,7 +107,7 @@ def _account(tokenizer, suite, row, eos, pad, stats) -> str:
     answer = cut_sample(suite, body)
     if answer != body:  # ended by a stop string: the answer's tokens run through it
         stop = min((s for s in stop_strings(suite) if body.startswith(s, len(answer))), key=len)
-        answer_end = len(tokenizer(answer + stop, add_special_tokens=False, split_special_tokens=True)["input_ids"])
+        answer_end = _tokens_covering(tokenizer, row[:eos_at], len(answer) + len(stop))
     else:  # ended by end-of-sequence (counted) or by the token budget
         answer_end = min(eos_at + 1, len(row))
     tail = row[answer_end:]
@@ -115,6 +115,18 @@ def _account(tokenizer, suite, row, eos, pad, stats) -> str:
     stats["past_answer_tokens"] += sum(1 for t in tail if t != pad)
     stats["padded_slots"] += len(tail) - sum(1 for t in tail if t != pad)
     return answer
+
+
+def _tokens_covering(tokenizer, ids, n_chars: int) -> int:
+    """How many of the generated ``ids`` it takes to decode at least ``n_chars`` characters.
+    Counted on the ids themselves: re-encoding the text would miscount a generated special
+    token (``<unk>`` decodes to five characters)."""
+    seen = 0
+    for i, t in enumerate(ids, 1):
+        seen += len(tokenizer.decode([t]))
+        if seen >= n_chars:
+            return i
+    return len(ids)
 
 
 def generate_sharded(model, tokenizer, prompts: Sequence[str], suite: str, settings: GenerationSettings,
