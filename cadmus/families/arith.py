@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import random
 
-from .base import (Draws, Family, Params, REGISTERS, Task, choice, clip, contained, level_size_range, randint,
+from .base import (LevelledFamily, Params, REGISTERS, Task, choice, contained, randint,
                    sample, wrap)
 
 LEVEL_OPS = {1: ("add", "sub"), 2: ("add", "sub", "mul"),
@@ -141,26 +141,14 @@ def describe(rng: random.Random, n_inputs: int, steps: list) -> str:
     return choice(rng, DESCRIPTIONS).format(inputs=inputs, expr=expr)
 
 
-class Arith(Family):
+class Arith(LevelledFamily):
     """Generated from an expression DAG instead of a template (see the module docstring)."""
+
+    LEVELS, SIZES = LEVEL_OPS, LEVEL_COUNT
 
     def __init__(self):
         super().__init__("arith", "arith", "input x[, y[, z]]; output the value of the expression in the description",
                          [], [], None, lambda c, k: [evaluate(k["steps"], c)], None, has_length=True)
-
-    def feasible(self, params: Params) -> bool:
-        return clip(params.numbers, -10**9, 10**9) is not None and any(lv in LEVEL_OPS for lv in params.levels)
-
-    def size_range(self, params: Params) -> tuple:
-        return level_size_range(params, LEVEL_COUNT)
-
-    def generate(self, draws: Draws, params: Params, n_cases: int, count: int) -> list:
-        """``count`` tasks: the expression DAGs drawn record by record, the inputs for all at once."""
-        numbers = clip(params.numbers, -10**9, 10**9)
-        rng = draws.python_rng()
-        levels = [lv for lv in params.levels if lv in LEVEL_OPS]
-        inputs = draws.ints(*numbers, (count, n_cases, 3)).tolist()
-        return [self._task(rng, params, numbers, levels, cases) for cases in inputs]
 
     def _task(self, rng: random.Random, params: Params, numbers: tuple, levels: list, inputs: list) -> Task:
         level = choice(rng, levels)

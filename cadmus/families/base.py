@@ -350,3 +350,26 @@ def clip(params_range: tuple, lo: int, hi: int) -> Optional[tuple]:
     """The recipe's range intersected with a family's domain, or None when empty (cached: hot path)."""
     a, b = max(params_range[0], lo), min(params_range[1], hi)
     return (a, b) if a <= b else None
+
+
+class LevelledFamily(Family):
+    """A family drawn record by record from a grammar with named levels (arith, random): the
+    program's shape is decided per record, only the inputs are drawn for the whole batch.
+    Subclasses set ``LEVELS`` (the level names they know) and ``SIZES`` (level -> size range of
+    their length knob) and write ``_task(rng, params, numbers, levels, inputs)``."""
+
+    LEVELS: dict = {}
+    SIZES: dict = {}
+
+    def feasible(self, params: Params) -> bool:
+        return clip(params.numbers, -10**9, 10**9) is not None and any(lv in self.LEVELS for lv in params.levels)
+
+    def size_range(self, params: Params) -> tuple:
+        return level_size_range(params, self.SIZES)
+
+    def generate(self, draws: Draws, params: Params, n_cases: int, count: int) -> list:
+        numbers = clip(params.numbers, -10**9, 10**9)
+        rng = draws.python_rng()
+        levels = [lv for lv in params.levels if lv in self.LEVELS]
+        inputs = draws.ints(*numbers, (count, n_cases, 3)).tolist()
+        return [self._task(rng, params, numbers, levels, cases) for cases in inputs]

@@ -15,7 +15,7 @@ import operator
 import random
 from typing import Optional
 
-from .base import (Draws, Family, Params, REGISTERS, Task, choice, clip, contained, level_size_range, randint,
+from .base import (LevelledFamily, Params, REGISTERS, Task, choice, contained, randint,
                    sample, wrap)
 
 BINARY = ("add", "sub", "mul", "min", "max", "and", "or", "xor", "eq", "ne", "lt", "le", "gt", "ge")
@@ -229,26 +229,14 @@ def render(stmts: list) -> str:
     return "\n".join(r.lines)
 
 
-class RandomPrograms(Family):
+class RandomPrograms(LevelledFamily):
     """Programs from the grammar above (see the module docstring)."""
+
+    LEVELS, SIZES = LEVEL_LENGTH, LEVEL_LENGTH
 
     def __init__(self):
         super().__init__("random", "random", "input 1..3 values; output 1..2 values (no description)",
                          [], [""], None, lambda c, k: k["run"](c), None, has_length=True)
-
-    def feasible(self, params: Params) -> bool:
-        return clip(params.numbers, -10**9, 10**9) is not None and any(lv in LEVEL_LENGTH for lv in params.levels)
-
-    def size_range(self, params: Params) -> tuple:
-        return level_size_range(params, LEVEL_LENGTH)
-
-    def generate(self, draws: Draws, params: Params, n_cases: int, count: int) -> list:
-        """``count`` tasks: the programs drawn record by record, the inputs for all at once."""
-        numbers = clip(params.numbers, -10**9, 10**9)
-        rng = draws.python_rng()
-        levels = [lv for lv in params.levels if lv in LEVEL_LENGTH]
-        inputs = draws.ints(*numbers, (count, n_cases, 3)).tolist()
-        return [self._task(rng, params, numbers, levels, cases) for cases in inputs]
 
     def _task(self, rng: random.Random, params: Params, numbers: tuple, levels: list, inputs: list) -> Task:
         level = choice(rng, levels)
