@@ -46,3 +46,16 @@ def test_saved_model_reloads_to_identical_logits(tmp_path):
 def test_presets_table_lists_every_preset():
     table = models.describe_presets()
     assert all(name in table for name in models.PRESETS)
+
+
+def test_fused_gelu_is_gpt2s_gelu():
+    """The presets use the fused tanh GELU: the same function as GPT-2's `gelu_new`."""
+    import torch
+    from transformers.activations import ACT2FN
+
+    from cadmus import models
+
+    config = models.make_config("tiny", 99, 64)
+    assert config.activation_function == "gelu_pytorch_tanh"
+    x = torch.linspace(-6, 6, 1001)
+    assert torch.allclose(ACT2FN[config.activation_function](x), ACT2FN["gelu_new"](x), atol=1e-6)

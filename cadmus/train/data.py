@@ -164,16 +164,26 @@ def trim_padding(batch: dict) -> dict:
 
 
 def longest_sample(tokenized) -> int:
-    lengths = [len(x) for x in tokenized["input_ids"]]
-    return max(lengths) if lengths else 0
+    """Longest ``input_ids`` row, read off the Arrow list offsets (no Python lists: 200k rows
+    took 10 s that way)."""
+    import pyarrow.compute as pc
+
+    if len(tokenized) == 0:
+        return 0
+    column = tokenized.with_format("arrow")[:]["input_ids"]
+    return int(pc.max(pc.list_value_length(column)).as_py())
 
 
 def non_pad_share(blocks) -> float:
     """Share of real (non-pad) tokens among all block positions."""
     if "attention_mask" not in blocks.column_names:
         return 1.0 if len(blocks) else 0.0  # packed blocks hold no padding
-    mask = blocks.with_format("numpy")[:]["attention_mask"]
-    return float(mask.mean()) if len(mask) else 0.0
+    import pyarrow.compute as pc
+
+    if len(blocks) == 0:
+        return 0.0
+    mask = blocks.with_format("arrow")[:]["attention_mask"]
+    return pc.sum(pc.list_flatten(mask)).as_py() / pc.sum(pc.list_value_length(mask)).as_py()
 
 
 def completion_prompts(valid, n: int) -> list:
