@@ -53,8 +53,6 @@ def test_fused_gelu_is_gpt2s_gelu():
     import torch
     from transformers.activations import ACT2FN
 
-    from cadmus import models
-
     config = models.make_config("tiny", 99, 64)
     assert config.activation_function == "gelu_pytorch_tanh"
     x = torch.linspace(-6, 6, 1001)
