@@ -50,7 +50,6 @@ def test_presets_table_lists_every_preset():
 
 def test_fused_gelu_is_gpt2s_gelu():
     """The presets use the fused tanh GELU: the same function as GPT-2's `gelu_new`."""
-    import torch
     from transformers.activations import ACT2FN
 
     config = models.make_config("tiny", 99, 64)
