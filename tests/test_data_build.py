@@ -47,6 +47,23 @@ def test_determinism_independent_of_workers(tiny):
     assert dd3["train"]["program"] != dd["train"]["program"][:5]
 
 
+def test_a_shared_pool_serves_builds_of_different_recipes(tiny):
+    """Workers of ``worker_pool`` take each job's recipe: a second build on the same pool, with
+    another seed, gets its own data, and the first recipe's data stays that of ``workers=1``."""
+    import copy
+
+    from cadmus.data.builder import worker_pool
+
+    recipe, _, info = tiny
+    other = copy.deepcopy(recipe)
+    other.seed += 1
+    with worker_pool(2) as pool:
+        _, first = build(other, workers=2, limit=8, progress=False, pool=pool)
+        _, second = build(recipe, workers=2, limit=LIMIT, progress=False, pool=pool)
+    assert second.hashes == info.hashes
+    assert first.hashes == build(other, workers=1, limit=8, progress=False)[1].hashes != info.hashes
+
+
 def test_limit_keeps_a_prefix(tiny):
     recipe, dd, _ = tiny
     small, _ = build(recipe, workers=1, limit=10, progress=False)

@@ -165,12 +165,11 @@ def view_keys(rec: dict) -> list:
 _WORKER: dict = {}
 
 
-def _init_worker(recipe: Recipe, threads: Optional[int] = None, schema=None) -> None:
+def _init_worker(threads: Optional[int] = None, schema=None) -> None:
     if threads:  # one VM thread per process: the processes already use every core
         import numba
 
         numba.set_num_threads(threads)
-    _WORKER["recipe"], _WORKER["plans"] = recipe, make_plans(recipe)
     _WORKER["schema"] = schema  # from the parent: importing ``datasets`` would cost a worker ~1 s
     # one-time costs up front (the VM kernel's load, Arrow's first conversion and compute calls,
     # ~0.5 s), so that the per-chunk timings measure the steady state
@@ -178,6 +177,20 @@ def _init_worker(recipe: Recipe, threads: Optional[int] = None, schema=None) -> 
 
     cadmus.run_batch(["out 1"], fuel=10)
     chunk_digest(columns_to_arrow({c: [] for c in COLUMNS}))
+
+
+def _use_recipe(recipe: Recipe) -> None:
+    """Make ``recipe`` the worker's (a pool may serve several builds, see ``worker_pool``)."""
+    if _WORKER.get("recipe") != recipe:
+        _WORKER["recipe"], _WORKER["plans"] = recipe, make_plans(recipe)
+
+
+def worker_pool(workers: int):
+    """``workers`` started worker processes (``spawn``, one VM thread each) for ``build(...,
+    pool=)``: builds that share a pool pay the start (~1 s: imports, the VM kernel's load) once.
+    Close it with ``pool.close(); pool.join()`` or use it as a context manager."""
+    # spawn, not fork: the parent may already run Numba threads, which do not survive a fork
+    return multiprocessing.get_context("spawn").Pool(workers, _init_worker, (1, features().arrow_schema))
 
 
 def to_columns(records: list) -> dict:
@@ -203,9 +216,10 @@ def _generate_chunk(job: tuple) -> tuple:
             gc.enable()
 
 
-def _chunk(split: str, start: int, stop: int, length: int) -> tuple:
+def _chunk(recipe: Recipe, split: str, start: int, stop: int, length: int) -> tuple:
     """Records ``start..stop`` of the chunk of ``length`` records at ``start`` (generated whole)."""
-    recipe, plan = _WORKER["recipe"], _WORKER["plans"][split]
+    _use_recipe(recipe)
+    plan = _WORKER["plans"][split]
     # CPU time, not wall time: the measure must not depend on what else runs on the machine
     t0 = time.process_time()
     draws = Draws(chunk_seed(recipe.seed, split, start // CHUNK))
@@ -439,10 +453,11 @@ class BuildInfo:
     timings: dict = field(default_factory=dict)  # CPU seconds summed over processes: generate, verify, vm, pack, main
 
 
-def _jobs(split: str, size: int, full_size: int) -> list:
-    """(split, start, stop, length) per chunk: records ``start..stop`` of a chunk of ``length``
-    (a chunk of the full split is generated whole, so that ``--limit`` keeps a prefix)."""
-    return [(split, s, min(s + CHUNK, size), min(CHUNK, full_size - s)) for s in range(0, size, CHUNK)]
+def _jobs(recipe: Recipe, split: str, size: int) -> list:
+    """(recipe, split, start, stop, length) per chunk: records ``start..stop`` of a chunk of
+    ``length`` (a chunk of the full split is generated whole, so that ``--limit`` keeps a prefix)."""
+    full_size = recipe.splits[split].size
+    return [(recipe, split, s, min(s + CHUNK, size), min(CHUNK, full_size - s)) for s in range(0, size, CHUNK)]
 
 
 def _redraw(plan: Plan, recipe: Recipe, index: int, forbidden: set) -> tuple:
@@ -508,11 +523,13 @@ def _flat_parts(arr):
 
 
 def build(recipe: Recipe, workers: Optional[int] = None, limit: Optional[int] = None,
-          progress: bool = True) -> tuple:
+          progress: bool = True, pool=None) -> tuple:
     """Generate, verify and deduplicate every split; returns (DatasetDict, BuildInfo).
 
     ``workers > 1`` starts processes with ``spawn`` (safe next to Numba threads): a script that
-    calls ``build`` must do so under ``if __name__ == "__main__":``.
+    calls ``build`` must do so under ``if __name__ == "__main__":``. ``pool``: worker processes
+    from ``worker_pool`` to use instead of starting ``workers`` (it is left open; pass its size
+    as ``workers``, which the build info reports).
     """
     import pyarrow as pa
     from datasets import Dataset, DatasetDict, DatasetInfo
@@ -525,16 +542,17 @@ def build(recipe: Recipe, workers: Optional[int] = None, limit: Optional[int] = 
     sizes = {s: min(recipe.splits[s].size, limit) if limit is not None else recipe.splits[s].size for s in SPLITS}
     info = BuildInfo(sizes=sizes, workers=workers,
                      families={s: [f.name for f in plans[s].families] for s in SPLITS})
-    # spawn, not fork: the parent may already run Numba threads, which do not survive a fork
     schema = features().arrow_schema
-    pool = multiprocessing.get_context("spawn").Pool(workers, _init_worker, (recipe, 1, schema)) if workers > 1 else None
-    if pool is None:
-        _init_worker(recipe, schema=schema)
+    own_pool = pool is None and workers > 1  # a pool of ours is closed at the end
+    if own_pool:
+        pool = worker_pool(workers)
+    elif pool is None:
+        _init_worker(schema=schema)
     forbidden, tables, hashes = set(), {}, {}
     bar = tqdm(total=sum(sizes.values()), unit="rec", disable=not progress, desc="build")
     try:
         for split in SPLITS:
-            jobs = _jobs(split, sizes[split], recipe.splits[split].size)
+            jobs = _jobs(recipe, split, sizes[split])
             chunks = pool.imap(_generate_chunk, jobs) if pool else map(_generate_chunk, jobs)
             parts, split_keys, redrawn, h = [], [], 0, hashlib.sha256()
             for table, digest, keys, timings in chunks:
@@ -558,7 +576,7 @@ def build(recipe: Recipe, workers: Optional[int] = None, limit: Optional[int] = 
             tables[split] = pa.concat_tables(parts) if parts else schema.empty_table()
     finally:
         bar.close()
-        if pool:
+        if own_pool:
             pool.close()
             pool.join()
     whole = hashlib.sha256("".join(f"{s}:{hashes[s]}\n" for s in SPLITS).encode())
