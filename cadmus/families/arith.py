@@ -21,8 +21,7 @@ from __future__ import annotations
 
 import random
 
-from .base import (LevelledFamily, Params, REGISTERS, Task, choice, contained, randint,
-                   sample, wrap)
+from .base import LevelledFamily, Params, REGISTERS, Task, sample, wrap
 
 LEVEL_OPS = {1: ("add", "sub"), 2: ("add", "sub", "mul"),
              3: ("add", "sub", "mul", "div", "mod", "min", "max")}
@@ -75,70 +74,83 @@ APPLY = {"add": lambda a, b: ((a + b + _HALF) & _MASK) - _HALF,
          "mod": lambda a, b: a % b, "min": min, "max": max}
 
 
-def _expr(op: str, a: str, b: str) -> str:
-    if op in ("min", "max"):
-        return f"{op}({a}, {b})"
-    return f"({a} {INFIX[op]} {b})"
-
-
-def _literal(rng: random.Random, numbers: tuple, nonzero: bool) -> int:
-    v = randint(rng, *numbers)
-    if nonzero and v == 0:
-        v = numbers[1] if numbers[1] != 0 else (numbers[0] if numbers[0] != 0 else 1)
-    return v
-
-
 def draw_steps(rng: random.Random, level: int, n_ops: int, numbers: tuple):
     """(number of inputs, steps): a DAG that uses every input and ends in a single value."""
-    n_inputs = randint(rng, 1, min(3, n_ops + 1))
+    # ``randint``, ``choice`` and ``_literal`` written out: the generator's hot path
+    r = rng.random
+    n_inputs = 1 + int(r() * min(3, n_ops + 1))
     binary = set(sample(rng, range(n_ops), n_inputs - 1))  # ops that join two pending values
     pending = list(range(n_inputs))
     steps = []
-    r = rng.random
+    joining, ops = JOINING_OPS[level], LEVEL_OPS[level]
+    lo, span = numbers[0], numbers[1] - numbers[0] + 1
     for k in range(n_ops):
-        a = pending.pop(int(r() * len(pending)))
+        a = ("v", pending.pop(int(r() * len(pending))))
         if k in binary:
-            op = choice(rng, JOINING_OPS[level])
+            op = joining[int(r() * len(joining))]
             b = ("v", pending.pop(int(r() * len(pending))))
         else:
-            op = choice(rng, LEVEL_OPS[level])
-            b = _literal(rng, numbers, nonzero=op in ("div", "mod"))
-        first, second = (("v", a), b)
-        if op not in ("div", "mod") and rng.random() < 0.3:
-            first, second = second, first  # literal first, e.g. (17 - x)
-        steps.append((op, first, second))
+            op = ops[int(r() * len(ops))]
+            b = lo + int(r() * span)
+            if op in ("div", "mod"):
+                if b == 0:
+                    b = numbers[1] if numbers[1] != 0 else (numbers[0] if numbers[0] != 0 else 1)
+                steps.append((op, a, b))
+                pending.append(n_inputs + k)
+                continue
+        if op not in ("div", "mod") and r() < 0.3:
+            a, b = b, a  # literal first, e.g. (17 - x)
+        steps.append((op, a, b))
         pending.append(n_inputs + k)
     return n_inputs, steps
 
 
 def render(rng: random.Random, n_inputs: int, steps: list, in_place: bool):
-    """(reading lines, computing lines, result register) with registers drawn at random."""
+    """(reading lines, computing lines as one text, registers of the values) with registers
+    drawn at random."""
     # only as many registers as can be used (a full shuffle of 15 would cost more than a record)
     free = sample(rng, REGISTERS, min(len(REGISTERS), n_inputs + (0 if in_place else len(steps))))
-    reg = [free.pop() for _ in range(n_inputs)]
+    reg = free[:-n_inputs - 1:-1]  # what n_inputs pops take
+    del free[-n_inputs:]
     dead = []  # registers whose value was consumed (every value is used exactly once)
     body = []
     for op, s1, s2 in steps:
-        t1 = reg[s1[1]] if s1.__class__ is tuple else str(s1)
-        t2 = reg[s2[1]] if s2.__class__ is tuple else str(s2)
-        srcs = [reg[s[1]] for s in (s1, s2) if s.__class__ is tuple]
+        if s1.__class__ is tuple:
+            t1 = reg[s1[1]]
+            if s2.__class__ is tuple:
+                t2 = reg[s2[1]]
+                dst = t1 if in_place else free.pop() if free else dead.pop(0)
+                if t1 != dst:
+                    dead.append(t1)
+                if t2 != dst:
+                    dead.append(t2)
+            else:
+                t2 = str(s2)
+                dst = t1 if in_place else free.pop() if free else dead.pop(0)
+                if t1 != dst:
+                    dead.append(t1)
+        else:  # a literal first, a register second
+            t1, t2 = str(s1), reg[s2[1]]
+            dst = t2 if in_place else free.pop() if free else dead.pop(0)
+            if t2 != dst:
+                dead.append(t2)
         # fresh: a new register while any is left; long (ood_length) chains then recycle dead ones
-        dst = srcs[0] if in_place else free.pop() if free else dead.pop(0)
         body.append(f"{op} {dst} {t1} {t2}")
-        dead.extend(r for r in srcs if r != dst)
         reg.append(dst)
-    return [f"in {r}" for r in reg[:n_inputs]], body, reg
+    return [f"in {r}" for r in reg[:n_inputs]], "\n".join(body), reg
 
 
 def describe(rng: random.Random, n_inputs: int, steps: list) -> str:
     exprs = list(NAMES[:n_inputs])
     for op, s1, s2 in steps:
-        exprs.append(_expr(op, exprs[s1[1]] if s1.__class__ is tuple else str(s1),
-                           exprs[s2[1]] if s2.__class__ is tuple else str(s2)))
-    expr = exprs[-1][1:-1] if exprs[-1].startswith("(") else exprs[-1]
-    names = NAMES[:n_inputs]
-    inputs = names[0] if n_inputs == 1 else ", ".join(names[:-1]) + " and " + names[-1]
-    return choice(rng, DESCRIPTIONS).format(inputs=inputs, expr=expr)
+        a = exprs[s1[1]] if s1.__class__ is tuple else str(s1)
+        b = exprs[s2[1]] if s2.__class__ is tuple else str(s2)
+        exprs.append(f"{op}({a}, {b})" if op in ("min", "max") else f"({a} {INFIX[op]} {b})")
+    expr = exprs[-1][1:-1] if exprs[-1][0] == "(" else exprs[-1]
+    return DESCRIPTIONS[int(rng.random() * len(DESCRIPTIONS))].format(inputs=INPUT_NAMES[n_inputs], expr=expr)
+
+
+INPUT_NAMES = {1: "x", 2: "x and y", 3: "x, y and z"}
 
 
 class Arith(LevelledFamily):
@@ -151,17 +163,22 @@ class Arith(LevelledFamily):
                          [], [], None, lambda c, k: [evaluate(k["steps"], c)], None, has_length=True)
 
     def _task(self, rng: random.Random, params: Params, numbers: tuple, levels: list, inputs: list) -> Task:
-        level = choice(rng, levels)
-        n_ops = randint(rng, *(params.ops or LEVEL_COUNT[level]))
+        r = rng.random
+        level = levels[int(r() * len(levels))]
+        lo, hi = params.ops or LEVEL_COUNT[level]
+        n_ops = lo + int(r() * (hi - lo + 1))
         n_inputs, steps = draw_steps(rng, level, n_ops, numbers)
-        in_place = rng.random() < 0.5
-        reads, body, reg = render(rng, n_inputs, steps, in_place)
+        in_place = r() < 0.5
+        reads, body_text, reg = render(rng, n_inputs, steps, in_place)
         cases = [c[:n_inputs] for c in inputs]
         outputs = [[v] for v in evaluate_cases(steps, cases)]
-        body_text = "\n".join(body)
-        program = "\n".join([*reads, body_text, f"out {reg[-1]}"])
-        true_program = contained("", tuple(("reg", r) for r in reg[:n_inputs]), body_text, ("regs", [reg[-1]]),
-                                 cases[0], outputs[0])
+        out = reg[-1]
+        program = "\n".join([*reads, body_text, f"out {out}"])
+        # ``contained`` written out: the inputs loaded into their registers, the output asserted
+        lines = [*map("mov %s %s".__mod__, zip(reg, cases[0])), body_text, f"assert {out} {outputs[0][0]}"]
+        if not body_text:  # no operations (an ``ops`` range from 0)
+            lines.remove("")
+        true_program = "\n".join(lines)
         return Task("arith", "in_place" if in_place else "fresh", level, n_ops, describe(rng, n_inputs, steps),
                     program, true_program, cases, outputs)
 

@@ -24,10 +24,13 @@ JUMP_IF_NOT = {"<": "jge", "<=": "jgt", ">": "jle", ">=": "jlt", "==": "jne", "!
 LEVEL_LENGTH = {1: (3, 8), 2: (4, 10), 3: (5, 12)}
 
 
+_HALF, _MASK = 1 << 63, (1 << 64) - 1  # ``wrap`` written out where hot: ((v + _HALF) & _MASK) - _HALF
+
 BINARY_OPS = {  # Python semantics of each instruction; wrap() brings results back to int64
-    "add": lambda a, b: wrap(a + b), "sub": lambda a, b: wrap(a - b), "mul": lambda a, b: wrap(a * b),
+    "add": lambda a, b: ((a + b + _HALF) & _MASK) - _HALF, "sub": lambda a, b: ((a - b + _HALF) & _MASK) - _HALF,
+    "mul": lambda a, b: ((a * b + _HALF) & _MASK) - _HALF,
     "min": min, "max": max, "and": operator.and_, "or": operator.or_, "xor": operator.xor,
-    "div": lambda a, b: wrap(a // b), "mod": operator.mod, "shl": lambda a, b: wrap(a << b),
+    "div": lambda a, b: ((a // b + _HALF) & _MASK) - _HALF, "mod": operator.mod, "shl": lambda a, b: wrap(a << b),
     "shr": operator.rshift,
     "eq": lambda a, b: int(a == b), "ne": lambda a, b: int(a != b), "lt": lambda a, b: int(a < b),
     "le": lambda a, b: int(a <= b), "gt": lambda a, b: int(a > b), "ge": lambda a, b: int(a >= b),
@@ -36,7 +39,8 @@ CONDITIONS = {"<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": opera
               "==": operator.eq, "!=": operator.ne}
 
 
-UNARY_OPS = {"neg": lambda a: wrap(-a), "abs": lambda a: wrap(abs(a)), "not": operator.invert,
+UNARY_OPS = {"neg": lambda a: ((_HALF - a) & _MASK) - _HALF, "abs": lambda a: ((abs(a) + _HALF) & _MASK) - _HALF,
+             "not": operator.invert,
              "sign": lambda a: (a > 0) - (a < 0), "mov": lambda a: a}
 
 
@@ -60,9 +64,9 @@ class Machine:
     cases that take them. One pass over the tree per record instead of one per case.
     """
 
-    def __init__(self, n: int = 1):
+    def __init__(self, n: int = 1, registers: str = REGISTERS):
         self.n = n
-        self.regs = {r: [0] * n for r in REGISTERS}
+        self.regs = {r: [0] * n for r in registers}  # the registers the program may use
         self.mem = {}  # address -> a value per case
 
     def value(self, v) -> list:
@@ -124,31 +128,44 @@ class Machine:
 class Grammar:
     """Draws statements over a working set of registers."""
 
+    # ``randint(rng, lo, hi)`` is written out as ``lo + int(r() * (hi - lo + 1))`` and ``choice(rng,
+    # seq)`` as ``seq[int(r() * len(seq))]`` (the generator's hot path): the same draws
+
     def __init__(self, rng: random.Random, level: int, numbers: tuple, work: list):
         self.rng, self.level, self.numbers, self.work = rng, level, numbers, work
+        self.r = rng.random
 
     def operand(self):
-        if self.rng.random() < 0.65:
-            return choice(self.rng, self.work)
-        return randint(self.rng, *self.numbers) if self.rng.random() < 0.5 else randint(self.rng, 0, 9)
+        r = self.r
+        if r() < 0.65:
+            return self.work[int(r() * len(self.work))]
+        if r() < 0.5:
+            lo, hi = self.numbers
+            return lo + int(r() * (hi - lo + 1))
+        return int(r() * 10)
 
     def simple(self, writable: list):
-        rng, roll = self.rng, self.rng.random()
-        dst = choice(rng, writable)
+        r = self.r
+        roll = r()
+        dst = writable[int(r() * len(writable))]
         if self.level >= 3 and roll < 0.15:
-            return ("store", randint(rng, 0, 15), self.operand()) if rng.random() < 0.5 else ("load", dst, randint(rng, 0, 15))
+            if r() < 0.5:
+                return ("store", int(r() * 16), self.operand())
+            return ("load", dst, int(r() * 16))
         if roll < 0.25:
-            return ("un", choice(rng, UNARY), dst, self.operand())
+            return ("un", UNARY[int(r() * len(UNARY))], dst, self.operand())
+        work = self.work
         if roll < 0.35:
-            op = choice(rng, ("div", "mod", "shl", "shr"))
-            return ("bin", op, dst, choice(rng, self.work), randint(rng, 1, 9) if op in ("div", "mod") else randint(rng, 0, 8))
-        return ("bin", choice(rng, BINARY), dst, choice(rng, self.work), self.operand())
+            op = SHIFTS_DIVS[int(r() * 4)]
+            src = work[int(r() * len(work))]
+            return ("bin", op, dst, src, 1 + int(r() * 9) if op in ("div", "mod") else int(r() * 9))
+        return ("bin", BINARY[int(r() * len(BINARY))], dst, work[int(r() * len(work))], self.operand())
 
     def block(self, length: int, writable: list) -> list:
         """Statements worth about ``length`` instructions (a compound one counts its parts)."""
-        out, left = [], length
+        out, left, r = [], length, self.r
         while left > 0:
-            roll = self.rng.random()
+            roll = r()
             if self.level >= 2 and left >= 3 and roll < 0.25:
                 stmt = self.branch(min(left - 1, 4), writable)
             elif self.level >= 3 and left >= 4 and roll < 0.45 and len(writable) > 1:
@@ -160,16 +177,22 @@ class Grammar:
         return out
 
     def branch(self, length: int, writable: list):
-        cond = choice(self.rng, tuple(JUMP_IF_NOT))
-        then_len = randint(self.rng, 1, max(1, length - 1))
-        else_len = length - then_len if self.rng.random() < 0.5 else 0
-        return ("if", cond, choice(self.rng, self.work), self.operand(),
+        r = self.r
+        cond = CONDITION_NAMES[int(r() * len(CONDITION_NAMES))]
+        then_len = 1 + int(r() * max(1, length - 1))
+        else_len = length - then_len if r() < 0.5 else 0
+        return ("if", cond, self.work[int(r() * len(self.work))], self.operand(),
                 [self.simple(writable) for _ in range(then_len)], [self.simple(writable) for _ in range(else_len)])
 
     def loop(self, length: int, writable: list):
-        counter = choice(self.rng, writable)
-        inner = [r for r in writable if r != counter]
-        return ("loop", counter, randint(self.rng, 1, 5), [self.simple(inner) for _ in range(max(1, length))])
+        r = self.r
+        counter = writable[int(r() * len(writable))]
+        inner = [w for w in writable if w != counter]
+        return ("loop", counter, 1 + int(r() * 5), [self.simple(inner) for _ in range(max(1, length))])
+
+
+SHIFTS_DIVS = ("div", "mod", "shl", "shr")
+CONDITION_NAMES = tuple(JUMP_IF_NOT)
 
 
 def size(stmt) -> int:
@@ -195,8 +218,10 @@ class Renderer:
             kind = s[0]
             if kind == "in":
                 self.lines.append(f"in {s[1]}")
-            elif kind in ("bin", "un"):
-                self.lines.append(" ".join(map(str, s[1:])))
+            elif kind == "bin":
+                self.lines.append(f"{s[1]} {s[2]} {s[3]} {s[4]}")
+            elif kind == "un":
+                self.lines.append(f"{s[1]} {s[2]} {s[3]}")
             elif kind == "store":
                 self.lines.append(f"store {s[1]} {s[2]}")
             elif kind == "load":
@@ -239,20 +264,25 @@ class RandomPrograms(LevelledFamily):
                          [], [""], None, lambda c, k: k["run"](c), None, has_length=True)
 
     def _task(self, rng: random.Random, params: Params, numbers: tuple, levels: list, inputs: list) -> Task:
-        level = choice(rng, levels)
-        length = randint(rng, *(params.ops or LEVEL_LENGTH[level]))
-        regs = sample(rng, REGISTERS, randint(rng, 3, 5))
-        n_inputs = randint(rng, 1, min(3, len(regs)))
+        r = rng.random
+        level = levels[int(r() * len(levels))]
+        lo, hi = params.ops or LEVEL_LENGTH[level]
+        length = lo + int(r() * (hi - lo + 1))
+        regs = sample(rng, REGISTERS, 3 + int(r() * 3))
+        n_inputs = 1 + int(r() * min(3, len(regs)))
         body = Grammar(rng, level, numbers, regs).block(length, regs)
-        outs = sample(rng, regs, randint(rng, 1, 2))
+        outs = sample(rng, regs, 1 + int(r() * 2))
         cases = [c[:n_inputs] for c in inputs]
-        outputs = run_oracle_cases(body, regs[:n_inputs], cases, outs)
+        outputs = run_oracle_cases(body, regs[:n_inputs], cases, outs, regs)
         body_text = render(body)
-        reads = "\n".join(f"in {r}" for r in regs[:n_inputs])
-        program = "\n".join([reads, body_text, *(f"out {r}" for r in outs)])
+        program = "\n".join([*map("in %s".__mod__, regs[:n_inputs]), body_text, *map("out %s".__mod__, outs)])
         n_insns = program.count("\n") + 1 - program.count(":")
-        true_program = contained("", tuple(("reg", r) for r in regs[:n_inputs]), body_text, ("regs", outs),
-                                 cases[0], outputs[0])
+        # ``contained`` written out: the inputs loaded into their registers, the outputs asserted
+        lines = [*map("mov %s %s".__mod__, zip(regs, cases[0])), body_text,
+                 *map("assert %s %s".__mod__, zip(outs, outputs[0]))]
+        if not body_text:
+            lines.remove("")
+        true_program = "\n".join(lines)
         return Task("random", f"level{level}", level, n_insns, "", program, true_program, cases, outputs)
 
 
@@ -261,9 +291,10 @@ def run_oracle(body: list, input_regs: list, inputs: list, outs: list) -> list:
     return run_oracle_cases(body, input_regs, [inputs], outs)[0]
 
 
-def run_oracle_cases(body: list, input_regs: list, cases: list, outs: list) -> list:
-    """The outputs of the program on every case (one run of the lane machine)."""
-    m = Machine(len(cases))
+def run_oracle_cases(body: list, input_regs: list, cases: list, outs: list, registers: str = REGISTERS) -> list:
+    """The outputs of the program on every case (one run of the lane machine); ``registers``:
+    all that the program uses."""
+    m = Machine(len(cases), registers)
     for r, column in zip(input_regs, zip(*cases)):  # what the program's leading `in` lines do
         m.regs[r] = list(column)
     m.run(body)
