@@ -314,3 +314,15 @@ def test_an_empty_split_saves_and_loads(tmp_path, request):
     assert main(["data", "build", str(recipe), "--out", str(out), "--limit", "4", "--workers", "1", "--quiet"]) == 0
     sizes = {split: len(d) for split, d in load_dataset_dir(out).items()}
     assert sizes["ood_family"] == 0 and sizes["train"] == 4
+
+
+@pytest.mark.parametrize("text, ok", [(" ~\nx", True), ("\t", False), ("\x7f", False), ("\x1f", False),
+                                      ("é", False), ("\r", False), ("", True)])
+def test_printable_checks_every_view_byte(text, ok):
+    import pyarrow as pa
+
+    from cadmus.data.builder import VIEW_COLUMNS, _printable
+
+    cols = {c: ["plain", "text"] for c in VIEW_COLUMNS}
+    cols["execution_target"] = ["plain", text]
+    assert _printable(pa.table(cols)) is ok

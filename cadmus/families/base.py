@@ -260,6 +260,7 @@ class Family:
         cases = distinct_cases(draws, self.sample_cases, params, count, n_cases)
         oracle, layout, level_size, name = self.oracle, self.layout, self.level_size, self.name
         contained_formats = [self._contained_format(t) for t in templates]
+        slots = [fmt is not None and "{_prologue}" in fmt for fmt in contained_formats]
         tasks = []
         for t, d, k, regs, cs in zip(template_of, description_of, consts, registers, cases):
             template = templates[t]
@@ -268,14 +269,20 @@ class Family:
                 names.update(k)
             outputs = [oracle(c, k) for c in cs]
             bare = template.compiled[0].format_map(names)
-            if contained_formats[t]:  # registers only: one format call with the first case's values
-                names.update(zip(_INPUT_FIELDS, cs[0]))
-                names.update(zip(_OUTPUT_FIELDS, outputs[0]))
-                true_program = contained_formats[t].format_map(names)
-            else:
+            fmt = contained_formats[t]
+            if fmt is None:  # the general path, which the formats must equal
                 _, head, body = template.render(names)
                 reads, writes = layout(template.variant, names)
                 true_program = contained(head, reads, body, writes, cs[0], outputs[0])
+            else:  # one format call with the first case's values (or its prologue and checks)
+                if slots[t]:
+                    reads, writes = layout(template.variant, names)
+                    names["_prologue"] = prologue(reads, cs[0])
+                    names["_checks"] = checks(writes, cs[0], outputs[0])
+                else:
+                    names.update(zip(_INPUT_FIELDS, cs[0]))
+                    names.update(zip(_OUTPUT_FIELDS, outputs[0]))
+                true_program = fmt.format_map(names)
             if level_size is None:  # level: digits of the largest |input|; size: the template's instructions
                 level, size = digits(max(map(abs, itertools.chain.from_iterable(cs)))), template.compiled[3]
             else:
@@ -286,19 +293,21 @@ class Family:
 
     def _contained_format(self, template: Template) -> Optional[str]:
         """The self-contained form of ``template`` as one format string (fields: its roles and
-        constants, ``{_i0}``... for the first case's inputs, ``{_o0}``... for its outputs) when
-        the family's layout reads and writes registers only; None otherwise (arrays in memory,
-        whose prologue and checks depend on the length). Built by ``contained`` itself, from the
-        layout of placeholder registers, so both paths render the same text."""
+        constants, and when the family's layout reads and writes registers only, ``{_i0}``... for
+        the first case's inputs and ``{_o0}``... for its outputs; otherwise ``{_prologue}`` and
+        ``{_checks}``, whose lines depend on an array's length). Built by ``contained`` itself
+        (from the layout of placeholder registers) or as it joins its parts, so that both paths
+        render the same text (a test holds them equal)."""
         if template.variant not in self._contained_formats:
             placeholders = {role: "{" + role + "}" for role in template.roles}
             reads, writes = self.layout(template.variant, placeholders)
-            fmt = None
+            _, head, body, _ = template.compiled
             if all(spec[0] == "reg" for spec in reads) and writes[0] == "regs":
-                _, head, body, _ = template.compiled
                 inputs = [f"{{_i{j}}}" for j in range(len(reads))]
                 outputs = [f"{{_o{j}}}" for j in range(len(writes[1]))]
                 fmt = contained(head, reads, body, writes, inputs, outputs)
+            else:
+                fmt = "\n".join([*([head] if head else []), "{_prologue}", *([body] if body else []), "{_checks}"])
             self._contained_formats[template.variant] = fmt
         return self._contained_formats[template.variant]
 
