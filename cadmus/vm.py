@@ -264,9 +264,17 @@ def _pack_texts(texts: Sequence[str]):
     return buf, offsets
 
 
-def _pack_inputs(inputs, n: int):
+def _pack_inputs(inputs, n: int, offsets=None):
     if inputs is None:
         return np.zeros(0, np.int64), np.zeros(n + 1, np.int64)
+    if offsets is not None:  # already flat: check what the kernel will index with
+        flat, off = _as_int64(inputs, "inputs"), np.asarray(offsets)
+        if off.shape != (n + 1,) or off.dtype.kind not in "iu":
+            raise ValueError(f"input_offsets must be n + 1 = {n + 1} integers")
+        off = off.astype(np.int64)
+        if off[0] != 0 or off[-1] > len(flat) or np.any(off[1:] < off[:-1]):
+            raise ValueError("input_offsets must rise from 0 to at most len(inputs)")
+        return flat, off
     if len(inputs) != n:
         raise ValueError(f"inputs has {len(inputs)} entries for {n} programs")
     lengths = np.fromiter(map(len, inputs), np.int64, count=n)
@@ -305,6 +313,7 @@ def run_batch(
     program_index: Optional[Sequence[int]] = None,
     messages: bool = False,
     outputs_per_program: int = DEFAULT_OUTPUTS_PER_PROGRAM,
+    input_offsets: Optional[Sequence[int]] = None,
 ) -> BatchResult:
     """Run many programs in parallel (all cores); one result per run.
 
@@ -315,6 +324,8 @@ def run_batch(
     program on several inputs costs one parse. ``messages=True`` fills ``.errors`` with the
     assembler's message for each PARSE_ERROR. ``outputs_per_program``: average output-tape
     space reserved per run (runs that need more are redone with a full tape).
+    ``input_offsets``: ``inputs`` is then one flat sequence of integers, run ``i`` reading
+    ``inputs[input_offsets[i]:input_offsets[i + 1]]`` (no list per run to build and flatten).
     """
     import numba
 
@@ -333,7 +344,7 @@ def run_batch(
         code_args = (batch.code, batch.code_offsets, batch.consts, batch.const_offsets)
     prog_of = _program_index(program_index, len(programs))
     n = len(prog_of)
-    in_flat, in_off = _pack_inputs(inputs, n)
+    in_flat, in_off = _pack_inputs(inputs, n, input_offsets)
     status, steps, out_start, out_count = (np.zeros(n, np.int64) for _ in range(4))
     outs = np.zeros(max(1, n * outputs_per_program), np.int64)
     args = (buf, text_off, *code_args, prog_of, in_flat, in_off, fuel, kinds, mslots, mkeys)

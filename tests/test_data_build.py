@@ -253,10 +253,15 @@ def test_verify_columns_stops_on_a_wrong_oracle(tiny):
     challenge = cols["challenge_tests"].to_pylist()
     challenge[5][1]["output"] = [123456789]
     cols["challenge_tests"] = pa.array(challenge, cols["challenge_tests"].type)
-    flat = runs[4].copy()
-    flat[runs[3][:5 * 6 + 6].sum() - 1] = 123456789  # record 5's last run: 1 completion + 5 cases per record
+    flat = runs.want.copy()
+    flat[runs.want_len[:5 * 6 + 6].sum() - 1] = 123456789  # record 5's last run: 1 completion + 5 cases per record
     with pytest.raises(BuildError, match="disagrees with the VM"):
-        verify_columns(cols, (*runs[:4], flat), recipe.fuel)
+        verify_columns(cols, runs._replace(want=flat), recipe.fuel)
+    # runs on inputs other than the records' stop the build too (the records, re-checked one by
+    # one, pass: a builder bug)
+    cols, _, runs = chunk_columns(_chunk(recipe, "train", 20), "train", 0, recipe.n_tests)
+    with pytest.raises(BuildError, match="builder bug"):
+        verify_columns(cols, runs._replace(inputs=runs.inputs + 1000), recipe.fuel)
 
 
 def test_chunk_digest_ignores_slicing_and_sees_every_value(tiny):

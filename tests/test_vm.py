@@ -205,3 +205,19 @@ def test_program_index_runs_one_parsed_program_on_many_inputs():
         cadmus.run_batch(texts, [[1]], program_index=[3])
     with pytest.raises(ValueError):
         cadmus.run_batch(texts, [[1]], program_index=[0, 1])  # inputs per run, not per program
+
+
+def test_flat_inputs_with_offsets_match_input_lists():
+    texts = ["in a\nin b\nadd c a b\nout c", "in a\nout a\nout a"]
+    inputs = [[1, 2], [7], [], [5, 6], [9, 9, 9]]
+    index = [0, 1, 1, 0, 0]
+    lists = cadmus.run_batch(texts, inputs, program_index=index)
+    offsets = np.cumsum([0, *map(len, inputs)])
+    flat = cadmus.run_batch(texts, np.array([v for x in inputs for v in x]), program_index=index,
+                            input_offsets=offsets)
+    assert flat.outputs == lists.outputs == [[3], [7, 7], [], [11], [18]]
+    assert flat.status.tolist() == lists.status.tolist()
+    # the kernel indexes the inputs with the offsets: every bad one is refused before it runs
+    for bad in ([0, 2, 3, 3, 5, 9], [1, 2, 3, 3, 5, 8], [0, 2, 1, 3, 5, 8], [0, 2, 3, 5, 8], [0.0, 2, 3, 3, 5, 8]):
+        with pytest.raises(ValueError, match="input_offsets"):
+            cadmus.run_batch(texts, np.arange(8), program_index=index, input_offsets=bad)

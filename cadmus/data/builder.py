@@ -30,7 +30,7 @@ import os
 import re
 import time
 from dataclasses import dataclass, field
-from typing import Optional
+from typing import NamedTuple, Optional
 
 import numpy as np
 import xxhash
@@ -329,11 +329,23 @@ def _flat(lists) -> tuple:
     return lengths, np.fromiter(itertools.chain.from_iterable(lists), np.int64, int(lengths.sum()))
 
 
+class Runs(NamedTuple):
+    """The VM runs that verify a chunk: run ``i`` executes ``programs[program_index[i]]`` on
+    ``inputs[input_offsets[i]:input_offsets[i + 1]]`` and must write ``want_len[i]`` values, the
+    next ones of ``want``."""
+
+    programs: list
+    program_index: np.ndarray
+    inputs: np.ndarray
+    input_offsets: np.ndarray
+    want_len: np.ndarray
+    want: np.ndarray
+
+
 def _nested_columns(level, size, cases, outputs, true_program, synths, n_tests) -> tuple:
     """The difficulty and test columns as Arrow arrays built from flat int64 arrays (not from
-    per-record dicts), and the VM runs: per record its completion text once, then its synthesis
-    text (the bare program for ``random``) on every case; ``(programs, program_index, inputs,
-    expected lengths, expected values)``."""
+    per-record dicts), and the VM :class:`Runs`: per record its completion text once (no
+    inputs), then its synthesis text (the bare program for ``random``) on every case."""
     import pyarrow as pa
 
     n = len(cases)
@@ -359,10 +371,14 @@ def _nested_columns(level, size, cases, outputs, true_program, synths, n_tests) 
                                             fields=list(schema.field("difficulty").type))
     programs = list(itertools.chain.from_iterable(zip(true_program, synths)))
     program_index = np.repeat(np.arange(2 * n), np.tile([1, n_cases], n))
-    run_inputs = list(itertools.chain.from_iterable(((),) + tuple(cs) for cs in cases))
+    run_in_len = np.zeros((n, n_cases + 1), np.int64)  # the completion run reads nothing
+    run_in_len[:, 1:] = in_len.reshape(n, n_cases)
+    input_offsets = np.zeros(n * (n_cases + 1) + 1, np.int64)
+    np.cumsum(run_in_len.ravel(), out=input_offsets[1:])
     want_len = np.zeros((n, n_cases + 1), np.int64)
     want_len[:, 1:] = out_len.reshape(n, n_cases)
-    return difficulty, tests, challenge, (programs, program_index, run_inputs, want_len.ravel(), out_values)
+    runs = Runs(programs, program_index, in_values, input_offsets, want_len.ravel(), out_values)
+    return difficulty, tests, challenge, runs
 
 
 # --- verification ----------------------------------------------------------------------------
@@ -413,7 +429,7 @@ def verify(records: list, fuel: int, timings: Optional[dict] = None) -> None:
                      f"program run:\n{check.program}\n{detail}")
 
 
-def verify_columns(cols: dict, runs: tuple, fuel: int, timings: Optional[dict] = None, table=None) -> None:
+def verify_columns(cols: dict, runs: Runs, fuel: int, timings: Optional[dict] = None, table=None) -> None:
     """``verify`` for the output of ``chunk_columns``: all its runs in one ``run_batch`` (each
     program parsed once for its consecutive runs), outputs compared in numpy, view texts checked
     for printable ASCII in ``table`` (the columns as Arrow, built here when not given). The
@@ -422,9 +438,10 @@ def verify_columns(cols: dict, runs: tuple, fuel: int, timings: Optional[dict] =
     chunk's records explains it."""
     import cadmus
 
-    programs, program_index, inputs, want_len, flat = runs
+    programs, program_index, inputs, input_offsets, want_len, flat = runs
     start = time.process_time()
-    res = cadmus.run_batch(programs, inputs=inputs, fuel=fuel, program_index=program_index, outputs_per_program=16)
+    res = cadmus.run_batch(programs, inputs=inputs, fuel=fuel, program_index=program_index, outputs_per_program=16,
+                           input_offsets=input_offsets)
     if timings is not None:
         _add(timings, "vm", time.process_time() - start)
     ok = (res.status == 0) & (res.out_count == want_len)
