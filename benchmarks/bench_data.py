@@ -125,8 +125,7 @@ def main(argv=None) -> int:
                       key=cpu_per_record)
         finally:
             if pool is not None:
-                pool.close()
-                pool.join()
+                pool.shutdown()
     print(f"cadmus data benchmark on {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
           f"load average {os.getloadavg()[0]:.1f}, best of {args.repeat}")
     print(table({f"baseline {before['rev']}": before, "current": row} if before else {"current": row}))
