@@ -224,6 +224,34 @@ def _generate_chunk(job: tuple) -> tuple:
             gc.enable()
 
 
+def _generate_shipped(job: tuple) -> tuple:
+    """``_generate_chunk`` for a worker process: its table travels as one Arrow IPC stream."""
+    table, *rest = _generate_chunk(job)
+    return (_Shipped(table), *rest)
+
+
+class _Shipped:
+    """An Arrow table that pickles as one Arrow IPC stream (half the cost of pickling the table)
+    and unpickles as the table itself."""
+
+    def __init__(self, table):
+        self.table = table
+
+    def __reduce__(self):
+        import pyarrow as pa
+
+        sink = pa.BufferOutputStream()
+        with pa.ipc.new_stream(sink, self.table.schema) as writer:
+            writer.write_table(self.table)
+        return _from_ipc, (sink.getvalue().to_pybytes(),)
+
+
+def _from_ipc(data: bytes):
+    import pyarrow as pa
+
+    return pa.ipc.open_stream(pa.py_buffer(data)).read_all()
+
+
 def _chunk(recipe: Recipe, split: str, start: int, stop: int, length: int) -> tuple:
     """Records ``start..stop`` of the chunk of ``length`` records at ``start`` (generated whole)."""
     _use_recipe(recipe)
@@ -594,7 +622,7 @@ def build(recipe: Recipe, workers: Optional[int] = None, limit: Optional[int] = 
     try:
         for split in SPLITS:
             jobs = _jobs(recipe, split, sizes[split])
-            chunks = pool.map(_generate_chunk, jobs) if pool else map(_generate_chunk, jobs)
+            chunks = pool.map(_generate_shipped, jobs) if pool else map(_generate_chunk, jobs)
             parts, split_keys, redrawn, h = [], [], 0, hashlib.sha256()
             for table, digest, keys, timings in chunks:
                 t0 = time.process_time()
