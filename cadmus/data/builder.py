@@ -304,42 +304,29 @@ def chunk_columns(tasks: list, split: str, start: int, n_tests: int) -> tuple:
     # the visible tests' values as text, once: the synthesis and execution views both show them
     shown = _as_texts([c for cs in cases for c in cs[:n_tests]])
     shown_out = _as_texts([o for os_ in outputs for o in os_[:n_tests]])
-    # per record: the description, then each visible test's input and outputs
-    synthesis_args = [(d, *itertools.chain.from_iterable(zip(shown[k:k + n_tests], shown_out[k:k + n_tests])))
-                      for d, k in zip(description, range(0, n * n_tests, n_tests)) if d]
+    first_in, first_out = shown[::n_tests], shown_out[::n_tests]
+    # column by column (comprehensions: a loop appending to eight lists costs a third more)
+    cuts = [full.rindex(" ") + 1 for full in true_program]
+    c_prompt = [full[:cut] for full, cut in zip(true_program, cuts)]
+    c_target = [full[cut:] for full, cut in zip(true_program, cuts)]
+    # the description, then each visible test's input and outputs; empty without a description
     synthesis_format = "# %s\n" + "# %s -> %s\n" * n_tests
-    c_prompt, c_target, s_prompt, s_target, e_prompt, e_target, keys, synths = ([] for _ in range(8))
-    digest, completion, synthesis, execution = view_digest, *VIEW_SEEDS
-    j = 0
-    for full, prog, desc, first in zip(true_program, program, description, range(0, n * n_tests, n_tests)):
-        cut = full.rindex(" ") + 1
-        c_prompt.append(full[:cut])
-        c_target.append(full[cut:])
-        rec_keys = [digest(full.encode(), completion)]
-        if desc:
-            sp = synthesis_format % synthesis_args[j]
-            j += 1
-            s_prompt.append(sp)
-            s_target.append(prog)
-            synth = sp + prog
-            rec_keys.append(digest(synth.encode(), synthesis))
-        else:
-            s_prompt.append("")
-            s_target.append("")
-            synth = prog
-        synths.append(synth)
-        out = shown_out[first]
-        ep = f"{prog}\n# input: {shown[first]}\n# output: "
-        e_prompt.append(ep)
-        e_target.append(out)
-        rec_keys.append(digest((ep + out).encode(), execution))
-        keys.append(rec_keys)
+    pairs = list(itertools.chain.from_iterable(zip(shown, shown_out)))
+    s_prompt = [synthesis_format % (d, *pairs[2 * k:2 * k + 2 * n_tests]) if d else ""
+                for d, k in zip(description, range(0, n * n_tests, n_tests))]
+    s_target = [prog if d else "" for d, prog in zip(description, program)]
+    synths = [sp + prog for sp, prog in zip(s_prompt, program)]  # the bare program without a description
+    e_prompt = [f"{prog}\n# input: {inputs}\n# output: " for prog, inputs in zip(program, first_in)]
+    digest, (completion, synthesis, execution) = view_digest, VIEW_SEEDS
+    keys = [[digest(full.encode(), completion), digest(synth.encode(), synthesis), digest((ep + out).encode(), execution)]
+            if sp else [digest(full.encode(), completion), digest((ep + out).encode(), execution)]
+            for full, sp, synth, ep, out in zip(true_program, s_prompt, synths, e_prompt, first_out)]
     difficulty, tests, challenge, runs = _nested_columns(level, size, cases, outputs, true_program, synths, n_tests)
     cols = {"id": [f"{split}-{i:07d}" for i in range(start, start + n)], "family": family, "variant": variant,
             "difficulty": difficulty, "description": description, "program": program,
             "true_program": true_program, "tests": tests, "challenge_tests": challenge, "split": [split] * n,
             "completion_prompt": c_prompt, "completion_target": c_target, "synthesis_prompt": s_prompt,
-            "synthesis_target": s_target, "execution_prompt": e_prompt, "execution_target": e_target}
+            "synthesis_target": s_target, "execution_prompt": e_prompt, "execution_target": first_out}
     return cols, keys, runs
 
 
