@@ -625,8 +625,7 @@ def build(recipe: Recipe, workers: Optional[int] = None, limit: Optional[int] = 
                 for k, v in timings.items():
                     _add(info.timings, k, v)
                 bar.update(len(table))
-            for keys in split_keys:
-                forbidden.update(keys)
+            forbidden.update(itertools.chain.from_iterable(split_keys))
             info.redrawn[split] = redrawn
             hashes[split] = h.hexdigest()
             tables[split] = pa.concat_tables(parts) if parts else schema.empty_table()

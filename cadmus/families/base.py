@@ -238,12 +238,15 @@ class Family:
     consts: Callable = None  # draws, params, count -> list of dicts of task constants, or None
     has_length: bool = False  # has a length knob (array length), so it can take part in ood_length
     _contained_formats: dict = field(default_factory=dict, repr=False, compare=False)  # variant -> str or None
+    _feasible: dict = field(default_factory=dict, repr=False, compare=False)  # Params -> bool
 
     def feasible(self, params: Params) -> bool:
         """Whether ``params`` leave inputs to draw (e.g. factorial has none above 20)."""
-        draws = Draws(0)
-        consts = self.consts(draws, params, 1) if self.consts else [{}]
-        return consts is not None and self.sample_cases(draws, params, 1) is not None
+        if params not in self._feasible:  # asked per split by every build and worker
+            draws = Draws(0)
+            consts = self.consts(draws, params, 1) if self.consts else [{}]
+            self._feasible[params] = consts is not None and self.sample_cases(draws, params, 1) is not None
+        return self._feasible[params]
 
     def size_range(self, params: Params) -> Optional[tuple]:
         """The range of the family's length knob under ``params`` (None: it has none); ``ood_length``
