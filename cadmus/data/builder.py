@@ -236,12 +236,14 @@ def _generate_to_file(job: tuple) -> tuple:
     import pyarrow as pa
 
     *job, folder = job
-    table, *rest = _generate_chunk(tuple(job))
+    table, digest, keys, timings = _generate_chunk(tuple(job))
+    start = time.process_time()
     path = os.path.join(folder, f"{job[1]}-{job[2]:09d}.arrow")
     with pa.BufferedOutputStream(pa.OSFile(path, "wb"), 1 << 20) as sink:
         with pa.ipc.new_stream(sink, table.schema) as writer:
             writer.write_table(table)
-    return (path, *rest)
+    timings["pack"] += time.process_time() - start
+    return path, digest, keys, timings
 
 
 def _read_chunk(path: str):
