@@ -609,19 +609,19 @@ def build(recipe: Recipe, workers: Optional[int] = None, limit: Optional[int] = 
     elif pool is None:
         _init_worker(schema=schema)
     forbidden, tables, hashes = set(), {}, {}
-    folder = tempfile.mkdtemp(prefix="cadmus-build-") if pool else None  # the workers' tables
+    folder = tempfile.mkdtemp(prefix="cadmus-build-") if pool is not None else None  # the workers' tables
     bar = tqdm(total=sum(sizes.values()), unit="rec", disable=not progress, desc="build")
     try:
         for split in SPLITS:
             jobs = _jobs(recipe, split, sizes[split])
-            if pool:
+            if folder:
                 chunks = pool.map(_generate_to_file, [(*job, folder) for job in jobs])
             else:
                 chunks = map(_generate_chunk, jobs)
             parts, split_keys, redrawn, h = [], [], 0, hashlib.sha256()
             for table, digest, keys, timings in chunks:
                 t0 = time.process_time()
-                if pool:
+                if folder:
                     table = _read_chunk(table)
                 if split != "train" and any(k in forbidden for rec_keys in keys for k in rec_keys):
                     cols = table.to_pydict()  # rare: a held-out record repeats an earlier view
