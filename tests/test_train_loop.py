@@ -91,6 +91,15 @@ def test_mixed_views_grouped_by_length_train(dsdir, tmp_path):
     assert math.isfinite(final["train_loss"]) and final["step"] == 6
 
 
+def test_muon_optimizer_trains(dsdir, tmp_path):
+    out = tmp_path / "run"
+    final = run_inprocess(dsdir, out, "--optimizer", "muon", "--max_steps", "30", "--save_steps", "15",
+                          "--accuracy_samples", "0")
+    logged = [r["train_loss"] for r in records(out) if "train_loss" in r]
+    assert final["step"] == 30 and logged[-1] < logged[0] - 0.5
+    assert json.loads((out / "cadmus.json").read_text())["recipe"]["optimizer"] == "muon"
+
+
 def test_every_parameter_changes(dsdir, tmp_path):
     import torch
 

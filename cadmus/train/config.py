@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
-from typing import Optional
+from typing import Literal, Optional
 
 VIEWS = ("completion", "synthesis", "execution")
 
@@ -80,7 +80,11 @@ class TrainingArguments:
     learning_rate: float = field(default=1e-3, metadata={"help": "peak learning rate"})
     min_lr_ratio: float = field(default=0.1, metadata={"help": "final learning rate / peak of the cosine"})
     warmup_steps: int = field(default=100, metadata={"help": "linear warmup steps"})
-    weight_decay: float = field(default=0.1, metadata={"help": "AdamW decay on matrices (not biases/norms)"})
+    optimizer: Literal["adamw", "muon"] = field(
+        default="adamw",
+        metadata={"help": "adamw, or muon (Muon on the blocks' matrices, AdamW on the rest; see cadmus/train/optim.py)"},
+    )
+    weight_decay: float = field(default=0.1, metadata={"help": "decay on matrices (not biases/norms)"})
     adam_beta1: float = field(default=0.9, metadata={"help": "AdamW beta1"})
     adam_beta2: float = field(default=0.95, metadata={"help": "AdamW beta2"})
     max_grad_norm: float = field(default=1.0, metadata={"help": "gradient clipping norm (0 = off)"})

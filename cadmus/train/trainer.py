@@ -7,7 +7,6 @@ function of (seed, epoch) and a resumed run skips the batches it has already see
 from __future__ import annotations
 
 import json
-import math
 import os
 import subprocess
 import time
@@ -18,6 +17,7 @@ from pathlib import Path
 from .. import models
 from ..tokenization import REPO_ROOT, load_tokenizer
 from . import checkpoints, data, evaluation
+from .optim import make_optimizer, make_scheduler
 from .budget import TimeBudget, agree
 from .config import to_dict
 from .metrics import MetricsLog, plot
@@ -117,34 +117,6 @@ def resolve_context(requested, longest: int) -> int:
                           f"{longest} tokens (prompt + target + end-of-sequence); raise context_length "
                           f"or leave it unset to fit the data")
     return requested
-
-
-def make_optimizer(model, targs):
-    """AdamW with decay on matrices only (biases and layer norms are not decayed)."""
-    import torch
-
-    params = [p for p in model.parameters() if p.requires_grad]
-    groups = [
-        {"params": [p for p in params if p.dim() >= 2], "weight_decay": targs.weight_decay},
-        {"params": [p for p in params if p.dim() < 2], "weight_decay": 0.0},
-    ]
-    return torch.optim.AdamW(groups, lr=targs.learning_rate, betas=(targs.adam_beta1, targs.adam_beta2))
-
-
-def make_scheduler(optimizer, targs):
-    """Linear warmup to the peak, then cosine decay to ``min_lr_ratio`` of it at ``max_steps``."""
-    import torch
-
-    warm, floor = targs.warmup_steps, targs.min_lr_ratio
-
-    def factor(step):
-        if step < warm:
-            return (step + 1) / warm
-        total = targs.max_steps  # read at each step: a time budget (budget.py) may refit it
-        progress = min(1.0, (step - warm) / max(1, total - warm))
-        return floor + (1 - floor) * 0.5 * (1 + math.cos(math.pi * progress))
-
-    return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
 
 
 def make_accelerator(targs):
