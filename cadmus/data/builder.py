@@ -16,10 +16,8 @@ family, difficulty and values), so valid/test/OOD never repeat a view of train o
 Throughput: a worker generates a chunk family by family in batches (``generate_chunk``),
 renders its columns directly (``chunk_columns``; ``make_record`` + ``render_views`` is the
 one-record reference it must equal), verifies all its VM runs in one ``run_batch``
-(``verify_columns``), and returns an Arrow table, built from flat arrays, with its digest (from
-a worker process, as an Arrow IPC file the parent reads once); the parent only deduplicates and
-concatenates. Builds can share one pool of worker processes (``worker_pool``).
-``benchmarks/bench_data.py`` measures it.
+(``verify_columns``), and returns an Arrow table, built from flat arrays, with its digest; the
+parent only deduplicates and concatenates. ``benchmarks/bench_data.py`` measures it.
 """
 from __future__ import annotations
 
@@ -30,8 +28,6 @@ import json
 import multiprocessing
 import os
 import re
-import shutil
-import tempfile
 import time
 from dataclasses import dataclass, field
 from typing import NamedTuple, Optional
@@ -228,32 +224,32 @@ def _generate_chunk(job: tuple) -> tuple:
             gc.enable()
 
 
-def _generate_to_file(job: tuple) -> tuple:
-    """``_generate_chunk`` in a worker process, its table written to an Arrow IPC file in the
-    job's folder: (path, digest, keys, timings). The parent reads the file once
-    (``_read_chunk``): ~0.5 ms a chunk, where pickling ~1 MB of table through the pool's pipe
-    cost both processes ~3 ms."""
+def _generate_shipped(job: tuple) -> tuple:
+    """``_generate_chunk`` for a worker process: its table travels as one Arrow IPC stream."""
+    table, *rest = _generate_chunk(job)
+    return (_Shipped(table), *rest)
+
+
+class _Shipped:
+    """An Arrow table that pickles as one Arrow IPC stream (half the cost of pickling the table)
+    and unpickles as the table itself."""
+
+    def __init__(self, table):
+        self.table = table
+
+    def __reduce__(self):
+        import pyarrow as pa
+
+        sink = pa.BufferOutputStream()
+        with pa.ipc.new_stream(sink, self.table.schema) as writer:
+            writer.write_table(self.table)
+        return _from_ipc, (sink.getvalue().to_pybytes(),)
+
+
+def _from_ipc(data: bytes):
     import pyarrow as pa
 
-    *job, folder = job
-    table, digest, keys, timings = _generate_chunk(tuple(job))
-    start = time.process_time()
-    path = os.path.join(folder, f"{job[1]}-{job[2]:09d}.arrow")
-    with pa.BufferedOutputStream(pa.OSFile(path, "wb"), 1 << 20) as sink:
-        with pa.ipc.new_stream(sink, table.schema) as writer:
-            writer.write_table(table)
-    timings["pack"] += time.process_time() - start
-    return path, digest, keys, timings
-
-
-def _read_chunk(path: str):
-    """The table that ``_generate_to_file`` wrote to ``path``, read into memory; the file is removed."""
-    import pyarrow as pa
-
-    with pa.OSFile(path) as source:
-        data = source.read_buffer()
-    os.remove(path)
-    return pa.ipc.open_stream(data).read_all()
+    return pa.ipc.open_stream(pa.py_buffer(data)).read_all()
 
 
 def _chunk(recipe: Recipe, split: str, start: int, stop: int, length: int) -> tuple:
@@ -609,20 +605,14 @@ def build(recipe: Recipe, workers: Optional[int] = None, limit: Optional[int] = 
     elif pool is None:
         _init_worker(schema=schema)
     forbidden, tables, hashes = set(), {}, {}
-    folder = tempfile.mkdtemp(prefix="cadmus-build-") if pool is not None else None  # the workers' tables
     bar = tqdm(total=sum(sizes.values()), unit="rec", disable=not progress, desc="build")
     try:
         for split in SPLITS:
             jobs = _jobs(recipe, split, sizes[split])
-            if folder:
-                chunks = pool.map(_generate_to_file, [(*job, folder) for job in jobs])
-            else:
-                chunks = map(_generate_chunk, jobs)
+            chunks = pool.map(_generate_shipped, jobs) if pool else map(_generate_chunk, jobs)
             parts, split_keys, redrawn, h = [], [], 0, hashlib.sha256()
             for table, digest, keys, timings in chunks:
                 t0 = time.process_time()
-                if folder:
-                    table = _read_chunk(table)
                 if split != "train" and any(k in forbidden for rec_keys in keys for k in rec_keys):
                     cols = table.to_pydict()  # rare: a held-out record repeats an earlier view
                     redrawn += _dedup(cols, keys, plans[split], recipe, forbidden, info.timings)
@@ -643,8 +633,6 @@ def build(recipe: Recipe, workers: Optional[int] = None, limit: Optional[int] = 
         bar.close()
         if own_pool:
             pool.shutdown(cancel_futures=True)  # after a failure, chunks not yet started are dropped
-        if folder:
-            shutil.rmtree(folder, ignore_errors=True)
     whole = hashlib.sha256("".join(f"{s}:{hashes[s]}\n" for s in SPLITS).encode())
     info.hashes = {**hashes, "all": whole.hexdigest()}
     feats = features()
