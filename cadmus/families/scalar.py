@@ -8,6 +8,7 @@ inside the training range takes no part in ``ood_numbers``.
 from __future__ import annotations
 
 import math
+from functools import lru_cache
 
 import numpy as np
 
@@ -42,11 +43,13 @@ def scalar(name, doc, n_inputs, templates, descriptions, sample, oracle) -> Fami
 
 
 # --- oracles: plain Python, written independently of the programs -------------------------
+# The looping ones are memoized: a build asks them about the same small inputs again and again.
 
 def sum_range(a, b):
     return sum(range(a, b + 1))
 
 
+@lru_cache(maxsize=1 << 14)
 def fibonacci(n):
     a, b = 0, 1
     for _ in range(n):
@@ -58,6 +61,7 @@ def digit_sum(n):
     return sum(int(ch) for ch in str(abs(n)))
 
 
+@lru_cache(maxsize=1 << 14)
 def collatz_steps(n):
     steps = 0
     while n != 1:
@@ -70,6 +74,7 @@ def is_prime(n):
     return int(n >= 2 and all(n % d for d in range(2, math.isqrt(n) + 1)))
 
 
+@lru_cache(maxsize=1 << 14)
 def count_divisors(n):
     return sum(1 for d in range(1, n + 1) if n % d == 0)
 
