@@ -7,9 +7,11 @@ Builds the train split of ``recipes/data/default.yaml`` (mixed families, the def
 with the real builder: generation, VM verification, Arrow conversion and hashing in worker
 processes; deduplication and concatenation in the parent. Prints a table and a JSON line.
 The runs share one pool of worker processes, started before a warm-up run, so wall-clock
-records/s excludes their start (~1 s that a build on its own pays once) but depends on what
+records/s excludes their start (1-2 s that a build on its own pays once) but depends on what
 else runs on the machine; the CPU times per record (``time.process_time``, summed over
-processes) do not, so ``--repeat`` keeps the run with the least CPU per record.
+processes) do not, so ``--repeat`` keeps the run with the least CPU per record. They time the
+work on each chunk, not a chunk's transfer to the parent nor the parent's fixed costs
+(importing ``datasets``, building the ``DatasetDict``).
 
 ``--baseline REV`` also runs this benchmark as it was at git revision REV (extracted with
 ``git archive`` into a cache folder; its first run compiles the VM kernel there, a few minutes),
