@@ -43,10 +43,13 @@ def test_muon_gets_the_block_matrices_and_adamw_the_rest():
     assert not in_muon & in_adamw and in_muon | in_adamw == set(names.values())
 
 
-def test_the_schedule_drives_both_halves():
+@pytest.mark.parametrize("reloaded", [False, True])
+def test_the_schedule_drives_both_halves(reloaded):
     model = small_model()
     opt = make_optimizer(model, targs())
     sched = make_scheduler(opt, targs())
+    if reloaded:  # what accelerate.prepare does to every optimizer
+        opt.load_state_dict(opt.state_dict())
     for k in range(5):
         step(model, opt, sched, seed=k)
     inner_lrs = {g["lr"] for o in opt.inner for g in o.param_groups}

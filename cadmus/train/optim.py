@@ -76,6 +76,10 @@ class MuonWithAdamW(torch.optim.Optimizer):
     def load_state_dict(self, state_dict):
         self.inner[0].load_state_dict(state_dict["muon"])
         self.inner[1].load_state_dict(state_dict["adamw"])
+        # torch's load_state_dict gives the inner optimizers new group dicts: hold those, or a
+        # scheduler would set the learning rate on groups nobody steps (accelerate.prepare
+        # reloads every optimizer's state once, so this happens in every run, not only resumes)
+        self.param_groups = [*self.inner[0].param_groups, *self.inner[1].param_groups]
 
 
 def make_scheduler(optimizer, targs):
