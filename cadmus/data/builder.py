@@ -148,13 +148,13 @@ def draw(plan: Plan, recipe: Recipe, index: int, attempt: int) -> dict:
 # 128-bit xxh3 (``xxhash`` comes with ``datasets``): 5x faster than blake2b on view texts. The
 # keys only decide which held-out records are redrawn, within one build; none is stored.
 view_digest = xxhash.xxh3_128_digest
-VIEW_SEEDS = tuple(range(len(VIEWS)))  # a view's texts are hashed with its own seed: keys tagged by view
+VIEW_SEED = {v: i for i, v in enumerate(VIEWS)}  # a view's texts are hashed with its own seed: keys tagged by view
 
 
 def view_keys(rec: dict) -> list:
     """128-bit digests of the record's non-empty view texts (prompt + target), tagged by view."""
     keys = []
-    for v, seed in zip(VIEWS, VIEW_SEEDS):
+    for v, seed in VIEW_SEED.items():
         text = rec[f"{v}_prompt"] + rec[f"{v}_target"]
         if text:
             keys.append(view_digest(text.encode(), seed))
@@ -317,7 +317,8 @@ def chunk_columns(tasks: list, split: str, start: int, n_tests: int) -> tuple:
     s_target = [prog if d else "" for d, prog in zip(description, program)]
     synths = [sp + prog for sp, prog in zip(s_prompt, program)]  # the bare program without a description
     e_prompt = [f"{prog}\n# input: {inputs}\n# output: " for prog, inputs in zip(program, first_in)]
-    digest, (completion, synthesis, execution) = view_digest, VIEW_SEEDS
+    # seeds by name, so that these keys agree with ``view_keys`` whatever the order of VIEWS
+    digest, completion, synthesis, execution = view_digest, *map(VIEW_SEED.get, ("completion", "synthesis", "execution"))
     keys = [[digest(full.encode(), completion), digest(synth.encode(), synthesis), digest((ep + out).encode(), execution)]
             if sp else [digest(full.encode(), completion), digest((ep + out).encode(), execution)]
             for full, sp, synth, ep, out in zip(true_program, s_prompt, synths, e_prompt, first_out)]
