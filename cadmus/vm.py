@@ -6,6 +6,8 @@ imported on first use so that ``import cadmus`` never pays for Numba or the JIT.
 from __future__ import annotations
 
 import itertools
+import sys
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Iterable, Optional, Sequence, Union
@@ -351,7 +353,8 @@ def run_batch(
     if 0 < n <= SERIAL_BATCH:  # starting the thread pool would cost more than it saves
         k.run_programs(0, n, is_text, *args, 0, len(outs), status, steps, out_start, out_count, outs)
     elif n:
-        with numba.parallel_chunksize(1):  # chunks are taken dynamically by idle threads
+        # the thread count first: entering parallel_chunksize starts Numba's pool
+        with _torch_threads_kept(), numba.parallel_chunksize(1):  # chunks are taken dynamically by idle threads
             k.run_batch(is_text, *args, _n_chunks(n), outputs_per_program, status, steps, out_start,
                         out_count, outs)
     rerun = np.flatnonzero(status == k.NEEDS_RERUN)
@@ -375,6 +378,23 @@ def run_batch(
                 except AsmError as err:
                     errors[i] = str(err)
     return BatchResult(status, steps, outs, out_start, out_count, errors)
+
+
+@contextmanager
+def _torch_threads_kept():
+    """Put PyTorch's thread count back after a parallel VM call.
+
+    Numba's OpenMP threading layer shares libgomp with PyTorch, and starting its pool sets the
+    process-wide OpenMP thread count to every core: a process that asked torch for one thread
+    (several training runs or ``accelerate --cpu`` processes sharing a machine) would silently
+    train on every core after its first VM batch, and the oversubscribed runs slowed down 4x."""
+    torch = sys.modules.get("torch")
+    before = torch.get_num_threads() if torch is not None else None
+    try:
+        yield
+    finally:
+        if before is not None and torch.get_num_threads() != before:
+            torch.set_num_threads(before)
 
 
 def parse_compiled(text: str) -> Optional[Program]:

@@ -1,4 +1,8 @@
 """VM semantics by known answers, edge cases, the batch API and trace."""
+import os
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 
@@ -221,3 +225,14 @@ def test_flat_inputs_with_offsets_match_input_lists():
     for bad in ([0, 2, 3, 3, 5, 9], [1, 2, 3, 3, 5, 8], [0, 2, 1, 3, 5, 8], [0, 2, 3, 5, 8], [0.0, 2, 3, 3, 5, 8]):
         with pytest.raises(ValueError, match="input_offsets"):
             cadmus.run_batch(texts, np.arange(8), program_index=index, input_offsets=bad)
+
+
+def test_parallel_batch_keeps_torch_thread_count():
+    # a fresh process: Numba's OpenMP pool resets the count only when it starts, and only once
+    # torch has run a parallel op (the gelu) as a training step does
+    code = ("import torch, cadmus\ntorch.set_num_threads(1)\ntorch.nn.functional.gelu(torch.ones(10240, 128))\n"
+            "cadmus.run_batch(['mov a 1\\nout a'] * (cadmus.vm.SERIAL_BATCH + 100))\n"
+            "print(torch.get_num_threads())")
+    env = {**os.environ, "NUMBA_NUM_THREADS": "2"}  # a pool of 2 even on a 1-core machine
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True)
+    assert out.stdout.split()[-1] == "1"
