@@ -47,6 +47,32 @@ def test_determinism_independent_of_workers(tiny):
     assert dd3["train"]["program"] != dd["train"]["program"][:5]
 
 
+def test_chunk_transfer_by_file_and_by_pipe_agree(tmp_path):
+    import pickle
+
+    import pyarrow as pa
+
+    from cadmus.data.builder import _ship
+
+    table = pa.table({"n": [1, 2, 3], "s": ["x", "yy", ""], "l": [[1], [], [2, 3]]})
+    by_file = _ship(table, str(tmp_path), "train-0")
+    assert [p.name for p in tmp_path.iterdir()] == ["train-0.arrow"]
+    assert pickle.loads(pickle.dumps(by_file)).equals(table)
+    assert not list(tmp_path.iterdir())  # read once, then deleted
+    by_pipe = _ship(table, str(tmp_path / "gone"), "train-0")  # unwritable folder: the pipe instead
+    assert pickle.loads(pickle.dumps(by_pipe)).equals(table)
+
+
+def test_a_build_removes_its_transfer_folder(tiny, tmp_path, monkeypatch):
+    import cadmus.data.builder as builder
+
+    recipe, _, info = tiny
+    folder = tmp_path / "transfer"
+    monkeypatch.setattr(builder, "transfer_folder", lambda: (folder.mkdir(), str(folder))[1])
+    _, info2 = build(recipe, workers=2, limit=LIMIT, progress=False)
+    assert info2.hashes == info.hashes and not folder.exists()
+
+
 def test_a_shared_pool_serves_builds_of_different_recipes(tiny):
     """Workers of ``worker_pool`` take each job's recipe: a second build on the same pool, with
     another seed, gets its own data, and the first recipe's data stays that of ``workers=1``."""
