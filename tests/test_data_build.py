@@ -68,7 +68,12 @@ def test_a_build_removes_its_transfer_folder(tiny, tmp_path, monkeypatch):
 
     recipe, _, info = tiny
     folder = tmp_path / "transfer"
-    monkeypatch.setattr(builder, "transfer_folder", lambda: (folder.mkdir(), str(folder))[1])
+
+    def make_folder():
+        folder.mkdir()
+        return str(folder)
+
+    monkeypatch.setattr(builder, "transfer_folder", make_folder)
     _, info2 = build(recipe, workers=2, limit=LIMIT, progress=False)
     assert info2.hashes == info.hashes and not folder.exists()
 
