@@ -353,8 +353,9 @@ def run_batch(
     if 0 < n <= SERIAL_BATCH:  # starting the thread pool would cost more than it saves
         k.run_programs(0, n, is_text, *args, 0, len(outs), status, steps, out_start, out_count, outs)
     elif n:
-        # the thread count first: entering parallel_chunksize starts Numba's pool
-        with _torch_threads_kept(), numba.parallel_chunksize(1):  # chunks are taken dynamically by idle threads
+        # chunks are taken dynamically by idle threads; torch's thread count is read first, as
+        # entering parallel_chunksize starts Numba's pool
+        with _torch_threads_kept(), numba.parallel_chunksize(1):
             k.run_batch(is_text, *args, _n_chunks(n), outputs_per_program, status, steps, out_start,
                         out_count, outs)
     rerun = np.flatnonzero(status == k.NEEDS_RERUN)
