@@ -61,6 +61,24 @@ def build_model(config):
     return GPT2LMHeadModel(config)
 
 
+SHAPE_FIELDS = ("vocab_size", "n_positions", "n_layer", "n_head", "n_embd")
+
+
+def start_from(path, config):
+    """The trained model in ``path`` as the start of a new run (a curriculum's next phase), after
+    checking that it has the shape ``config`` asks for: its weights are kept whole or not at all."""
+    from pathlib import Path
+
+    if not (Path(path) / "config.json").is_file():
+        raise ValueError(f"init_from={path}: no trained model there (config.json missing)")
+    model = load_model(path)
+    wrong = [f"{k} {getattr(model.config, k)} (this run: {getattr(config, k)})"
+             for k in SHAPE_FIELDS if getattr(model.config, k) != getattr(config, k)]
+    if wrong:
+        raise ValueError(f"init_from={path}: the model's shape differs from this run's: " + ", ".join(wrong))
+    return model
+
+
 def count_parameters(model) -> int:
     """Unique trainable parameters (the tied embedding counted once)."""
     seen = {id(p): p.numel() for p in model.parameters()}

@@ -5,9 +5,13 @@
 
 Stages, each with a progress bar and a time estimate:
 
-1. data   ``cadmus data build recipes/data/quickstart.yaml`` (arith, VM-verified, audited)
-2. train  ``cadmus train recipes/quickstart.yaml`` with ``max_minutes`` set to what the budget
-          leaves after the evaluation reserve (``cadmus/train/budget.py`` fits the step count)
+1. data   ``cadmus data build recipes/data/quickstart.yaml`` (arith and copy rows, VM-verified,
+          audited)
+2. train  a two-phase curriculum in what the budget leaves after the evaluation reserve
+          (``cadmus/train/budget.py`` fits each phase's step count to its minutes):
+          ``recipes/quickstart_copy.yaml`` (copy rows: the register look-up, at most
+          ``first_share`` of the time), then ``recipes/quickstart.yaml`` (arith) started from
+          that model with ``--init_from``
 3. eval   ``cadmus eval`` greedy, suites completion / synthesis / execution, splits test and
           ood_numbers (``eval_limit`` prompts each)
 4. report ``OUT/summary.json`` (each suite's eval summary, in ``cadmus eval``'s format, plus the
@@ -15,7 +19,8 @@ Stages, each with a progress bar and a time estimate:
           ``training_curves.png`` and ``dataset_card.md``
 
 The folder also keeps what each stage wrote: ``OUT/data`` (the DatasetDict), ``OUT/model``
-(the trained model, loadable with ``from_pretrained``) and ``OUT/eval/<suite>``.
+(the trained model, loadable with ``from_pretrained``), ``OUT/model_first`` (the first phase's
+model) and ``OUT/eval/<suite>``.
 The recipes hold every tuned choice (and the measurements behind it, in their comments).
 """
 from __future__ import annotations
@@ -43,8 +48,12 @@ class QuickstartArgs:
     out: str = field(default="runs/quickstart", metadata={"help": "report directory"})
     data_recipe: str = field(default=str(REPO_ROOT / "recipes/data/quickstart.yaml"),
                              metadata={"help": "data recipe"})
+    first_recipe: str = field(default=str(REPO_ROOT / "recipes/quickstart_copy.yaml"), metadata={
+        "help": "the curriculum's first phase: its model starts train_recipe ('' = no first phase)"})
+    first_share: float = field(default=0.6, metadata={
+        "help": "most of the training time the first phase may use (it stops sooner at its max_steps)"})
     train_recipe: str = field(default=str(REPO_ROOT / "recipes/quickstart.yaml"),
-                              metadata={"help": "training recipe"})
+                              metadata={"help": "training recipe (the last phase)"})
     data_limit: Optional[int] = field(default=None, metadata={"help": "cap every split (smoke runs)"})
     eval_limit: int = field(default=300, metadata={
         "help": "prompts per suite and split (at most 20 per budget minute, so short runs stay short)"})
@@ -83,13 +92,44 @@ def build_data(args: QuickstartArgs, data_dir: Path) -> None:
         raise QuickstartError(f"data build failed (exit code {code})")
 
 
-def train_model(args: QuickstartArgs, data_dir: Path, model_dir: Path, minutes: float) -> dict:
+def train_phase(recipe: str, data_dir: Path, model_dir: Path, minutes: float, init_from=None) -> dict:
     from .train import config
     from .train.trainer import train
 
-    margs, dargs, targs = config.parse(args.train_recipe, [
-        "--dataset_path", str(data_dir), "--output_dir", str(model_dir), "--max_minutes", f"{minutes:.4f}"])
-    return train(margs, dargs, targs, recipe_path=args.train_recipe)
+    overrides = ["--dataset_path", str(data_dir), "--output_dir", str(model_dir), "--max_minutes", f"{minutes:.4f}"]
+    if init_from is not None:
+        overrides += ["--init_from", str(init_from)]
+    margs, dargs, targs = config.parse(recipe, overrides)
+    return train(margs, dargs, targs, recipe_path=recipe)
+
+
+def train_model(args: QuickstartArgs, data_dir: Path, out: Path, minutes: float) -> dict:
+    """The curriculum: the first phase (if any) for at most ``first_share`` of ``minutes``, then
+    the train recipe from its model for the rest. Returns the last phase's final metrics, with
+    each phase's under ``phases``."""
+    start, phases, init_from = time.perf_counter(), [], None
+    if args.first_recipe:
+        first_dir = out / "model_first"
+        metrics = train_phase(args.first_recipe, data_dir, first_dir, minutes * args.first_share)
+        phases.append({"recipe": args.first_recipe, "model": str(first_dir), **metrics})
+        init_from = first_dir
+    left = minutes - (time.perf_counter() - start) / 60.0
+    metrics = train_phase(args.train_recipe, data_dir, out / "model", max(left, 0.05), init_from)
+    phases.append({"recipe": args.train_recipe, "model": str(out / "model"), **metrics})
+    return {**metrics, "phases": phases}
+
+
+def training_curves(out: Path, phases: list) -> None:
+    """Every phase's metrics on one step axis, a line where each phase starts."""
+    from .train.metrics import plot
+
+    records, marks, offset = [], {}, 0
+    for phase in phases:
+        lines = (Path(phase["model"]) / "metrics.jsonl").read_text().splitlines()
+        marks[offset] = Path(phase["recipe"]).stem
+        records += [{**r, "step": r["step"] + offset} for r in map(json.loads, lines) if r]
+        offset += phase["step"]
+    plot(records, out / "training_curves.png", marks if len(phases) > 1 else None)
 
 
 def evaluate(args: QuickstartArgs, data_dir: Path, model_dir: Path, eval_dir: Path, splits) -> dict:
@@ -114,9 +154,10 @@ def accuracy(entry: dict) -> float:
 
 
 def target_result(summaries: dict) -> dict:
-    """The headline number: completion, IID test, arith level 1."""
+    """The headline number: completion, IID test, arith level 1 (only arith's rows, whatever
+    else the split holds)."""
     split = summaries[TARGET["suite"]]["splits"].get(TARGET["split"], {})
-    level = split.get("by_level", {}).get(f"level {TARGET['level']}")
+    level = split.get("by_family_level", {}).get(f"{TARGET['family']} level {TARGET['level']}")
     value = accuracy(level) if level else None
     return {**TARGET, "measured": value, "prompts": level["prompts"] if level else 0,
             "met": value is not None and value >= TARGET["accuracy"]}
@@ -184,6 +225,7 @@ def write_report(out: Path, args: QuickstartArgs, summaries: dict, runtimes: dic
         "dataset": {"path": str(out / "data"),
                     "content_sha256": json.loads((out / "data" / "build_info.json").read_text())["hashes"]["all"]},
         "model": {**model["model"], "steps": trained.get("step"), "train_metrics": trained},
+        "curriculum": trained.get("phases", []),
         "suites": summaries,
     }
     table = results_table(summaries)
@@ -194,7 +236,8 @@ def write_report(out: Path, args: QuickstartArgs, summaries: dict, runtimes: dic
     (out / "results.md").write_text(f"# Cadmus quickstart\n\n{table}\n{verdict}\n\nruntime (s): "
                                     + ", ".join(f"{k} {v:.0f}" for k, v in summary["runtime_s"].items()) + "\n")
     plot_by_difficulty(summaries, out / "accuracy_by_difficulty.png")
-    shutil.copyfile(out / "model" / "curves.png", out / "training_curves.png")
+    training_curves(out, trained.get("phases") or [{"recipe": args.train_recipe, "model": str(out / "model"),
+                                                     "step": trained.get("step", 0)}])
     shutil.copyfile(out / "data" / "README.md", out / "dataset_card.md")
     (out / "quickstart.json").write_text(json.dumps({"stages_done": list(runtimes)}, indent=1) + "\n")
     print("\n" + table + "\n" + verdict)
@@ -221,10 +264,11 @@ def run(args: QuickstartArgs) -> dict:
     if train_minutes <= 0.05:
         raise QuickstartError(f"the data stage used the budget ({runtimes['data']:.0f} s of {budget_s:.0f} s): "
                               "raise --minutes or lower --data-limit")
-    _stage(2, "train", f"{Path(args.train_recipe).name}, about {train_minutes:.1f} min "
+    recipes = [Path(r).name for r in (args.first_recipe, args.train_recipe) if r]
+    _stage(2, "train", f"{' then '.join(recipes)}, about {train_minutes:.1f} min "
            f"(then about {reserve:.0f} s for evaluation and the report)")
     t = time.perf_counter()
-    trained = train_model(args, data_dir, model_dir, train_minutes)
+    trained = train_model(args, data_dir, out, train_minutes)
     runtimes["train"] = time.perf_counter() - t
 
     from .data.io import load_dataset_dir

@@ -57,3 +57,17 @@ def test_overrides_and_inheritance(tmp_path):
     assert recipe.params("ood_length").lengths == (9, 12)
     assert recipe.params("ood_length").numbers == recipe.params("train").numbers == (0, 99)
     assert recipe.splits["valid"].size == 0
+
+
+def test_a_split_can_draw_from_its_own_mixture(tmp_path, repo_root):
+    recipe = load_recipe(write(tmp_path, "mixture: {arith: 2, copy: 1}\n"
+                                         "splits: {train: {size: 10}, test: {size: 5, mixture: {arith: 1}}}\n"))
+    assert recipe.families_of("train") == {"arith": 2, "copy": 1}
+    assert recipe.families_of("valid") == {"arith": 2, "copy": 1}  # no override: the recipe's mixture
+    assert recipe.families_of("test") == {"arith": 1}
+    with pytest.raises(RecipeError, match=r"splits\.test\.mixture: unknown family 'cpy'"):
+        load_recipe(write(tmp_path, "mixture: {arith: 1}\nsplits: {test: {size: 5, mixture: {cpy: 1}}}\n"))
+    with pytest.raises(RecipeError, match=r"splits\.test\.mixture\.arith must be a weight"):
+        load_recipe(write(tmp_path, "mixture: {arith: 1}\nsplits: {test: {size: 5, mixture: {arith: -1}}}\n"))
+    shipped = load_recipe(repo_root / "recipes" / "data" / "quickstart.yaml")
+    assert set(shipped.families_of("train")) == {"arith", "copy"} and set(shipped.families_of("test")) == {"arith"}

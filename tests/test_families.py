@@ -65,6 +65,19 @@ def test_arith_oracle_hand_written():
     assert evaluate([("mul", ("v", 0), ("v", 1))], [2**62, 4]) == 0  # wraps like int64
 
 
+def test_copy_outputs_the_named_input_through_a_moved_register():
+    for task in get("copy").generate(Draws(4), Params(levels=(1, 2)), 5, 40):
+        lines = task.true_program.splitlines()
+        loads = [line.split() for line in lines[:-2]]
+        _, dst, src = lines[-2].split()
+        chosen = [r for _, r, _ in loads].index(src)  # the input whose register the move reads
+        assert f"output {'xyz'[chosen]}" in task.description or f"print {'xyz'[chosen]}" in task.description
+        assert task.outputs == [[case[chosen]] for case in task.cases] and len(task.cases[0]) == task.level + 1
+        assert lines[-1] == f"assert {dst} {task.outputs[0][0]}"
+        assert (dst in [r for _, r, _ in loads]) == (task.variant == "overwrite")
+    assert get("copy").oracle([3, 8, 1], {"chosen": 1}) == [8]
+
+
 def test_random_oracle_hand_written():
     body = [("bin", "add", "b", "a", 5), ("if", "<", "b", 10, [("un", "neg", "c", "b")], [("un", "mov", "c", 1)]),
             ("loop", "d", 3, [("bin", "add", "e", "e", "d")]), ("store", 4, "e"), ("load", "f", 4)]
@@ -77,7 +90,7 @@ def test_random_oracle_hand_written():
 def test_every_family_has_variants_descriptions_and_docs():
     for name, fam in registry().items():
         assert fam.doc, name
-        if name in ("arith", "random"):
+        if name in ("arith", "copy", "random"):
             continue  # generated programs: variants come from the generator
         assert len(fam.templates) >= 2, name
         assert len(fam.descriptions) >= 3, name

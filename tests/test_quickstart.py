@@ -7,13 +7,13 @@ from cadmus.cli import main
 from cadmus.quickstart import QuickstartArgs, QuickstartError, results_table, run, target_result
 
 REPORT_FILES = ("summary.json", "results.md", "accuracy_by_difficulty.png", "training_curves.png", "dataset_card.md",
-                "model/model.safetensors", "model/cadmus.json", "data/dataset_dict.json")
+                "model/model.safetensors", "model/cadmus.json", "model_first/model.safetensors", "data/dataset_dict.json")
 
 
 @pytest.fixture(scope="module")
 def report(tmp_path_factory):
     out = tmp_path_factory.mktemp("quickstart") / "run"
-    code = main(["quickstart", "--minutes", "1", "--data-limit", "300", "--out", str(out)])
+    code = main(["quickstart", "--minutes", "1", "--data-limit", "800", "--out", str(out)])
     assert code == 0
     return out
 
@@ -24,24 +24,32 @@ def test_every_stage_ran_and_every_report_file_exists(report):
     summary = json.loads((report / "summary.json").read_text())
     assert set(summary["runtime_s"]) == {"data", "train", "eval", "report", "total"}
     assert summary["model"]["steps"] >= 1
+    first, last = summary["curriculum"]  # the copy phase, then arith started from its model
+    assert first["recipe"].endswith("quickstart_copy.yaml") and last["recipe"].endswith("quickstart.yaml")
+    assert first["step"] >= 1 and last["step"] == summary["model"]["steps"]
+    recipe = json.loads((report / "model" / "cadmus.json").read_text())["recipe"]
+    assert recipe["init_from"] == first["model"] and recipe["families"] == ["arith"]
     for suite in ("completion", "synthesis", "execution"):
         splits = summary["suites"][suite]["splits"]
         assert set(splits) == {"test", "ood_numbers"}
         for entry in splits.values():  # the eval issue's format: pass@1, per-level breakdown
             assert 0.0 <= entry["metrics"]["pass@1"] <= 1.0 and entry["prompts"] == 20
-            assert "level 1" in entry["by_level"]
-    assert summary["target"]["measured"] == summary["suites"]["completion"]["splits"]["test"]["by_level"]["level 1"]["pass@1"]
+            assert "level 1" in entry["by_level"] and set(entry["by_family"]) == {"arith"}  # copy rows stay out
+    test = summary["suites"]["completion"]["splits"]["test"]
+    assert summary["target"]["measured"] == test["by_family_level"]["arith level 1"]["pass@1"]
 
 
 def test_results_table_and_target_come_from_the_summaries():
     entry = {"metrics": {"pass@1": 0.5}, "prompts": 4,
-             "by_level": {"level 1": {"pass@1": 0.96, "prompts": 2}, "level 2": {"pass@1": 0.0, "prompts": 2}}}
+             "by_level": {"level 1": {"pass@1": 0.7, "prompts": 3}, "level 2": {"pass@1": 0.0, "prompts": 1}},
+             "by_family_level": {"arith level 1": {"pass@1": 0.96, "prompts": 2},
+                                 "copy level 1": {"pass@1": 0.2, "prompts": 1}}}
     summaries = {"completion": {"splits": {"test": entry}}}
     table = results_table(summaries)
-    assert "| completion | test | 4 | 0.500 | 0.960 (2) | 0.000 (2) |" in table
-    target = target_result(summaries)
-    assert target["measured"] == 0.96 and target["met"]
-    entry["by_level"]["level 1"]["pass@1"] = 0.5
+    assert "| completion | test | 4 | 0.500 | 0.700 (3) | 0.000 (1) |" in table
+    target = target_result(summaries)  # arith's level 1 only, not the level's other families
+    assert target["measured"] == 0.96 and target["prompts"] == 2 and target["met"]
+    entry["by_family_level"]["arith level 1"]["pass@1"] = 0.5
     assert not target_result(summaries)["met"]
 
 

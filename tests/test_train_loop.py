@@ -154,6 +154,25 @@ def test_resume_from_another_model_shape_is_a_clear_error(dsdir, tmp_path):
         run_inprocess(dsdir, out, "--max_steps", "4", "--n_embd", "64", "--resume", "latest")
 
 
+def test_init_from_starts_from_a_trained_model(dsdir, tmp_path):
+    import torch
+
+    from cadmus.models import load_model
+    from cadmus.train.trainer import RecipeError
+
+    first = load_model_after(dsdir, tmp_path / "first", 3, load_model)
+    run_inprocess(dsdir, tmp_path / "zero", "--max_steps", "1", "--learning_rate", "0", "--warmup_steps", "0",
+                  "--save_steps", "0", "--accuracy_samples", "0", "--init_from", str(tmp_path / "first"))
+    for (name, p), q in zip(first.named_parameters(), load_model(tmp_path / "zero").parameters()):
+        assert torch.equal(p, q), name  # learning rate 0: the run kept the weights it started from
+    fresh = load_model_after(dsdir, tmp_path / "fresh", 1, load_model)
+    assert not torch.equal(fresh.transformer.wte.weight, first.transformer.wte.weight)
+    with pytest.raises(RecipeError, match=r"init_from=.*shape differs.*n_embd 32 \(this run: 64\)"):
+        run_inprocess(dsdir, tmp_path / "wide", "--max_steps", "1", "--n_embd", "64", "--init_from", str(tmp_path / "first"))
+    with pytest.raises(RecipeError, match="no trained model there"):
+        run_inprocess(dsdir, tmp_path / "none", "--max_steps", "1", "--init_from", str(tmp_path / "missing"))
+
+
 def test_context_too_short_is_a_clear_error(dsdir, tmp_path):
     from cadmus.train.trainer import RecipeError
 

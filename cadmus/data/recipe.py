@@ -45,6 +45,8 @@ class SplitSpec:
     numbers: Optional[list] = field(default=None, metadata={"help": "overrides distribution.numbers"})
     lengths: Optional[list] = field(default=None, metadata={"help": "overrides distribution.lengths"})
     ops: Optional[list] = field(default=None, metadata={"help": "overrides distribution.ops"})
+    mixture: Optional[dict] = field(default=None, metadata={
+        "help": "overrides the recipe's mixture (e.g. a curriculum's warm-up family kept out of test)"})
 
 
 @dataclass
@@ -76,9 +78,11 @@ class Recipe:
     def families_of(self, split: str) -> dict:
         """name -> weight of the families a split draws from (before feasibility filtering)."""
         held = set(self.held_out_families)
+        own = self.splits[split].mixture if split in self.splits else None
+        mixture = self.mixture if own is None else own
         if split == "ood_family":
-            return {f: w for f, w in self.mixture.items() if f in held}
-        return {f: w for f, w in self.mixture.items() if f not in held}
+            return {f: w for f, w in mixture.items() if f in held}
+        return {f: w for f, w in mixture.items() if f not in held}
 
 
 def _coerce(tp, value, where: str, source: str):
@@ -124,13 +128,17 @@ def _disjoint(a: list, b: list) -> bool:
     return a[1] < b[0] or b[1] < a[0]
 
 
-def validate(recipe: Recipe, source: str) -> Recipe:
+def _check_mixture(mixture: dict, where: str, source: str) -> None:
     known = set(family_names())
-    for name, w in recipe.mixture.items():
+    for name, w in mixture.items():
         if name not in known:
-            raise RecipeError(f"{source}: mixture: unknown family '{name}' (known: {', '.join(family_names())})")
+            raise RecipeError(f"{source}: {where}: unknown family '{name}' (known: {', '.join(family_names())})")
         if not isinstance(w, (int, float)) or isinstance(w, bool) or w < 0:
-            raise RecipeError(f"{source}: mixture.{name} must be a weight >= 0, got {w!r}")
+            raise RecipeError(f"{source}: {where}.{name} must be a weight >= 0, got {w!r}")
+
+
+def validate(recipe: Recipe, source: str) -> Recipe:
+    _check_mixture(recipe.mixture, "mixture", source)
     for name in recipe.held_out_families:
         if name not in recipe.mixture:
             raise RecipeError(f"{source}: held_out_families: '{name}' must also appear in mixture (its weight in ood_family)")
@@ -149,6 +157,8 @@ def validate(recipe: Recipe, source: str) -> Recipe:
     for name, spec in recipe.splits.items():
         if not isinstance(spec.size, int) or spec.size < 0:
             raise RecipeError(f"{source}: splits.{name}.size must be an integer >= 0, got {spec.size!r}")
+        if spec.mixture is not None:
+            _check_mixture(spec.mixture, f"splits.{name}.mixture", source)
     ood_n, ood_l = recipe.splits["ood_numbers"], recipe.splits["ood_length"]
     if ood_n.size and ood_n.numbers is not None and not _disjoint(ood_n.numbers, dist.numbers):
         raise RecipeError(f"{source}: splits.ood_numbers.numbers {ood_n.numbers} overlaps distribution.numbers {dist.numbers}")

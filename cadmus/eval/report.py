@@ -38,7 +38,8 @@ def _grouped(rows, key, ks) -> dict:
 
 
 def summarize(rows: Sequence[dict], ks: Sequence[int]) -> dict:
-    """pass@k overall, per split, and per split x family and split x difficulty level; status counts."""
+    """pass@k overall, per split, and per split x family, split x difficulty level and split x family x
+    level; status counts."""
     out = {"metrics": _metrics(rows, ks), "prompts": len(per_prompt(rows)), "samples": len(rows),
            "status_counts": dict(Counter(r["status"] for r in rows).most_common()), "splits": {}}
     if any(r.get("passed_challenge") is not None for r in rows):
@@ -48,7 +49,8 @@ def summarize(rows: Sequence[dict], ks: Sequence[int]) -> dict:
         entry = {"metrics": _metrics(mine, ks), "prompts": len(per_prompt(mine)),
                  "too_long": len({r["id"] for r in mine if r["status"] == "TOO_LONG"}),
                  "by_family": _grouped(mine, lambda r: r["family"], ks),
-                 "by_level": _grouped(mine, lambda r: f"level {r['level']}", ks)}
+                 "by_level": _grouped(mine, lambda r: f"level {r['level']}", ks),
+                 "by_family_level": _grouped(mine, lambda r: f"{r['family']} level {r['level']}", ks)}
         if "metrics_challenge" in out:
             entry["metrics_challenge"] = _metrics(mine, ks, "passed_challenge")
         out["splits"][split] = entry

@@ -153,6 +153,49 @@ def describe(rng: random.Random, n_inputs: int, steps: list) -> str:
 INPUT_NAMES = {1: "x", 2: "x and y", 3: "x, y and z"}
 
 
+COPY_INPUTS = {1: (2, 2), 2: (3, 3)}  # level -> number of inputs (the values the look-up chooses from)
+COPY_DESCRIPTIONS = ["read {inputs} and output {name}", "given {inputs}, print {name}",
+                     "output {name} where {inputs} are read in that order"]
+
+
+class Copy(LevelledFamily):
+    """``copy``: input x, y[, z]; output the one the description names, moved to another register.
+
+    The register look-up alone, without arithmetic: ``mov d 69; mov k 25; mov f k; assert f 25``.
+    A model must bind the moved register to the line that loaded it, the step the arith rows
+    ``sub f d k`` also need (operand order) and learn slowest (see recipes/quickstart.yaml); a
+    curriculum can teach it first on these rows. Registers and input order are drawn at random
+    so no fixed position answers. Variants: ``fresh`` moves to a new register, ``overwrite`` to
+    the register of another input. difficulty: level 1 = 2 inputs, level 2 = 3; size = inputs.
+    """
+
+    LEVELS, SIZES = COPY_INPUTS, COPY_INPUTS
+
+    def __init__(self):
+        super().__init__("copy", "arith", "input x, y[, z]; output the input the description names",
+                         [], [], None, lambda c, k: [c[k["chosen"]]], None)
+
+    def _task(self, rng: random.Random, params: Params, numbers: tuple, levels: list, inputs: list) -> Task:
+        r = rng.random
+        level = levels[int(r() * len(levels))]
+        n_inputs = COPY_INPUTS[level][0]
+        chosen = int(r() * n_inputs)
+        overwrite = r() < 0.5
+        reg = sample(rng, REGISTERS, n_inputs + 1)
+        src = reg[chosen]
+        dst = reg[(chosen + 1 + int(r() * (n_inputs - 1))) % n_inputs] if overwrite else reg[n_inputs]
+        cases = [c[:n_inputs] for c in inputs]
+        outputs = [[c[chosen]] for c in cases]
+        reads = [f"in {x}" for x in reg[:n_inputs]]
+        program = "\n".join([*reads, f"mov {dst} {src}", f"out {dst}"])
+        true_program = "\n".join([*map("mov %s %s".__mod__, zip(reg, cases[0])), f"mov {dst} {src}",
+                                   f"assert {dst} {outputs[0][0]}"])
+        description = COPY_DESCRIPTIONS[int(r() * len(COPY_DESCRIPTIONS))].format(
+            inputs=INPUT_NAMES[n_inputs], name=NAMES[chosen])
+        return Task("copy", "overwrite" if overwrite else "fresh", level, n_inputs, description,
+                    program, true_program, cases, outputs)
+
+
 class Arith(LevelledFamily):
     """Generated from an expression DAG instead of a template (see the module docstring)."""
 
@@ -184,4 +227,4 @@ class Arith(LevelledFamily):
 
 
 def families() -> list:
-    return [Arith()]
+    return [Arith(), Copy()]

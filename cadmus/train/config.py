@@ -24,6 +24,10 @@ class ModelArguments:
         default=None,
         metadata={"help": "model context (tokens); default: the dataset's longest sample, rounded up to 8"},
     )
+    init_from: Optional[str] = field(
+        default=None, metadata={"help": "start from this trained model folder's weights instead of a fresh "
+                                        "initialisation (a curriculum's next phase); the shape must match"}
+    )
     tokenizer_path: Optional[str] = field(
         default=None, metadata={"help": "tokenizer folder; default: the repository's tokenizer/"}
     )

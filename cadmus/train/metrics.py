@@ -66,8 +66,9 @@ def _tensorboard_writer(path):
     return SummaryWriter(str(path))
 
 
-def plot(records: list, path) -> None:
-    """Loss curves (train, eval) and valid completion accuracy against optimizer steps."""
+def plot(records: list, path, marks=None) -> None:
+    """Loss curves (train, eval) and valid completion accuracy against optimizer steps;
+    ``marks`` (step -> label) draws a labelled vertical line, e.g. where a curriculum phase starts."""
     import matplotlib
 
     matplotlib.use("Agg")  # files only; never open a window
@@ -85,6 +86,10 @@ def plot(records: list, path) -> None:
     ax_acc.plot(*series("valid_accuracy"), marker="o")
     ax_acc.set(xlabel="step", ylabel="share correct (VM-verified)", ylim=(-0.02, 1.02),
                title="valid greedy completion accuracy")
+    for step, label in (marks or {}).items():
+        for ax in (ax_loss, ax_acc):
+            ax.axvline(step, color="grey", linestyle=":", linewidth=1)
+        ax_acc.annotate(label, (step, 1.0), xytext=(3, -12), textcoords="offset points", fontsize=8, color="grey")
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)

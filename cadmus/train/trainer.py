@@ -161,7 +161,7 @@ def git_revision():
 
 
 def model_shape(config) -> dict:
-    return {k: getattr(config, k) for k in ("vocab_size", "n_positions", "n_layer", "n_head", "n_embd")}
+    return {k: getattr(config, k) for k in models.SHAPE_FIELDS}
 
 
 def train(margs, dargs, targs, recipe_path=None) -> dict:
@@ -184,7 +184,13 @@ def train(margs, dargs, targs, recipe_path=None) -> dict:
         eos_token_id=tokenizer.eos_token_id, pad_token_id=tokenizer.pad_token_id,
         n_layer=margs.n_layer, n_head=margs.n_head, n_embd=margs.n_embd,
     )
-    model = models.build_model(config)
+    if margs.init_from:
+        try:
+            model = models.start_from(margs.init_from, config)
+        except (ValueError, OSError) as err:
+            raise RecipeError(str(err)) from err
+    else:
+        model = models.build_model(config)
     n_params = models.count_parameters(model)
     resume_from = checkpoints.resolve_resume(targs.resume, out)
     if resume_from is not None:
@@ -222,6 +228,7 @@ def train(margs, dargs, targs, recipe_path=None) -> dict:
               f"{len(prep.train):,} train blocks, non-pad tokens {prep.non_pad_share:.1%}, "
               f"{accelerator.num_processes} process(es) on {accelerator.device}, "
               f"precision {accelerator.mixed_precision}"
+              + (f", starting from {margs.init_from}" if margs.init_from else "")
               + (f", resuming at step {state['step']}" if resume_from is not None else ""))
 
     def evaluate(step):
