@@ -173,6 +173,17 @@ def test_init_from_starts_from_a_trained_model(dsdir, tmp_path):
         run_inprocess(dsdir, tmp_path / "none", "--max_steps", "1", "--init_from", str(tmp_path / "missing"))
 
 
+def test_stop_at_accuracy_ends_the_run_at_the_first_evaluation_that_reaches_it(dsdir, tmp_path):
+    out = tmp_path / "run"
+    final = run_inprocess(dsdir, out, "--max_steps", "30", "--eval_steps", "10", "--save_steps", "0",
+                          "--stop_at_accuracy", "0")  # any accuracy reaches 0: the first evaluation ends it
+    assert final["step"] == 10 and [r["step"] for r in records(out) if "eval_loss" in r] == [10]
+    assert json.loads((out / "cadmus.json").read_text())["metrics"]["step"] == 10
+    final = run_inprocess(dsdir, tmp_path / "never", "--max_steps", "20", "--eval_steps", "10", "--save_steps", "0",
+                          "--stop_at_accuracy", "1.01")
+    assert final["step"] == 20
+
+
 def test_context_too_short_is_a_clear_error(dsdir, tmp_path):
     from cadmus.train.trainer import RecipeError
 

@@ -99,6 +99,10 @@ class TrainingArguments:
     logging_steps: int = field(default=10, metadata={"help": "log the train loss every N steps"})
     eval_steps: int = field(default=100, metadata={"help": "eval loss + completion accuracy every N steps (0 = end only)"})
     accuracy_samples: int = field(default=200, metadata={"help": "valid completion prompts for greedy accuracy (0 = off)"})
+    stop_at_accuracy: Optional[float] = field(
+        default=None, metadata={"help": "end the run at the first evaluation whose valid greedy accuracy reaches "
+                                        "this (e.g. a curriculum phase once its skill has formed)"},
+    )
     generation_batch_size: int = field(default=64, metadata={"help": "prompts per greedy generation batch"})
     max_new_tokens: int = field(default=24, metadata={"help": "longest generated completion"})
     save_steps: int = field(default=500, metadata={"help": "checkpoint every N steps (0 = off)"})

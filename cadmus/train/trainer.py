@@ -277,8 +277,15 @@ def train(margs, dargs, targs, recipe_path=None) -> dict:
             record.update(evaluate(step))
             if budget is not None:
                 budget.record_eval(time.perf_counter() - t_eval)
-                if step < targs.max_steps:
-                    refit(step)
+            if step < targs.max_steps and reached(record.get("valid_accuracy"), targs.stop_at_accuracy, accelerator):
+                targs.max_steps = step  # the loop ends after this step's logging and saving
+                if bar is not None:
+                    bar.total = step
+                if main:
+                    print(f"cadmus train: valid accuracy {record['valid_accuracy']:.3f} >= stop_at_accuracy "
+                          f"{targs.stop_at_accuracy} at step {step}: done")
+            elif budget is not None and step < targs.max_steps:
+                refit(step)
         if len(record) > 1:
             log.log(record)
             if bar is not None:
@@ -293,6 +300,13 @@ def train(margs, dargs, targs, recipe_path=None) -> dict:
     final.update(step=state["step"], tokens=state["tokens"], non_pad_share=prep.non_pad_share)
     save_final(accelerator, model, tokenizer, out, final, prep, n_params, (margs, dargs, targs), recipe_path, log)
     return final
+
+
+def reached(accuracy, threshold, accelerator) -> bool:
+    """Whether a run with ``stop_at_accuracy`` is done; every process gets the main one's answer."""
+    if threshold is None:
+        return False
+    return bool(agree(accelerator, int(accuracy is not None and accuracy >= threshold)))
 
 
 def train_step(model, optimizer, scheduler, stream, accelerator, ga: int, max_grad_norm: float) -> float:
