@@ -7,11 +7,12 @@ Stages, each with a progress bar and a time estimate:
 
 1. data   ``cadmus data build recipes/data/quickstart.yaml`` (arith and copy rows, VM-verified,
           audited)
-2. train  a two-phase curriculum in what the budget leaves after the evaluation reserve
-          (``cadmus/train/budget.py`` fits each phase's step count to its minutes):
-          ``recipes/quickstart_copy.yaml`` (copy rows: the register look-up, at most
-          ``first_share`` of the time), then ``recipes/quickstart.yaml`` (arith) started from
-          that model with ``--init_from``
+2. train  ``cadmus train recipes/quickstart.yaml`` (arith) in what the budget leaves after the
+          evaluation reserve (``cadmus/train/budget.py`` fits the step count to the minutes).
+          With ``--first-recipe`` a two-phase curriculum: that recipe first (at most
+          ``first_share`` of the time), then the train recipe started from its model with
+          ``--init_from``, e.g. ``--first-recipe recipes/quickstart_copy.yaml --train-recipe
+          recipes/quickstart_after_copy.yaml`` (copy rows teach the register look-up first)
 3. eval   ``cadmus eval`` greedy, suites completion / synthesis / execution, splits test and
           ood_numbers (``eval_limit`` prompts each)
 4. report ``OUT/summary.json`` (each suite's eval summary, in ``cadmus eval``'s format, plus the
@@ -19,8 +20,8 @@ Stages, each with a progress bar and a time estimate:
           ``training_curves.png`` and ``dataset_card.md``
 
 The folder also keeps what each stage wrote: ``OUT/data`` (the DatasetDict), ``OUT/model``
-(the trained model, loadable with ``from_pretrained``), ``OUT/model_first`` (the first phase's
-model) and ``OUT/eval/<suite>``.
+(the trained model, loadable with ``from_pretrained``), ``OUT/model_first`` (a curriculum's
+first-phase model) and ``OUT/eval/<suite>``.
 The recipes hold every tuned choice (and the measurements behind it, in their comments).
 """
 from __future__ import annotations
@@ -48,8 +49,9 @@ class QuickstartArgs:
     out: str = field(default="runs/quickstart", metadata={"help": "report directory"})
     data_recipe: str = field(default=str(REPO_ROOT / "recipes/data/quickstart.yaml"),
                              metadata={"help": "data recipe"})
-    first_recipe: str = field(default=str(REPO_ROOT / "recipes/quickstart_copy.yaml"), metadata={
-        "help": "the curriculum's first phase: its model starts train_recipe ('' = no first phase)"})
+    first_recipe: str = field(default="", metadata={
+        "help": "a curriculum's first phase, e.g. recipes/quickstart_copy.yaml: its model starts train_recipe "
+                "('' = none)"})
     first_share: float = field(default=0.6, metadata={
         "help": "most of the training time the first phase may use (it stops sooner at its max_steps)"})
     train_recipe: str = field(default=str(REPO_ROOT / "recipes/quickstart.yaml"),

@@ -5,6 +5,7 @@ import pytest
 
 from cadmus.cli import main
 from cadmus.quickstart import QuickstartArgs, QuickstartError, results_table, run, target_result
+from cadmus.tokenization import REPO_ROOT
 
 REPORT_FILES = ("summary.json", "results.md", "accuracy_by_difficulty.png", "training_curves.png", "dataset_card.md",
                 "model/model.safetensors", "model/cadmus.json", "model_first/model.safetensors", "data/dataset_dict.json")
@@ -13,7 +14,10 @@ REPORT_FILES = ("summary.json", "results.md", "accuracy_by_difficulty.png", "tra
 @pytest.fixture(scope="module")
 def report(tmp_path_factory):
     out = tmp_path_factory.mktemp("quickstart") / "run"
-    code = main(["quickstart", "--minutes", "1", "--data-limit", "800", "--out", str(out)])
+    # the curriculum's two phases (the default is the second alone): both code paths of the train stage
+    code = main(["quickstart", "--minutes", "1", "--data-limit", "800", "--out", str(out),
+                 "--first-recipe", str(REPO_ROOT / "recipes/quickstart_copy.yaml"),
+                 "--train-recipe", str(REPO_ROOT / "recipes/quickstart_after_copy.yaml")])
     assert code == 0
     return out
 
@@ -25,10 +29,10 @@ def test_every_stage_ran_and_every_report_file_exists(report):
     assert set(summary["runtime_s"]) == {"data", "train", "eval", "report", "total"}
     assert summary["model"]["steps"] >= 1
     first, last = summary["curriculum"]  # the copy phase, then arith started from its model
-    assert first["recipe"].endswith("quickstart_copy.yaml") and last["recipe"].endswith("quickstart.yaml")
+    assert first["recipe"].endswith("quickstart_copy.yaml") and last["recipe"].endswith("quickstart_after_copy.yaml")
     assert first["step"] >= 1 and last["step"] == summary["model"]["steps"]
     recipe = json.loads((report / "model" / "cadmus.json").read_text())["recipe"]
-    assert recipe["init_from"] == first["model"] and recipe["families"] == ["arith"]
+    assert recipe["init_from"] == first["model"] and recipe["families"] == ["arith", "copy"]
     for suite in ("completion", "synthesis", "execution"):
         splits = summary["suites"][suite]["splits"]
         assert set(splits) == {"test", "ood_numbers"}

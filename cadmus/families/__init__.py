@@ -2,7 +2,8 @@
 
 ``FAMILIES`` is built on first use (``registry()``); ``get(name)`` returns one family.
 Every family turns ``(Draws, Params, n_cases, count)`` into a batch of :class:`Task` (see ``base``).
-Groups, one module each: ``arith``, ``scalar`` (loops and branches), ``arrays`` (arrays in
+Groups, one module each: ``arith`` (straight-line arithmetic, and ``copy``: the register look-up
+alone, a curriculum's first phase), ``scalar`` (loops and branches), ``arrays`` (arrays in
 memory), ``calls`` (recursion with call/ret), ``parametric`` (a constant of the task in the
 description and the program) and ``random_programs`` (the ``random`` grammar family).
 Each module's docstring gives its input/output conventions.
