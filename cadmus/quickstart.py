@@ -227,7 +227,7 @@ def write_report(out: Path, args: QuickstartArgs, summaries: dict, runtimes: dic
         "dataset": {"path": str(out / "data"),
                     "content_sha256": json.loads((out / "data" / "build_info.json").read_text())["hashes"]["all"]},
         "model": {**model["model"], "steps": trained.get("step"), "train_metrics": trained},
-        "curriculum": trained.get("phases", []),
+        "curriculum": trained["phases"],
         "suites": summaries,
     }
     table = results_table(summaries)
@@ -238,8 +238,7 @@ def write_report(out: Path, args: QuickstartArgs, summaries: dict, runtimes: dic
     (out / "results.md").write_text(f"# Cadmus quickstart\n\n{table}\n{verdict}\n\nruntime (s): "
                                     + ", ".join(f"{k} {v:.0f}" for k, v in summary["runtime_s"].items()) + "\n")
     plot_by_difficulty(summaries, out / "accuracy_by_difficulty.png")
-    training_curves(out, trained.get("phases") or [{"recipe": args.train_recipe, "model": str(out / "model"),
-                                                     "step": trained.get("step", 0)}])
+    training_curves(out, trained["phases"])
     shutil.copyfile(out / "data" / "README.md", out / "dataset_card.md")
     (out / "quickstart.json").write_text(json.dumps({"stages_done": list(runtimes)}, indent=1) + "\n")
     print("\n" + table + "\n" + verdict)

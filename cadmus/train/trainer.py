@@ -278,9 +278,7 @@ def train(margs, dargs, targs, recipe_path=None) -> dict:
             if budget is not None:
                 budget.record_eval(time.perf_counter() - t_eval)
             if step < targs.max_steps and reached(record.get("valid_accuracy"), targs.stop_at_accuracy, accelerator):
-                targs.max_steps = step  # the loop ends after this step's logging and saving
-                if bar is not None:
-                    bar.total = step
+                refit(step, stop_now=True)  # the loop ends after this step's logging and saving
                 if main:
                     print(f"cadmus train: valid accuracy {record['valid_accuracy']:.3f} >= stop_at_accuracy "
                           f"{targs.stop_at_accuracy} at step {step}: done")
