@@ -7,12 +7,12 @@ Stages, each with a progress bar and a time estimate:
 
 1. data   ``cadmus data build recipes/data/quickstart.yaml`` (arith and copy rows, VM-verified,
           audited)
-2. train  ``cadmus train recipes/quickstart.yaml`` (arith) in what the budget leaves after the
-          evaluation reserve (``cadmus/train/budget.py`` fits the step count to the minutes).
-          With ``--first-recipe`` a two-phase curriculum: that recipe first (at most
-          ``first_share`` of the time), then the train recipe started from its model with
-          ``--init_from``, e.g. ``--first-recipe recipes/quickstart_copy.yaml --train-recipe
-          recipes/quickstart_after_copy.yaml`` (copy rows teach the register look-up first)
+2. train  a two-phase curriculum in what the budget leaves after the evaluation reserve
+          (``cadmus/train/budget.py`` fits the step count to the minutes): ``cadmus train
+          recipes/quickstart_copy.yaml`` (copy rows: the register look-up) for at most
+          ``first_share`` of the time, then ``recipes/quickstart_after_copy.yaml`` (arith and copy
+          rows) started from its model with ``--init_from``. ``--first-recipe ''
+          --train-recipe recipes/quickstart.yaml`` trains a single arith phase instead
 3. eval   ``cadmus eval`` greedy, suites completion / synthesis / execution, splits test and
           ood_numbers (``eval_limit`` prompts each)
 4. report ``OUT/summary.json`` (each suite's eval summary, in ``cadmus eval``'s format, plus the
@@ -49,12 +49,11 @@ class QuickstartArgs:
     out: str = field(default="runs/quickstart", metadata={"help": "report directory"})
     data_recipe: str = field(default=str(REPO_ROOT / "recipes/data/quickstart.yaml"),
                              metadata={"help": "data recipe"})
-    first_recipe: str = field(default="", metadata={
-        "help": "a curriculum's first phase, e.g. recipes/quickstart_copy.yaml: its model starts train_recipe "
-                "('' = none)"})
+    first_recipe: str = field(default=str(REPO_ROOT / "recipes/quickstart_copy.yaml"), metadata={
+        "help": "the curriculum's first phase: its model starts train_recipe ('' = none: train_recipe alone)"})
     first_share: float = field(default=0.6, metadata={
         "help": "most of the training time the first phase may use (it stops sooner at its max_steps)"})
-    train_recipe: str = field(default=str(REPO_ROOT / "recipes/quickstart.yaml"),
+    train_recipe: str = field(default=str(REPO_ROOT / "recipes/quickstart_after_copy.yaml"),
                               metadata={"help": "training recipe (the last phase)"})
     data_limit: Optional[int] = field(default=None, metadata={"help": "cap every split (smoke runs)"})
     eval_limit: int = field(default=300, metadata={

@@ -4,7 +4,7 @@ import json
 import pytest
 
 from cadmus.cli import main
-from cadmus.quickstart import QuickstartArgs, QuickstartError, results_table, run, target_result
+from cadmus.quickstart import QuickstartArgs, QuickstartError, results_table, run, target_result, train_model
 from cadmus.tokenization import REPO_ROOT
 
 REPORT_FILES = ("summary.json", "results.md", "accuracy_by_difficulty.png", "training_curves.png", "dataset_card.md",
@@ -14,10 +14,8 @@ REPORT_FILES = ("summary.json", "results.md", "accuracy_by_difficulty.png", "tra
 @pytest.fixture(scope="module")
 def report(tmp_path_factory):
     out = tmp_path_factory.mktemp("quickstart") / "run"
-    # the curriculum's two phases (the default is the second alone): both code paths of the train stage
-    code = main(["quickstart", "--minutes", "1", "--data-limit", "800", "--out", str(out),
-                 "--first-recipe", str(REPO_ROOT / "recipes/quickstart_copy.yaml"),
-                 "--train-recipe", str(REPO_ROOT / "recipes/quickstart_after_copy.yaml")])
+    # the defaults: the curriculum's two phases (copy rows, then arith and copy rows)
+    code = main(["quickstart", "--minutes", "1", "--data-limit", "800", "--out", str(out)])
     assert code == 0
     return out
 
@@ -41,6 +39,15 @@ def test_every_stage_ran_and_every_report_file_exists(report):
             assert "level 1" in entry["by_level"] and set(entry["by_family"]) == {"arith"}  # copy rows stay out
     test = summary["suites"]["completion"]["splits"]["test"]
     assert summary["target"]["measured"] == test["by_family_level"]["arith level 1"]["pass@1"]
+
+
+def test_an_empty_first_recipe_trains_the_train_recipe_alone(report, tmp_path):
+    args = QuickstartArgs(first_recipe="", train_recipe=str(REPO_ROOT / "recipes/quickstart.yaml"))
+    metrics = train_model(args, report / "data", tmp_path, minutes=0.05)
+    assert [phase["recipe"] for phase in metrics["phases"]] == [args.train_recipe] and metrics["step"] >= 1
+    assert (tmp_path / "model" / "model.safetensors").is_file() and not (tmp_path / "model_first").exists()
+    recipe = json.loads((tmp_path / "model" / "cadmus.json").read_text())["recipe"]
+    assert recipe["init_from"] is None and recipe["families"] == ["arith"]
 
 
 def test_results_table_and_target_come_from_the_summaries():
