@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Optional
 
-# name -> (n_layer, n_head, n_embd); why each: the size the mission asks for at that scale.
+# name -> (n_layer, n_head, n_embd); each the size a scale calls for (CPU quickstart to the paper's ~280M).
 PRESETS = {
     "tiny": dict(n_layer=5, n_head=4, n_embd=128),  # ~1M: the CPU quickstart
     "small": dict(n_layer=6, n_head=6, n_embd=384),  # ~11M

@@ -5,7 +5,7 @@ import sys
 from cadmus import isa
 from cadmus.commands.vm import ISA_DOC, KERNEL_FILE
 
-# DSL v1 minimum set from MISSION.md: mnemonic -> operand kinds.
+# The DSL v1 minimum instruction set: mnemonic -> operand kinds.
 CONTRACT = {
     "mov": "rv", "swap": "rr", "in": "r", "out": "v", "push": "v", "pop": "r", "load": "rv",
     "store": "vv", "nop": "", "add": "rvv", "sub": "rvv", "mul": "rvv", "div": "rvv", "mod": "rvv",

@@ -34,7 +34,7 @@ def test_every_stage_ran_and_every_report_file_exists(report):
     for suite in ("completion", "synthesis", "execution"):
         splits = summary["suites"][suite]["splits"]
         assert set(splits) == {"test", "ood_numbers"}
-        for entry in splits.values():  # the eval issue's format: pass@1, per-level breakdown
+        for entry in splits.values():  # cadmus eval's summary format: pass@1, per-level breakdown
             assert 0.0 <= entry["metrics"]["pass@1"] <= 1.0 and entry["prompts"] == 20
             assert "level 1" in entry["by_level"] and set(entry["by_family"]) == {"arith"}  # copy rows stay out
     test = summary["suites"]["completion"]["splits"]["test"]
