@@ -71,7 +71,8 @@ def _parse_value(token: str, consts: list[int], line: int, col: int, what: str) 
     if len(token) == 1 and token in REG_NAMES:
         return REG_NAMES.index(token)
     if _INT.match(token):
-        value = int(token)
+        # int64 has at most 19 digits; int() of a much longer token raises ValueError
+        value = int(token) if len(token.lstrip("-").lstrip("0")) <= 19 else INT64_MAX + 1
         if not INT64_MIN <= value <= INT64_MAX:
             raise AsmError(f"literal out of int64 range: '{token}'", line, col)
         consts.append(value)
