@@ -149,3 +149,46 @@ def test_group_by_length_sampler_is_a_resumable_permutation_of_similar_length_ba
     plain.set_epoch(2)
     plain_batches = [list(plain)[i:i + 16] for i in range(0, 992, 16)]
     assert sum(1 for b in plain_batches if len({lengths[i] == 130 for i in b}) > 1) > len(plain_batches) // 2
+
+
+def _with_long_ood_row(tmp_path, extra_lines: int):
+    """The toy dataset with one ood_length row whose execution view is ``extra_lines`` lines longer."""
+    ds = arith_dataset(32, 8, seed=2)
+    longer = "mov d 1\n" * extra_lines
+    ds["ood_length"] = ds["ood_length"].map(
+        lambda r, i: {"execution_prompt": (longer if i == 3 else "") + r["execution_prompt"]}, with_indices=True)
+    path = tmp_path / "long"
+    ds.save_to_disk(str(path))
+    return path, ds["ood_length"][3]
+
+
+def test_position_table_fits_the_longest_sample_of_any_split(tok, tmp_path):
+    from accelerate import Accelerator
+
+    from cadmus.eval.prompts import build_prompts
+    from cadmus.train import config
+    from cadmus.train.trainer import prepare_data
+
+    path, long_row = _with_long_ood_row(tmp_path, 40)
+    longest, where = data.longest_eval_sample(data.load_dataset_dict(path), tok)
+    assert longest == len(long_row["execution_prompt"]) + len(long_row["execution_target"]) + 1
+    assert "ood_length" in where and "execution" in where and long_row["id"] in where
+    # training sees completion rows only: its blocks stay short, the position table does not
+    margs, dargs, targs = config.parse(None, ["--dataset_path", str(path), "--accuracy_samples", "4"])
+    prep = prepare_data(Accelerator(cpu=True), margs, dargs, targs, tok)
+    assert prep.context_length < longest <= prep.n_positions < longest + 8 and prep.n_positions % 8 == 0
+    ds = data.load_dataset_dict(path)
+    for split in ds:
+        for suite in ("completion", "synthesis", "execution"):
+            for p in build_prompts(ds[split], split, suite):
+                assert len(tok(p.text + p.reference)["input_ids"]) < prep.n_positions, (split, suite, p.id)
+
+
+def test_explicit_position_table(tok):
+    from cadmus.train.trainer import RecipeError, resolve_positions
+
+    assert resolve_positions(None, 64, (70, "x")) == 72
+    assert resolve_positions(None, 64, (20, "x")) == 64  # never below the training blocks
+    assert resolve_positions(96, 64, (70, "x")) == 96
+    with pytest.raises(RecipeError, match="n_positions=32 is below context_length=64"):
+        resolve_positions(32, 64, (70, "x"))

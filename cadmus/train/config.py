@@ -24,6 +24,12 @@ class ModelArguments:
         default=None,
         metadata={"help": "model context (tokens); default: the dataset's longest sample, rounded up to 8"},
     )
+    n_positions: Optional[int] = field(
+        default=None,
+        metadata={"help": "position table size; default: the longest prompt + answer of any split of the dataset "
+                          "(every eval prompt fits; the positions past the training lengths stay untrained), "
+                          "rounded up to 8, at least context_length"},
+    )
     init_from: Optional[str] = field(
         default=None, metadata={"help": "start from this trained model folder's weights instead of a fresh "
                                         "initialisation (a curriculum's next phase); the shape must match"}

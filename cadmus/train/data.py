@@ -174,6 +174,39 @@ def longest_sample(tokenized) -> int:
     return int(pc.max(pc.list_value_length(column)).as_py())
 
 
+def longest_eval_sample(ds, tokenizer) -> tuple:
+    """``(tokens, where)``: the longest ``prompt + target + EOS`` over every view of every split of
+    ``ds`` (the whole dataset: families filters and view weights do not apply), tokenized.
+
+    Sizing the position table to it means no zero-shot eval prompt of this dataset, whatever its
+    split and suite, is cut for lack of positions (the rows past the training lengths stay
+    untrained: that is what ood_length asks about). The ``input`` suite's prompt and answer are
+    the execution view's parts in another order, so the three views cover every suite; repair
+    feedback, few-shot examples and preambles make longer prompts, counted ``TOO_LONG`` as
+    foreign data is. The candidates are ranked by characters in Arrow and only the longest
+    text of each (split, view) is tokenized: the tokenizer is character-level, one token per
+    character."""
+    import pyarrow.compute as pc
+
+    best = (0, "")
+    for split, table in ds.items():
+        if len(table) == 0:
+            continue
+        cols = table.with_format("arrow")[:]
+        for view in VIEWS:
+            prompt, target = f"{view}_prompt", f"{view}_target"
+            if prompt not in cols.column_names or target not in cols.column_names:
+                continue
+            chars = pc.add(pc.utf8_length(cols[prompt]), pc.utf8_length(cols[target]))
+            i = pc.index(chars, pc.max(chars)).as_py()
+            text = cols[prompt][i].as_py() + cols[target][i].as_py()
+            n = len(tokenizer(text, add_special_tokens=False, split_special_tokens=True)["input_ids"]) + 1
+            if n > best[0]:
+                row = cols["id"][i].as_py() if "id" in cols.column_names else i
+                best = (n, f"split {split}, {view} view, row {row!r}")
+    return best
+
+
 def non_pad_share(blocks) -> float:
     """Share of real (non-pad) tokens among all block positions."""
     if "attention_mask" not in blocks.column_names:

@@ -71,7 +71,8 @@ class Prepared:
     train: object  # block datasets (torch format)
     valid: object
     prompts: list  # (prompt, target) pairs for the accuracy check
-    context_length: int
+    context_length: int  # training block width
+    n_positions: int  # position table: every eval prompt of the dataset fits
     non_pad_share: float
     dataset_hash: str
 
@@ -95,6 +96,8 @@ def prepare_data(accelerator, margs, dargs, targs, tokenizer) -> Prepared:
         longest = max(data.longest_sample(train_tok), data.longest_sample(valid_tok),
                       max((len(p) + len(t) + 1 for p, t in prompts), default=0))
         ctx = resolve_context(margs.context_length, longest)
+        n_positions = resolve_positions(margs.n_positions, ctx, data.longest_eval_sample(ds, tokenizer),
+                                        accelerator.is_main_process)
         blocks = dict(block_size=ctx, packing=dargs.packing, target_only=dargs.target_only_loss,
                       pad_id=tokenizer.pad_token_id, num_proc=dargs.num_proc)
         train_blocks = data.to_blocks(train_tok, **blocks)
@@ -104,6 +107,7 @@ def prepare_data(accelerator, margs, dargs, targs, tokenizer) -> Prepared:
         valid=valid_blocks,
         prompts=prompts,
         context_length=ctx,
+        n_positions=n_positions,
         non_pad_share=data.non_pad_share(train_blocks),
         dataset_hash=data.content_hash(dargs.dataset_path),
     )
@@ -116,6 +120,21 @@ def resolve_context(requested, longest: int) -> int:
         raise RecipeError(f"context_length={requested} is too short: the dataset's longest sample has "
                           f"{longest} tokens (prompt + target + end-of-sequence); raise context_length "
                           f"or leave it unset to fit the data")
+    return requested
+
+
+def resolve_positions(requested, ctx: int, longest_eval: tuple, verbose: bool = True) -> int:
+    """The position table: by default the longest prompt + answer of any split (rounded up to 8),
+    never below the training context; an explicit size below the longest eval sample is allowed
+    (its prompts are then counted TOO_LONG at eval) but said."""
+    tokens, where = longest_eval
+    if requested is None:
+        return max(ctx, -(-tokens // 8) * 8)
+    if requested < ctx:
+        raise RecipeError(f"n_positions={requested} is below context_length={ctx}: the training blocks would not fit")
+    if requested < tokens and verbose:
+        print(f"cadmus train: n_positions={requested} is shorter than the dataset's longest eval sample "
+              f"({tokens} tokens, {where}); such prompts will be scored TOO_LONG")
     return requested
 
 
@@ -180,7 +199,7 @@ def train(margs, dargs, targs, recipe_path=None) -> dict:
     prep = prepare_data(accelerator, margs, dargs, targs, tokenizer)
 
     config = models.make_config(
-        margs.preset, len(tokenizer), prep.context_length, dropout=margs.dropout,
+        margs.preset, len(tokenizer), prep.n_positions, dropout=margs.dropout,
         eos_token_id=tokenizer.eos_token_id, pad_token_id=tokenizer.pad_token_id,
         n_layer=margs.n_layer, n_head=margs.n_head, n_embd=margs.n_embd,
     )
@@ -224,7 +243,8 @@ def train(margs, dargs, targs, recipe_path=None) -> dict:
         state.update(checkpoints.read_state(resume_from))
     log = MetricsLog(out, main, resume_step=state["step"] if resume_from is not None else None)
     if main:
-        print(f"cadmus train: {margs.preset} ({n_params:,} parameters), context {prep.context_length}, "
+        print(f"cadmus train: {margs.preset} ({n_params:,} parameters), context {prep.context_length} "
+              f"(position table {prep.n_positions}), "
               f"{len(prep.train):,} train blocks, non-pad tokens {prep.non_pad_share:.1%}, "
               f"{accelerator.num_processes} process(es) on {accelerator.device}, "
               f"precision {accelerator.mixed_precision}"
@@ -355,7 +375,8 @@ def save_final(accelerator, model, tokenizer, out, final, prep, n_params, args, 
             "recipe_file": str(recipe_path) if recipe_path else None,
             "dataset": {"path": str(Path(dargs.dataset_path).resolve()), "content_hash": prep.dataset_hash,
                         "train_blocks": len(prep.train), "non_pad_share": prep.non_pad_share},
-            "model": {"preset": args[0].preset, "parameters": n_params, "context_length": prep.context_length},
+            "model": {"preset": args[0].preset, "parameters": n_params, "context_length": prep.context_length,
+                      "n_positions": prep.n_positions},
             "git_revision": git_revision(),
             "num_processes": accelerator.num_processes,
             "mixed_precision": accelerator.mixed_precision,
