@@ -188,3 +188,7 @@ def register(sub) -> None:
     p.add_argument("--split", default="train", help="split to take samples from")
     p.add_argument("-n", type=int, default=2, help="records to show")
     p.set_defaults(func=cmd_show)
+
+    from .importer import register as register_import  # `cadmus data import`: hand-written tasks
+
+    register_import(dsub)

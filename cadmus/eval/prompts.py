@@ -66,6 +66,10 @@ def input_prompt(program: str, outputs: Sequence[int]) -> str:
 
 def record_prompt(suite: str, record: dict) -> Optional[tuple]:
     """``(prompt text, reference answer)`` for a record, or None when the suite skips it."""
+    # imported hand-written tasks may lack a program (no reference) or a completion view
+    needed = {"completion": "completion_prompt", "execution": "execution_prompt", "input": "program"}.get(suite)
+    if needed and not record[needed]:
+        return None
     if suite == "completion":
         return record["completion_prompt"], record["completion_target"]
     if suite in ("synthesis", "repair"):
