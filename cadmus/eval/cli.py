@@ -5,14 +5,21 @@
     cadmus eval MODEL_DIR --data DIR --suite repair --rounds 2 --n 5 --k 1,5 --out OUT
     cadmus eval --check-references --data DIR --suite synthesis --split test   (no model: must be 100%)
     cadmus eval export-prompts --data DIR --suite synthesis --split test --out prompts.jsonl
+    cadmus eval export-prompts --preamble --data DIR --suite synthesis --split test --out prompts.jsonl
     cadmus eval score ANSWERS.jsonl --data DIR --suite synthesis --out OUT
+    cadmus eval baselines --data DIR --split test   (look-up table and constant programs: must score ~0)
     accelerate launch -m cadmus.cli eval MODEL_DIR ...   (each process generates a slice)
 
 ``MODEL_DIR`` is a folder written by ``cadmus train`` (or any GPT-2 ``save_pretrained`` folder
 with a tokenizer; without one the committed ``tokenizer/`` is used). ``--n 1`` is greedy.
 An answers file for ``score`` has one JSON object per line, ``{"id": ..., "sample": ...}``,
 with any number of samples per id (pass@k needs ``k <= n``); samples are cut at the suite's
-stop string, as generated ones are.
+stop string, as generated ones are. ``--preamble`` puts a DSL reference (generated from the ISA
+table), the suite's task and the record's I/O convention before each prompt, for a model that has
+not seen Cadmus; the export and the summary record it.
+
+The headline pass@k of synthesis and repair counts the visible and the hidden tests; the
+visible-only pass@k is a secondary column (see :mod:`cadmus.eval.report`).
 """
 from __future__ import annotations
 
@@ -25,7 +32,7 @@ from pathlib import Path
 from .passk import parse_ks
 from .prompts import SUITES, build_prompts, check_shot_split, cut_sample, few_shot_prefix, stop_strings
 
-SUBCOMMANDS = ("export-prompts", "score")
+SUBCOMMANDS = ("export-prompts", "score", "baselines")
 DEFAULT_KS = (1, 5, 10)
 
 
@@ -46,11 +53,15 @@ def _common(p, split_help="split(s), comma-separated (e.g. test,ood_numbers)", k
         p.add_argument("--k", default=None, help="pass@k values, e.g. 1,5,10 (default: those of 1,5,10 <= n)")
     p.add_argument("--few-shot", type=int, default=0, help="solved examples before each prompt (default 0)")
     p.add_argument("--shot-split", default="valid", help="split the few-shot examples come from (never test)")
+    p.add_argument("--preamble", action="store_true",
+                   help="put a DSL reference (from the ISA table), the task and the record's I/O convention before "
+                        "each prompt (for models that have not seen Cadmus); recorded in the export and the summary")
 
 
 def run_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="cadmus eval", description="Generate samples with a model and verify them "
-                                "in the VM (pass@k). Also: `cadmus eval export-prompts -h`, `cadmus eval score -h`.")
+                                "in the VM (pass@k). Also: `cadmus eval export-prompts -h`, `cadmus eval score -h`, "
+                                "`cadmus eval baselines -h`.")
     p.add_argument("model", nargs="?", help="model folder (from cadmus train); optional with --check-references")
     _common(p)
     p.add_argument("--out", help="output directory (samples.jsonl, summary.json, results.md, PNG)")
@@ -81,6 +92,21 @@ def score_parser() -> argparse.ArgumentParser:
     p.add_argument("answers", help="JSONL file: one {\"id\": ..., \"sample\": ...} per line")
     _common(p, "split(s) the ids belong to")
     p.add_argument("--out", help="output directory (default: ANSWERS with .results instead of .jsonl)")
+    return p
+
+
+def baselines_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="cadmus eval baselines",
+                                description="Score the look-up-table and constant-output programs of each synthesis "
+                                            "prompt (built from its visible tests): headline and visible-only pass@1 "
+                                            "per family. A headline above ~0 means the hidden tests do not "
+                                            "discriminate.")
+    p.add_argument("--data", required=True, help="dataset directory (cadmus data build ... --out DIR)")
+    p.add_argument("--split", default="test", help="split(s), comma-separated (default test)")
+    p.add_argument("--limit", type=int, default=None, help="first N synthesis records of each split")
+    p.add_argument("--out", help="output directory: baselines.md and one eval folder per baseline")
+    p.add_argument("--fail-above", type=float, default=None,
+                   help="exit 1 when a baseline's headline pass@1 on a split is above this (e.g. 0.01)")
     return p
 
 
@@ -115,31 +141,28 @@ def _load(args) -> tuple:
             raise EvalError(f"few-shot: {err}") from err
     prompts = []
     for split in splits:
-        prompts.extend(build_prompts(dd[split], split, args.suite, args.limit, prefix))
+        prompts.extend(build_prompts(dd[split], split, args.suite, args.limit, prefix, args.preamble))
     if not prompts:
         raise EvalError(f"no prompts for suite {args.suite} in {', '.join(splits)}")
     return dd, prompts
 
 
-def _row(prompt, record, j, sample, verdict) -> dict:
-    return {"id": prompt.id, "split": prompt.split, "family": record["family"],
-            "level": record["difficulty"]["level"], "sample_index": j, "sample": sample, **verdict}
-
-
 def score_prompts(dd, prompts, samples, suite, timings=None) -> list:
     """Score ``samples[i]`` (a list) of each prompt in one batched VM call; returns sample rows."""
+    from .report import sample_row
     from .score import score_samples
 
     records = [dd[p.split][p.index] for p in prompts]
     items = [(records[i], s) for i, group in enumerate(samples) for s in group]
     verdicts = iter(score_samples("synthesis" if suite == "repair" else suite, items, timings=timings))
-    return [_row(p, records[i], j, s, next(verdicts)) for i, p in enumerate(prompts) for j, s in enumerate(samples[i])]
+    return [sample_row(p, records[i], j, s, next(verdicts)) for i, p in enumerate(prompts)
+            for j, s in enumerate(samples[i])]
 
 
 def check_references(dd, prompts, suite) -> list:
     """Rows of the dataset's own answers; raises :class:`EvalError` naming any that fail."""
     rows = score_prompts(dd, prompts, [[p.reference] for p in prompts], suite)
-    bad = [r for r in rows if not r["passed"] or r.get("passed_challenge") is False]
+    bad = [r for r in rows if not r["passed"] or r.get("passed_visible") is False]
     if bad:
         names = "; ".join(f"{r['split']}/{r['id']}: {r['reason']}" for r in bad[:10])
         raise ReferenceCheckFailed(f"REFERENCE CHECK FAILED: {len(bad)} of {len(rows)} reference answers do not pass "
@@ -186,11 +209,33 @@ def _finish(out, rows, ks, config, extra=None, file_rows=None) -> dict:
     return summary
 
 
+def _preamble_info(args, dd, prompts) -> dict:
+    """With --preamble, the config's ``preamble_text``: the DSL reference, the task line and the
+    I/O convention of each family prompted (each prompt's preamble is these three, in order)."""
+    if not args.preamble:
+        return {}
+    from .prompts import TASK_LINES, dsl_reference, io_convention
+
+    names = sorted({dd[p.split][p.index]["family"] for p in prompts})
+    return {"preamble_text": {"dsl_reference": dsl_reference(), "task": TASK_LINES[args.suite],
+                              "io_conventions": {name: io_convention(name) for name in names}}}
+
+
+def _line(metrics, visible=None) -> str:
+    text = ", ".join(f"{k} {v:.4f}" for k, v in metrics.items())
+    if visible is not None:
+        text += " (visible only: " + ", ".join(f"{k} {v:.4f}" for k, v in visible.items()) + ")"
+    return text
+
+
 def _print(summary) -> None:
-    line = ", ".join(f"{k} {v:.4f}" for k, v in summary["metrics"].items())
-    print(f"{summary['config']['suite']}: {summary['prompts']} prompts, {summary['samples']} samples: {line}")
+    print(f"{summary['config']['suite']}: {summary['prompts']} prompts, {summary['samples']} samples: "
+          + _line(summary["metrics"], summary.get("metrics_visible")))
     for split, entry in summary["splits"].items():
-        print(f"  {split}: " + ", ".join(f"{k} {v:.4f}" for k, v in entry["metrics"].items()))
+        print(f"  {split}: " + _line(entry["metrics"], entry.get("metrics_visible")))
+        for name, m in entry.get("by_novelty", {}).items():
+            print(f"    {name}: {m['prompts']} prompts, " + _line({k: v for k, v in m.items() if k.startswith("pass@")},
+                                                                    m.get("visible")))
     for rnd, m in summary.get("by_round", {}).items():
         print(f"  repair {rnd}: " + ", ".join(f"{k} {v:.4f}" for k, v in m.items()))
 
@@ -217,7 +262,8 @@ def cmd_run(args) -> int:
         print(f"reference check: {len(rows)} of {len(rows)} reference answers pass (suite {args.suite})")
         if args.model is None:
             if args.out:
-                _finish(args.out, rows, [1], _config(args, [1], {"model": None}), {"reference_check": "passed"})
+                _finish(args.out, rows, [1], _config(args, [1], {"model": None, **_preamble_info(args, dd, prompts)}),
+                        {"reference_check": "passed"})
             return 0
     if args.model is None:
         raise EvalError("give MODEL_DIR (or --check-references alone)")
@@ -249,7 +295,8 @@ def cmd_run(args) -> int:
         return 0
     weights = model_dir / "model.safetensors"
     config = _config(args, ks, {"model": str(model_dir), "model_sha256": _sha256(weights) if weights.is_file() else None,
-                                "generation": settings.__dict__, "stop": list(stop_strings(suite))})
+                                "generation": settings.__dict__, "stop": list(stop_strings(suite)),
+                                **_preamble_info(args, dd, prompts)})
     summary = _finish(args.out, summary_rows, ks, config, extra, file_rows=rows)
     _print(summary)
     print(f"wrote {args.out}")
@@ -291,9 +338,39 @@ def cmd_export(args) -> int:
     out.parent.mkdir(parents=True, exist_ok=True)
     with open(out, "w") as fh:
         for p in prompts:
-            fh.write(json.dumps({"id": p.id, "split": p.split, "suite": p.suite, "prompt": p.text,
-                                 "stop": list(stop_strings(p.suite if p.suite != "repair" else "synthesis"))}) + "\n")
+            line = {"id": p.id, "split": p.split, "suite": p.suite, "prompt": p.text,
+                    "stop": list(stop_strings(p.suite if p.suite != "repair" else "synthesis"))}
+            if args.preamble:
+                line["preamble"] = p.preamble  # the start of "prompt": what a system was told besides the task
+            fh.write(json.dumps(line) + "\n")
     print(f"wrote {len(prompts)} prompts to {out}")
+    return 0
+
+
+def cmd_baselines(args) -> int:
+    from .baselines import BASELINES, baseline_rows, family_table
+
+    args.suite, args.few_shot, args.preamble = "synthesis", 0, False
+    dd, prompts = _load(args)
+    summaries = {}
+    for name in BASELINES:
+        rows = baseline_rows(dd, prompts, name)
+        out = Path(args.out) / name if args.out else None
+        summaries[name] = _finish(out, rows, [1], _config(args, [1], {"model": f"baseline:{name}"}))
+    table = family_table(summaries)
+    if args.out:
+        (Path(args.out) / "baselines.md").write_text("# Synthesis baselines (pass@1; headline = visible and hidden "
+                                                     "tests)\n\n" + table)
+    print(table, end="")
+    worst = max((e["metrics"]["pass@1"], name, split) for name, s in summaries.items() for split, e in s["splits"].items())
+    for name, summary in summaries.items():
+        for split, entry in summary["splits"].items():
+            print(f"{name} on {split}: headline pass@1 {entry['metrics']['pass@1']:.4f}, visible only "
+                  f"{entry['metrics_visible']['pass@1']:.4f} ({entry['prompts']} prompts)")
+    if args.fail_above is not None and worst[0] > args.fail_above:
+        print(f"cadmus eval baselines: {worst[1]} scores {worst[0]:.4f} headline pass@1 on {worst[2]}, above "
+              f"{args.fail_above}: the hidden tests do not discriminate", file=sys.stderr)
+        return 1
     return 0
 
 
@@ -332,13 +409,15 @@ def cmd_score(args) -> int:
     rows = score_prompts(dd, prompts, samples, args.suite)
     out = args.out or str(Path(args.answers).with_suffix(".results"))
     summary = _finish(out, rows, ks, _config(args, ks, {"model": f"answers:{args.answers}",
-                                                        "answers_sha256": _sha256(Path(args.answers))}))
+                                                        "answers_sha256": _sha256(Path(args.answers)),
+                                                        **_preamble_info(args, dd, prompts)}))
     _print(summary)
     print(f"wrote {out}")
     return 0
 
 
-COMMANDS = {None: (run_parser, cmd_run), "export-prompts": (export_parser, cmd_export), "score": (score_parser, cmd_score)}
+COMMANDS = {None: (run_parser, cmd_run), "export-prompts": (export_parser, cmd_export), "score": (score_parser, cmd_score),
+            "baselines": (baselines_parser, cmd_baselines)}
 
 
 def main(argv) -> int:

@@ -39,6 +39,7 @@ class Prompt:
     text: str
     index: int
     reference: str  # the dataset's own answer (the known-answer check feeds these)
+    preamble: str = ""  # the DSL reference and I/O convention at the start of ``text`` (--preamble)
 
 
 def stop_strings(suite: str) -> tuple:
@@ -84,6 +85,58 @@ def record_prompt(suite: str, record: dict) -> Optional[tuple]:
     raise ValueError(f"unknown suite {suite!r}; expected one of {', '.join(SUITES)}")
 
 
+# What each suite asks for, in the preamble (the answer's form and where it ends).
+TASK_LINES = {
+    "completion": "Task: give the integer that makes the program's last `assert` hold; answer with that integer "
+                  "on one line.",
+    "synthesis": "Task: write a program that, on every input, prints the outputs the description asks for; the "
+                 "`# INPUTS -> OUTPUTS` lines are examples (hidden tests check more inputs). Answer with the "
+                 "program only, ended by a blank line.",
+    "execution": "Task: give the outputs the program prints on the input shown, as integers on one line.",
+    "input": "Task: give an input (integers on one line) on which the program prints the outputs shown.",
+}
+TASK_LINES["repair"] = TASK_LINES["synthesis"]
+
+
+def dsl_reference() -> str:
+    """A short DSL reference as comment lines, generated from the ISA table (``cadmus.isa``)."""
+    from .. import isa
+
+    lines = [
+        "Cadmus DSL reference.",
+        "One item per line: `mnemonic op1 op2 ...` (operands separated by spaces), a label `name:`, or a "
+        "comment `# ...`.",
+        f"Machine: {isa.N_REGS} int64 registers {isa.REG_NAMES[0]}..{isa.REG_NAMES[-1]} (zero at start), "
+        f"{isa.MEM_SIZE} memory cells (zero at start), a data stack of {isa.DATA_STACK_SIZE}, a call stack of "
+        f"{isa.CALL_STACK_SIZE}; arithmetic wraps (two's complement).",
+        "Operands: r = a register, v = a register or an integer literal, L = a label. A run ends OK at `halt` or "
+        "after the last line; anything else (a failed assert, an error, running out of fuel) fails.",
+        "I/O: each `in r` reads the next input value; each `out v` prints one output value. An array input is "
+        "given length first (n, then v1..vn); a program prints each output value with its own `out`.",
+    ]
+    for group in isa.GROUPS:
+        lines.append(f"{group}:")
+        lines.extend(f"  {ins.signature}: {ins.doc}" for ins in isa.INSTRUCTIONS if ins.group == group)
+    return "".join(f"# {line}\n" for line in lines)
+
+
+def io_convention(family: str) -> str:
+    """The family's input/output convention (its ``doc``), or a generic line for an unknown family."""
+    from .. import families
+
+    try:
+        return families.get(family).doc
+    except KeyError:
+        return "inputs and outputs as in the examples"
+
+
+def preamble(suite: str, record: dict) -> str:
+    """What goes before a prompt for a model that has not seen Cadmus: the DSL reference, the task
+    of the suite and the record's I/O convention, all as comment lines."""
+    return (dsl_reference() + f"# {TASK_LINES[suite]}\n"
+            + f"# This task's input and output: {io_convention(record['family'])}.\n#\n")
+
+
 def few_shot_prefix(suite: str, shot_records: Sequence[dict], shots: int) -> str:
     """The first ``shots`` usable records of the prompt split, solved, one blank line apart."""
     parts = []
@@ -104,13 +157,16 @@ def check_shot_split(shot_split: str, eval_splits: Sequence[str]) -> None:
         raise ValueError(f"few-shot prompts cannot come from {shot_split!r}: it is test or under evaluation")
 
 
-def build_prompts(records, split: str, suite: str, limit: Optional[int] = None, prefix: str = "") -> list:
-    """Prompts for the records of one split (the first ``limit`` usable ones)."""
+def build_prompts(records, split: str, suite: str, limit: Optional[int] = None, prefix: str = "",
+                  with_preamble: bool = False) -> list:
+    """Prompts for the records of one split (the first ``limit`` usable ones); with
+    ``with_preamble`` each starts with :func:`preamble` (before any few-shot ``prefix``)."""
     out = []
     for index, record in enumerate(records):
         if limit is not None and len(out) >= limit:
             break
         pair = record_prompt(suite, record)
         if pair is not None:
-            out.append(Prompt(record["id"], split, suite, prefix + pair[0], index, pair[1]))
+            head = preamble(suite, record) if with_preamble else ""
+            out.append(Prompt(record["id"], split, suite, head + prefix + pair[0], index, pair[1], head))
     return out

@@ -1,10 +1,17 @@
 """Per-sample results -> ``samples.jsonl``, ``summary.json``, ``results.md``, ``accuracy_by_difficulty.png``.
 
 A sample row (one line of ``samples.jsonl``) holds ``id`` (the prompt's record id),
-``split``, ``family``, ``level``, ``sample_index``, ``sample``, ``status``, ``passed``,
-``passed_challenge`` (synthesis: the challenge tests as well; else null), ``reason`` and, for
-repair, ``round``. pass@k is computed per prompt from ``(n, c)`` and averaged
-(:mod:`cadmus.eval.passk`); breakdowns per split, family and difficulty level use the same rule.
+``split``, ``family``, ``level``, ``novelty`` (``seen``/``novel``: whether the record's answer
+program occurs in train under renaming; empty in train and in datasets built before the
+column), ``sample_index``, ``sample``, ``status``, ``passed`` (the headline: for synthesis and
+repair, the visible *and* the hidden tests), ``passed_visible`` (synthesis/repair: the tests
+shown in the prompt only; else null), ``reason`` and, for repair, ``round``.
+
+pass@k is computed per prompt from ``(n, c)`` and averaged (:mod:`cadmus.eval.passk`);
+breakdowns per split, family, difficulty level and novelty use the same rule. The headline is
+``passed``; where a suite has visible tests, every entry also carries the visible-only
+pass@k (``metrics_visible`` / ``visible``), a secondary number: a look-up table of the prompt's
+examples passes it.
 """
 from __future__ import annotations
 
@@ -15,6 +22,18 @@ from typing import Sequence
 
 from .passk import mean_pass_at_k
 
+VISIBLE = "passed_visible"
+HEADLINE_NOTE = ("pass@k counts a sample only if it passes every test: for synthesis and repair, the visible tests "
+                 "of the prompt and the hidden ones; \"visible only\" counts the prompt's tests alone.")
+
+
+def sample_row(prompt, record: dict, j: int, sample, verdict: dict) -> dict:
+    """One line of ``samples.jsonl``: the prompt's keys, the record's family, level and novelty, the
+    judge's verdict (datasets built before the ``novelty`` column give "")."""
+    return {"id": prompt.id, "split": prompt.split, "family": record["family"],
+            "level": record["difficulty"]["level"], "novelty": record.get("novelty") or "",
+            "sample_index": j, "sample": sample, **verdict}
+
 
 def per_prompt(rows: Sequence[dict], field: str = "passed") -> dict:
     """``(split, id) -> [n, c]`` over the rows (``field`` chooses which verdict counts)."""
@@ -22,7 +41,7 @@ def per_prompt(rows: Sequence[dict], field: str = "passed") -> dict:
     for row in rows:
         nc = counts.setdefault((row["split"], row["id"]), [0, 0])
         nc[0] += 1
-        nc[1] += bool(row[field])
+        nc[1] += bool(row.get(field))
     return counts
 
 
@@ -30,53 +49,101 @@ def _metrics(rows, ks, field="passed") -> dict:
     return mean_pass_at_k([tuple(v) for v in per_prompt(rows, field).values()], ks)
 
 
-def _grouped(rows, key, ks) -> dict:
+def has_visible(rows) -> bool:
+    """Whether the rows carry a visible-only verdict (synthesis and repair)."""
+    return any(r.get(VISIBLE) is not None for r in rows)
+
+
+def _entry(rows, ks, visible: bool) -> dict:
+    out = {**_metrics(rows, ks), "prompts": len(per_prompt(rows))}
+    if visible:
+        out["visible"] = _metrics(rows, ks, VISIBLE)
+    return out
+
+
+def _grouped(rows, key, ks, visible) -> dict:
     groups = defaultdict(list)
     for row in rows:
         groups[key(row)].append(row)
-    return {name: {**_metrics(g, ks), "prompts": len(per_prompt(g))} for name, g in sorted(groups.items())}
+    return {name: _entry(g, ks, visible) for name, g in sorted(groups.items())}
+
+
+def novelty(row) -> str:
+    return row.get("novelty") or ""
 
 
 def summarize(rows: Sequence[dict], ks: Sequence[int]) -> dict:
-    """pass@k overall, per split, and per split x family, split x difficulty level and split x family x
-    level; status counts."""
+    """pass@k overall and per split; per split also per family, difficulty level, family x level and
+    (held-out splits of datasets that tag it) novelty; status counts, TOO_LONG prompts apart."""
+    visible = has_visible(rows)
     out = {"metrics": _metrics(rows, ks), "prompts": len(per_prompt(rows)), "samples": len(rows),
+           "headline": HEADLINE_NOTE,
            "status_counts": dict(Counter(r["status"] for r in rows).most_common()), "splits": {}}
-    if any(r.get("passed_challenge") is not None for r in rows):
-        out["metrics_challenge"] = _metrics(rows, ks, "passed_challenge")
+    if visible:
+        out["metrics_visible"] = _metrics(rows, ks, VISIBLE)
     for split in dict.fromkeys(r["split"] for r in rows):
         mine = [r for r in rows if r["split"] == split]
         entry = {"metrics": _metrics(mine, ks), "prompts": len(per_prompt(mine)),
                  "too_long": len({r["id"] for r in mine if r["status"] == "TOO_LONG"}),
-                 "by_family": _grouped(mine, lambda r: r["family"], ks),
-                 "by_level": _grouped(mine, lambda r: f"level {r['level']}", ks),
-                 "by_family_level": _grouped(mine, lambda r: f"{r['family']} level {r['level']}", ks)}
-        if "metrics_challenge" in out:
-            entry["metrics_challenge"] = _metrics(mine, ks, "passed_challenge")
+                 "status_counts": dict(Counter(r["status"] for r in mine).most_common()),
+                 "by_family": _grouped(mine, lambda r: r["family"], ks, visible),
+                 "by_level": _grouped(mine, lambda r: f"level {r['level']}", ks, visible),
+                 "by_family_level": _grouped(mine, lambda r: f"{r['family']} level {r['level']}", ks, visible)}
+        if visible:
+            entry["metrics_visible"] = _metrics(mine, ks, VISIBLE)
+        if any(novelty(r) for r in mine):
+            entry["by_novelty"] = _grouped(mine, lambda r: novelty(r) or "untagged", ks, visible)
         out["splits"][split] = entry
     return out
 
 
+def _cells(m: dict, ks, visible: bool) -> str:
+    cells = [f"{m[k]:.3f}" for k in ks]
+    if visible:
+        cells += [f"{m['visible'][k]:.3f}" for k in ks]
+    return " | ".join(cells)
+
+
+def _table(title: str, ks, visible: bool, rows: list) -> list:
+    """A markdown table: ``rows`` are (label, prompts, metrics with ``visible`` inside)."""
+    head = f"| {title} | prompts | " + " | ".join(ks)
+    if visible:
+        head += " | " + " | ".join(f"visible only {k}" for k in ks)
+    n = len(ks) * (2 if visible else 1)
+    lines = [head + " |\n", "|---|---:|" + "---:|" * n + "\n"]
+    lines += [f"| {label} | {prompts} | {_cells(m, ks, visible)} |\n" for label, prompts, m in rows]
+    return lines
+
+
 def markdown_table(summary: dict) -> str:
-    """One row per split (pass@k), then per split x difficulty level."""
+    """One row per split (headline pass@k, then visible-only where it applies), then per split x
+    novelty, per split x difficulty level and per split x family."""
     ks = list(summary["metrics"])
-    head = "| split | prompts | " + " | ".join(ks) + " |\n|---|---:|" + "---:|" * len(ks) + "\n"
-    notes = [f"{s}: {e['too_long']} of {e['prompts']} prompts do not fit the model's context (scored as failures)"
-             for s, e in summary["splits"].items() if e.get("too_long")]
-    lines = [f"# Cadmus eval: suite `{summary['config']['suite']}`, model `{summary['config'].get('model')}`\n\n", head]
-    for split, entry in summary["splits"].items():
-        lines.append(f"| {split} | {entry['prompts']} | " + " | ".join(f"{entry['metrics'][k]:.3f}" for k in ks) + " |\n")
-        if "metrics_challenge" in entry:
-            lines.append(f"| {split} (challenge tests) | {entry['prompts']} | "
-                         + " | ".join(f"{entry['metrics_challenge'][k]:.3f}" for k in ks) + " |\n")
-    lines.append("\n" + head.replace("| split |", "| split / difficulty |"))
-    for split, entry in summary["splits"].items():
-        for level, m in entry["by_level"].items():
-            lines.append(f"| {split} / {level} | {m['prompts']} | " + " | ".join(f"{m[k]:.3f}" for k in ks) + " |\n")
+    visible = "metrics_visible" in summary
+    splits = summary["splits"]
+    config = summary["config"]
+    lines = [f"# Cadmus eval: suite `{config['suite']}`, model `{config.get('model')}`\n\n"]
+    if visible:
+        lines.append(summary.get("headline", HEADLINE_NOTE) + "\n\n")
+    lines += _table("split", ks, visible, [(s, e["prompts"], {**e["metrics"], "visible": e.get("metrics_visible")})
+                                            for s, e in splits.items()])
+    novel = [(f"{s} / {name}", m["prompts"], m) for s, e in splits.items() for name, m in e.get("by_novelty", {}).items()]
+    if novel:
+        lines += ["\n"] + _table("split / novelty", ks, visible, novel)
+    lines += ["\n"] + _table("split / difficulty", ks, visible, [(f"{s} / {lv}", m["prompts"], m)
+                                                                  for s, e in splits.items()
+                                                                  for lv, m in e["by_level"].items()])
+    lines += ["\n"] + _table("split / family", ks, visible, [(f"{s} / {fam}", m["prompts"], m)
+                                                              for s, e in splits.items()
+                                                              for fam, m in e["by_family"].items()])
     if "by_round" in summary:
         lines.append("\n| repair round | " + " | ".join(ks) + " |\n|---|" + "---:|" * len(ks) + "\n")
         for rnd, m in summary["by_round"].items():
             lines.append(f"| {rnd} | " + " | ".join(f"{m[k]:.3f}" for k in ks) + " |\n")
+    notes = [f"{s}: {e['too_long']} of {e['prompts']} prompts do not fit the model's context (scored as failures, "
+             "status TOO_LONG)" for s, e in splits.items() if e.get("too_long")]
+    if config.get("preamble_text"):
+        notes.append("every prompt began with the DSL preamble (summary.json: config.preamble_text)")
     if notes:
         lines.append("\n" + "".join(f"- {note}\n" for note in notes))
     return "".join(lines)
