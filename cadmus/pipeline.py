@@ -18,10 +18,11 @@ rows, default 64). Each sample is a dict:
   ``max_new_tokens``;
 * ``program``: prefix + completion, the text that was run;
 * ``status``: the VM status name of ``program`` (``OK``, ``ASSERT_FAILED``, ``PARSE_ERROR``, ...),
-  run exactly as ``cadmus.run(program, fuel=fuel)``. One exception: when the prefix ends inside
-  an ``assert`` line (the completion view, ``...\\nassert d ``) a completion that is not an
-  integer literal gets ``REJECTED`` and is not run, as in evaluation
-  (:func:`cadmus.data.views.completion_answer`): ``assert d d`` would always hold;
+  run exactly as ``cadmus.run(program, fuel=fuel)``. When the prefix ends inside an ``assert``
+  line (the completion view, ``...\\nassert d ``) the completion is an answer, judged as in
+  evaluation and training by :mod:`cadmus.judge`: one that is not a canonical integer literal
+  gets ``REJECTED`` and is not run (``assert d d`` would always hold), and ``program`` is the
+  prefix + the answer (trailing spaces, tabs and ``\\r`` removed);
 * ``outputs``: the integers the program wrote (empty when REJECTED);
 * ``logprob``: the sum of the model's log-probabilities (temperature 1, whatever the sampling
   temperature) of the completion's tokens and of the newline or end-of-sequence token that
@@ -55,8 +56,7 @@ from pathlib import Path
 from transformers import AutoModelForCausalLM, GenerationConfig, Pipeline, StoppingCriteriaList
 from transformers.pipelines import PIPELINE_REGISTRY
 
-import cadmus
-from cadmus.data.views import completion_answer
+from cadmus import judge
 from cadmus.eval.generate import stop_criterion
 from cadmus.eval.prompts import cut_sample
 from cadmus.isa import DEFAULT_FUEL
@@ -67,7 +67,6 @@ TASK = "program-completion"
 SUITE = "completion"  # its stop strings end an answer
 DEFAULT_MAX_NEW_TOKENS = 24  # the trainer's default for completion answers
 DEFAULT_BATCH_ROWS = 64
-REJECTED = "REJECTED"
 
 
 class _Prefixes(tuple):
@@ -198,18 +197,16 @@ def _ends_in_assert(prefix: str) -> bool:
 
 
 def _run_in_vm(samples, prefixes, fuel) -> None:
-    """Set ``status`` and ``outputs`` of every sample: one ``cadmus.run_batch`` over all of them."""
-    runnable = []
-    for k, (sample, prefix) in enumerate(zip(samples, prefixes)):
-        if _ends_in_assert(prefix) and completion_answer(sample["completion"]) is None:
-            sample.update(status=REJECTED, outputs=[])
-        else:
-            runnable.append(k)
-    if not runnable:
-        return
-    res = cadmus.run_batch([samples[k]["program"] for k in runnable], fuel=fuel)
-    for j, k in enumerate(runnable):
-        samples[k].update(status=cadmus.Status(int(res.status[j])).name, outputs=res.outputs_of(j))
+    """Set ``status`` and ``outputs`` of every sample: one batched run of all of them. A prefix
+    ending in an ``assert`` asks a completion question, judged by :mod:`cadmus.judge`; any
+    other prefix is run as it is completed."""
+    checks = [judge.completion_check(prefix, sample["completion"]) if _ends_in_assert(prefix)
+              else judge.Check(prefix + sample["completion"], (((), None),)) for sample, prefix in zip(samples, prefixes)]
+    judged = judge.execute(checks, fuel)
+    for k, (sample, c) in enumerate(zip(samples, checks)):
+        sample.update(status=judged.status(k), outputs=judged.outputs(k))
+        if c.rejected is None:
+            sample["program"] = c.program
 
 
 def add_pipeline_code(model_dir) -> Path:

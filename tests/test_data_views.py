@@ -56,8 +56,9 @@ def test_judge_passes_true_targets_and_fails_wrong_ones():
 def test_judge_cuts_one_line_samples_and_uses_challenge_tests():
     rec = gcd_record()
     assert judge("completion", rec, "6\nmov a 1").program == rec["true_program"]
-    assert judge("execution", rec, "6\n# junk").cases == (([48, 18], [6]),)
-    assert len(judge("synthesis", rec, rec["program"]).cases) == 5
+    assert judge("execution", rec, "6\n# junk").cases == (([48, 18], (6,)),)
+    synthesis = judge("synthesis", rec, rec["program"])
+    assert len(synthesis.cases) == 5 and synthesis.n_visible == 3
     # a program that only fits the visible tests fails on the challenge tests
     cheat = "in a\nin b\nmov c 6\njeq a 48 L0\nmov c 1\njeq a 7 L0\nmov c 3\nL0:\nout c"
     assert run_checks([judge("synthesis", rec, cheat)]).tolist() == [False]
@@ -71,6 +72,6 @@ def test_completion_answer_must_be_an_integer_literal():
     register = rec["completion_prompt"].rstrip().split()[-1]
     echo = judge("completion", rec, register)
     assert run_checks([echo]).tolist() == [False]
-    for sample in (register, "", " 6", "6 # six", "0x6", "+6"):
+    for sample in (register, "", " 6", "6 # six", "0x6", "+6", "06", "-0"):
         assert completion_answer(sample) is None, sample
-    assert completion_answer("-12\nmore") == "-12"
+    assert completion_answer("-12\nmore") == "-12" and completion_answer("-12 \r\nmore") == "-12"

@@ -41,7 +41,8 @@ import xxhash
 from ..families import get as get_family
 from ..families.base import Draws
 from .recipe import SPLITS, Recipe, RecipeError
-from .views import VIEWS, Check, execution_prompt, judge, render_views, run_checks
+from ..judge import outputs_match
+from .views import VIEWS, Check, execution_prompt, judge, render_views, run_checks  # noqa: F401
 
 SPLIT_IDS = {name: i for i, name in enumerate(SPLITS)}
 RECORD_COLUMNS = ("id", "family", "variant", "difficulty", "description", "program", "true_program",
@@ -464,13 +465,13 @@ def _nested_columns(level, size, cases, outputs, true_program, synths, n_tests) 
 # --- verification ----------------------------------------------------------------------------
 
 def record_checks(rec: dict) -> list:
-    """The VM checks of a record: the completion view's full text holds (its asserts pass), and
-    the synthesis view's full text (the bare program for ``random``) gives the oracle's outputs on
-    every test. The execution view runs the same program on the first test, so its target is
+    """The VM checks of a record, by the judge's rules (:mod:`cadmus.judge`): the completion
+    target is an answer that holds, and the synthesis view's full text (the bare program for
+    ``random``) passes as a synthesis answer, with the oracle's outputs on every visible and
+    hidden test. The execution view runs the same program on the first test, so its target is
     checked against that test's verified output in Python rather than by a seventh VM run."""
-    cases = tuple((t["input"], t["output"]) for t in [*rec["tests"], *rec["challenge_tests"]])
-    program = rec["synthesis_prompt"] + rec["program"]
-    return [judge("completion", rec, rec["completion_target"]), Check(program, cases)]
+    return [judge("completion", rec, rec["completion_target"]),
+            judge("synthesis", rec, rec["synthesis_prompt"] + rec["program"])]
 
 
 def _execution_view_holds(rec: dict) -> bool:
@@ -500,6 +501,8 @@ def verify(records: list, fuel: int, timings: Optional[dict] = None) -> None:
 
     j = int((~passed).nonzero()[0][0])
     check, rec = checks[j], records[owner[j]]
+    if check.rejected is not None:
+        raise BuildError(f"record's target is not an answer ({check.rejected}):\n{json.dumps(rec, indent=1)}")
     # run_batch, not run: the batch kernel is already compiled, the single-run one may not be
     res = cadmus.run_batch([check.program] * len(check.cases), inputs=[list(i) for i, _ in check.cases],
                            fuel=fuel, messages=True)
@@ -524,12 +527,7 @@ def verify_columns(cols: dict, runs: Runs, fuel: int, timings: Optional[dict] = 
                            input_offsets=input_offsets)
     if timings is not None:
         _add(timings, "vm", time.process_time() - start)
-    ok = (res.status == 0) & (res.out_count == want_len)
-    run_of_value = np.repeat(np.arange(len(want_len)), want_len)
-    offset_in_run = np.arange(len(flat)) - np.repeat(np.cumsum(want_len) - want_len, want_len)
-    where = np.minimum(res.out_start[run_of_value] + offset_in_run, max(len(res.out_values) - 1, 0))
-    if len(flat):
-        ok[run_of_value[res.out_values[where] != flat]] = False
+    ok = outputs_match(res, want_len, flat)  # the judge's rule for a run, in numpy
     if ok.all() and _printable(columns_to_arrow(cols) if table is None else table):
         return
     lists = as_lists(cols)

@@ -13,19 +13,20 @@ Views (a view's full text is ``prompt + target``; all text is printable ASCII an
 * ``execution``: prompt = the program, then ``\\n# input: INPUTS\\n# output: `` for the first
   visible test; target = the outputs separated by spaces.
 
-``judge(view, record, sample)`` returns a :class:`Check`: the full program text to run and
-the (input, expected outputs) cases; ``run_checks(checks)`` runs many of them in one
-``cadmus.run_batch`` and says which passed. A completion or execution sample is cut at its
-first newline (the target is one line); a synthesis sample is used whole.
+How a model's sample for a view is judged is decided by :mod:`cadmus.judge`, the one judge of
+every suite (what an answer is, which tests it must pass); ``judge(view, record, sample)``
+and ``run_checks(checks)`` here are its entry points for the dataset builder.
 """
 from __future__ import annotations
 
-import re
-from dataclasses import dataclass
+import time
 from typing import Optional, Sequence
 
+from .. import judge as _judge
+from ..isa import DEFAULT_FUEL
+from ..judge import Check, completion_answer  # noqa: F401  (re-exported: the builder and tests use them)
+
 VIEWS = ("completion", "synthesis", "execution")
-_INT_LITERAL = re.compile(r"-?[0-9]+")
 
 
 def ints(values) -> str:
@@ -64,80 +65,15 @@ def render_views(record: dict) -> dict:
     }
 
 
-@dataclass(frozen=True)
-class Check:
-    """Run ``program`` on each case's input; it passes iff every run ends OK with exactly the
-    case's expected outputs (None: the sample could not be read, so it fails)."""
-
-    program: str
-    cases: tuple  # ((inputs, expected outputs or None), ...)
-
-
-def _parse_ints(text: str) -> Optional[list]:
-    try:
-        return [int(tok) for tok in text.split()]
-    except ValueError:
-        return None
+def judge(view: str, record: dict, sample) -> Check:
+    """What to run in the VM to judge ``sample`` (a model's target text) for ``view``
+    (:func:`cadmus.judge.check`)."""
+    if view not in VIEWS:
+        raise ValueError(f"unknown view {view!r}; expected one of {', '.join(VIEWS)}")
+    return _judge.check(view, record, sample)
 
 
-def completion_answer(sample: str) -> Optional[str]:
-    """The answer of a completion sample: its first line if that is an integer literal, else
-    None. Anything else must fail: ``assert c `` completed with ``c`` always holds."""
-    answer = sample.split("\n", 1)[0]
-    return answer if _INT_LITERAL.fullmatch(answer) else None
-
-
-def judge(view: str, record: dict, sample: str) -> Check:
-    """What to run in the VM to judge ``sample`` (a model's target text) for ``view``."""
-    if view == "completion":
-        answer = completion_answer(sample)
-        if answer is None:  # expected outputs None: fails without running
-            return Check(record["completion_prompt"], (((), None),))
-        return Check(record["completion_prompt"] + answer, (((), ()),))
-    if view == "synthesis":
-        cases = tuple((t["input"], t["output"]) for t in [*record["tests"], *record["challenge_tests"]])
-        return Check(record["synthesis_prompt"] + sample, cases)
-    if view == "execution":
-        first = record["tests"][0]
-        return Check(record["program"], ((first["input"], _parse_ints(sample.split("\n", 1)[0])),))
-    raise ValueError(f"unknown view {view!r}; expected one of {', '.join(VIEWS)}")
-
-
-def run_checks(checks: Sequence[Check], fuel: int = 100_000, timings: Optional[dict] = None):
+def run_checks(checks: Sequence[Check], fuel: int = DEFAULT_FUEL, timings: Optional[dict] = None):
     """A numpy bool array: which checks passed (one ``run_batch`` over all their cases).
-
-    Outputs are compared in numpy, not per run in Python: the builder verifies millions of runs.
-    ``timings``, when given, accumulates the CPU seconds spent in the VM under ``"vm"``.
-    """
-    import time
-
-    import numpy as np
-
-    import cadmus
-
-    texts, inputs, expected, owner = [], [], [], []
-    for k, check in enumerate(checks):
-        for case_input, want in check.cases:
-            texts.append(check.program)
-            inputs.append(case_input)
-            expected.append(want)
-            owner.append(k)
-    if not texts:
-        return np.ones(len(checks), bool)
-    start = time.process_time()
-    res = cadmus.run_batch(texts, inputs=inputs, fuel=fuel, outputs_per_program=16)
-    if timings is not None:
-        timings["vm"] = timings.get("vm", 0.0) + time.process_time() - start
-    want_len = np.fromiter((-1 if e is None else len(e) for e in expected), np.int64, len(expected))
-    ok = (res.status == 0) & (res.out_count == want_len)
-    lengths = np.maximum(want_len, 0)
-    flat = np.fromiter((v for e in expected if e is not None for v in e), np.int64, int(lengths.sum()))
-    run_of_value = np.repeat(np.arange(len(texts)), lengths)
-    offset_in_run = np.arange(len(flat)) - np.repeat(np.cumsum(lengths) - lengths, lengths)
-    where = np.minimum(res.out_start[run_of_value] + offset_in_run, len(res.out_values) - 1)
-    mismatched = run_of_value[res.out_values[where] != flat]
-    ok[mismatched] = False
-    failed_checks = np.asarray(owner)[~ok]
-    passed = np.ones(len(checks), bool)
-    passed[failed_checks] = False
-    return passed
+    ``timings``, when given, accumulates the CPU seconds spent in the VM under ``"vm"``."""
+    return _judge.run_checks(checks, fuel, timings, clock=time.process_time)

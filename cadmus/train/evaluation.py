@@ -57,18 +57,12 @@ def greedy_completions(model, tokenizer, prompts, batch_size, max_new_tokens, de
 
 
 def verify_completions(prompts, samples):
-    """Per sample: True iff its answer is an integer literal (``cadmus.data.views``) and
-    ``prompt + answer`` runs to status OK in the VM. Echoing the register (``assert c c``)
-    would otherwise always pass."""
-    import numpy as np
+    """Per sample: whether it passes as the answer to its completion prompt, by the one judge
+    (:func:`cadmus.judge.verify_completions`): an integer literal with which the prompt's
+    asserts hold. Echoing the register (``assert c c``) would otherwise always pass."""
+    from cadmus.judge import verify_completions as judged
 
-    import cadmus
-    from cadmus.data.views import completion_answer
-
-    answers = [completion_answer(s) for s in samples]
-    status = cadmus.run_batch([p + (a or "") for p, a in zip(prompts, answers)]).status
-    readable = np.array([a is not None for a in answers], dtype=bool)
-    return (status == int(cadmus.Status.OK)) & readable
+    return judged(prompts, samples)
 
 
 def completion_accuracy(model, tokenizer, pairs, accelerator, batch_size=64, max_new_tokens=24) -> float:
