@@ -19,6 +19,7 @@ COMMAND_MODULES = [
     "cadmus.tokenization",
     "cadmus.train.cli",
     "cadmus.eval.cli",
+    "cadmus.instruments.cli",
     "cadmus.hub",
     "cadmus.commands.complete",
 ]
