@@ -84,7 +84,7 @@ def _known_logprob(completion, ended):
 
 def _same_as_vm(sample):
     if sample["status"] == "REJECTED":  # not an integer where the completion view wants one
-        from cadmus.data.views import completion_answer
+        from cadmus.judge import completion_answer
 
         return completion_answer(sample["completion"]) is None and sample["outputs"] == []
     res = cadmus.run(sample["program"])
