@@ -8,6 +8,9 @@ benchmark). Prompts are sorted by length before batching (less padding); ``n`` s
 prompt are ``n`` rows; ``n == 1`` is greedy. Sampled runs are reproducible for the same seed,
 batch size and number of processes. Prompts that leave no room in the model's
 position table get the sample None (scored ``TOO_LONG``, counted in ``stats["too_long"]``).
+``cadmus train`` sizes the table to the longest prompt + answer of every split of its dataset,
+so only foreign data, few-shot examples, a preamble or repair feedback can make a prompt
+``TOO_LONG``.
 
 Sharding: :func:`generate_sharded` gives each ``accelerate`` process a slice of the prompts
 and gathers the samples on every process (``accelerate launch -m cadmus.cli eval ...``).
