@@ -231,11 +231,13 @@ class Judged:
         """``REJECTED``, else the VM status of check ``k``'s first run (``OK`` when it ended OK)."""
         if self.checks[k].rejected is not None:
             return "REJECTED"
+        if self.first_run[k] == self.first_run[k + 1]:  # nothing to run: nothing failed
+            return "OK"
         return Status(int(self.res.status[self.first_run[k]])).name
 
     def outputs(self, k: int) -> list:
         """The outputs of check ``k``'s first run (empty when rejected)."""
-        if self.checks[k].rejected is not None:
+        if self.checks[k].rejected is not None or self.first_run[k] == self.first_run[k + 1]:
             return []
         return self.res.outputs_of(int(self.first_run[k]))
 
