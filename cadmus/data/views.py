@@ -13,9 +13,14 @@ Views (a view's full text is ``prompt + target``; all text is printable ASCII an
 * ``execution``: prompt = the program, then ``\\n# input: INPUTS\\n# output: `` for the first
   visible test; target = the outputs separated by spaces.
 
-How a model's sample for a view is judged is decided by :mod:`cadmus.judge`, the one judge of
-every suite (what an answer is, which tests it must pass); ``judge(view, record, sample)``
-and ``run_checks(checks)`` here are its entry points for the dataset builder.
+Answers are judged by :mod:`cadmus.judge`, with the same rules in the builder, evaluation,
+training-time accuracy and the completion pipeline. A completion answer is the first line of
+the sample without trailing spaces, tabs and ``\\r``, and must be one int64 in canonical
+decimal (``126``, ``-7``, ``0``; not ``0126``, ``-0``, ``+7`` nor a leading space) with which the
+program's asserts hold; an execution answer is such integers separated by single spaces, the
+program's outputs on the first visible test; a synthesis answer is a program that must give
+the expected outputs on every visible test and every hidden test (``challenge_tests``) to pass.
+``judge(view, record, sample)`` and ``run_checks(checks)`` here are the builder's entry points.
 """
 from __future__ import annotations
 
