@@ -13,6 +13,7 @@ Grammar, per line (lines split on ``\\n`` only):
 from __future__ import annotations
 
 import re
+from array import array
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -42,16 +43,55 @@ class AsmError(ValueError):
         self.col = col
 
 
+def int64_array(values, what: str, *, flat: bool = False, copy: bool = False) -> np.ndarray:
+    """``values`` as a C-contiguous 1-D int64 array, checked before any compiled code sees it.
+
+    Integers only (Python or numpy ints, bools as 0/1), each within int64: a float, a string or
+    a value such as ``2**63`` raises TypeError / ValueError naming ``what`` instead of being
+    truncated or wrapped. ``flat``: any shape is flattened (else only 1-D is accepted).
+    ``copy``: always a fresh array (else an int64 array is used as it is).
+    """
+    if isinstance(values, (str, bytes, bytearray)):
+        raise TypeError(f"{what} must be a sequence of integers, got {type(values).__name__}")
+    if not isinstance(values, np.ndarray):
+        try:  # list() reads what iteration yields, whatever a subclass's __len__ says
+            values = np.asarray(values if type(values) in (list, tuple) else list(values))
+        except (TypeError, ValueError) as err:
+            raise TypeError(f"{what} must be a flat sequence of integers ({err})") from None
+    if values.size == 0:
+        return np.zeros(0, np.int64)
+    if values.ndim != 1 and not flat:
+        raise TypeError(f"{what} must be a flat sequence of integers, got shape {values.shape}")
+    kind = values.dtype.kind
+    if kind == "u" and values.max() > INT64_MAX:
+        raise ValueError(f"{what} holds {int(values.max())}, outside int64")
+    if kind == "O":
+        bad = next((v for v in values.flat if not isinstance(v, (int, np.integer))), None)
+        if bad is not None:
+            raise TypeError(f"{what} must hold integers, got {type(bad).__name__} {bad!r:.40}")
+        bad = next((v for v in values.flat if not INT64_MIN <= v <= INT64_MAX), None)
+        if bad is not None:
+            raise ValueError(f"{what} holds {int(bad)}, outside int64")
+    elif kind not in "iub":
+        raise TypeError(f"{what} must hold integers, got dtype {values.dtype}")
+    out = np.ascontiguousarray(values.reshape(-1), dtype=np.int64)
+    return out.copy() if copy and np.shares_memory(out, values) else out
+
+
 @dataclass(frozen=True, eq=False)
 class Program:
-    """An assembled program: flat int64 ``code`` (4 words per instruction) and ``consts``."""
+    """An assembled program: flat int64 ``code`` (4 words per instruction) and ``consts``.
+
+    Any integer values are accepted (malformed bytecode runs as BAD_PROGRAM); floats, strings
+    and values outside int64 raise TypeError / ValueError here, naming the field.
+    """
 
     code: np.ndarray
     consts: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
 
     def __post_init__(self):
-        object.__setattr__(self, "code", np.ascontiguousarray(self.code, dtype=np.int64).reshape(-1))
-        object.__setattr__(self, "consts", np.ascontiguousarray(self.consts, dtype=np.int64).reshape(-1))
+        object.__setattr__(self, "code", int64_array(self.code, "Program code", flat=True))
+        object.__setattr__(self, "consts", int64_array(self.consts, "Program consts", flat=True))
 
     def __len__(self) -> int:
         return len(self.code) // WORDS_PER_INSN
@@ -67,29 +107,51 @@ class Program:
         return f"Program({len(self)} instructions, {len(self.consts)} literals)"
 
 
-def _parse_value(token: str, consts: list[int], line: int, col: int, what: str) -> int:
+def _shown(token: str) -> str:
+    """A token as quoted in a message: a long one is cut (a message stays short)."""
+    return f"'{token}'" if len(token) <= 40 else f"'{token[:24]}...' ({len(token):,} characters)"
+
+
+def _parse_value(token: str, consts: array, line: int, col: int, what: str) -> int:
     if len(token) == 1 and token in REG_NAMES:
         return REG_NAMES.index(token)
     if _INT.match(token):
-        # int64 has at most 19 digits; int() of a much longer token raises ValueError
-        value = int(token) if len(token.lstrip("-").lstrip("0")) <= 19 else INT64_MAX + 1
+        # int64 has at most 19 digits (leading zeros aside); int() of a token of over 4300
+        # digits raises ValueError, so a longer one never reaches it
+        digits = token.lstrip("-").lstrip("0") or "0"
+        value = INT64_MAX + 1 if len(digits) > 19 else -int(digits) if token[0] == "-" else int(digits)
         if not INT64_MIN <= value <= INT64_MAX:
-            raise AsmError(f"literal out of int64 range: '{token}'", line, col)
+            raise AsmError(f"literal out of int64 range: {_shown(token)}", line, col)
         consts.append(value)
         return N_REGS + len(consts) - 1
-    raise AsmError(f"{what} must be a register a..p or an integer literal, got '{token}'", line, col)
+    raise AsmError(f"{what} must be a register a..p or an integer literal, got {_shown(token)}", line, col)
+
+
+def _lines(text: str):
+    """(line number, line) for each ``\n``-separated line, one at a time: a list of every
+    line would cost several times the text's size."""
+    pos, end, lineno = 0, len(text), 0
+    while pos <= end:
+        stop = text.find("\n", pos)
+        stop = end if stop < 0 else stop
+        lineno += 1
+        yield lineno, text[pos:stop]
+        pos = stop + 1
 
 
 def assemble(text: str) -> Program:
-    """Assemble DSL text into a :class:`Program`; raises :class:`AsmError` on bad text."""
+    """Assemble DSL text into a :class:`Program`; raises :class:`AsmError` on bad text.
+
+    Memory: the bytecode in flat int64 buffers plus one line at a time.
+    """
     if not isinstance(text, str):
         raise TypeError(f"assemble() expects str, got {type(text).__name__}")
-    code: list[int] = []
-    consts: list[int] = []
+    code = array("q")
+    consts = array("q")
     labels: dict[str, tuple[int, int]] = {}  # name -> (pc, line)
     refs: list[tuple[str, int, int, int]] = []  # (name, code index, line, col)
-    for lineno, raw in enumerate(text.split("\n"), start=1):
-        body = raw.split("#", 1)[0]
+    for lineno, raw in _lines(text):
+        body = raw.partition("#")[0]
         tokens = [(m.group(), m.start() + 1) for m in _SEPARATORS.finditer(body)]
         if not tokens:
             continue
@@ -97,16 +159,16 @@ def assemble(text: str) -> Program:
         if word.endswith(":"):
             name = word[:-1]
             if not _IDENT.match(name):
-                raise AsmError(f"bad label name '{name}'", lineno, col)
+                raise AsmError(f"bad label name {_shown(name)}", lineno, col)
             if len(tokens) > 1:
-                raise AsmError(f"unexpected '{tokens[1][0]}' after label '{name}'", lineno, tokens[1][1])
+                raise AsmError(f"unexpected {_shown(tokens[1][0])} after label {_shown(name)}", lineno, tokens[1][1])
             if name in labels:
-                raise AsmError(f"label '{name}' defined twice (first on line {labels[name][1]})", lineno, col)
+                raise AsmError(f"label {_shown(name)} defined twice (first on line {labels[name][1]})", lineno, col)
             labels[name] = (len(code) // WORDS_PER_INSN, lineno)
             continue
         ins = BY_MNEMONIC.get(word)
         if ins is None:
-            raise AsmError(f"unknown mnemonic '{word}'", lineno, col)
+            raise AsmError(f"unknown mnemonic {_shown(word)}", lineno, col)
         operands = tokens[1:]
         if len(operands) != ins.arity:
             noun = "operand" if ins.arity == 1 else "operands"
@@ -116,20 +178,20 @@ def assemble(text: str) -> Program:
             what = f"operand {j + 1} of '{word}'"
             if kind == "r":
                 if not (len(tok) == 1 and tok in REG_NAMES):
-                    raise AsmError(f"{what} must be a register a..p, got '{tok}'", lineno, tcol)
+                    raise AsmError(f"{what} must be a register a..p, got {_shown(tok)}", lineno, tcol)
                 words[1 + j] = REG_NAMES.index(tok)
             elif kind == "v":
                 words[1 + j] = _parse_value(tok, consts, lineno, tcol, what)
             else:
                 if not _IDENT.match(tok):
-                    raise AsmError(f"{what} must be a label name, got '{tok}'", lineno, tcol)
+                    raise AsmError(f"{what} must be a label name, got {_shown(tok)}", lineno, tcol)
                 refs.append((tok, len(code) + 1 + j, lineno, tcol))
         code.extend(words)
     for name, index, lineno, col in refs:
         if name not in labels:
-            raise AsmError(f"label '{name}' is never defined", lineno, col)
+            raise AsmError(f"label {_shown(name)} is never defined", lineno, col)
         code[index] = labels[name][0]
-    return Program(np.array(code, dtype=np.int64), np.array(consts, dtype=np.int64))
+    return Program(np.frombuffer(code, np.int64), np.frombuffer(consts, np.int64))
 
 
 def _operand_text(prog: Program, kind: str, word: int, label_of) -> str:

@@ -2,10 +2,17 @@
 
 This module only marshals arrays; the work happens in ``vm_kernel`` (Numba), which is
 imported on first use so that ``import cadmus`` never pays for Numba or the JIT.
+
+Numba does not bounds-check, so every argument is checked here before compiled code sees it
+(types, shapes, dtypes, ranges, and every size computed in Python within explicit caps); a
+wrong argument raises TypeError or ValueError naming it. Arrays the kernels index with
+(offsets, inputs, program indices) are fresh copies, so no other thread can change them
+while the GIL is released.
 """
 from __future__ import annotations
 
 import itertools
+import operator
 import sys
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -14,13 +21,16 @@ from typing import Iterable, Optional, Sequence, Union
 
 import numpy as np
 
-from .asm import AsmError, Program, assemble
+from .asm import AsmError, Program, assemble, int64_array
 from .isa import BY_OPCODE, DEFAULT_FUEL, INT64_MAX, INT64_MIN, MAX_OUTPUTS, N_REGS, Status, kind_table, mnemonic_table
 
 ProgramLike = Union[Program, str]
 MAX_TRACE_STEPS = 10_000_000  # a trace row is 144 bytes; beyond this, trace a shorter run
 DEFAULT_OUTPUTS_PER_PROGRAM = 8  # average output-region size per program in a batch
 SERIAL_BATCH = 64  # batches up to this size run on the calling thread
+# A batch's output buffer holds at most this many words (1 GiB); beyond, the space reserved
+# per run shrinks (runs that need more are redone with a full tape).
+MAX_OUTPUT_WORDS = 1 << 27
 # Read-only like the buffers of real texts, so the kernels compile for one signature only.
 _NO_TEXT = np.frombuffer(b"", np.uint8)
 _FIRST = np.zeros(1, np.int64)  # program_index of a single run
@@ -80,17 +90,31 @@ class Trace:
 
 @dataclass
 class ProgramBatch:
-    """Programs packed into flat arrays, ready for ``run_batch`` (see ``pack``)."""
+    """Programs packed into flat arrays, ready for ``run_batch`` (see ``pack``).
+
+    Program ``i`` is ``code[code_offsets[i]:code_offsets[i + 1]]`` (a multiple of 4 words) with
+    literals ``consts[const_offsets[i]:const_offsets[i + 1]]``. Checked when built and again by
+    ``run_batch`` (integer arrays within int64; offsets rising, within the arrays, one more
+    than programs); the words themselves may be anything: malformed code runs as BAD_PROGRAM.
+    """
 
     code: np.ndarray
     code_offsets: np.ndarray  # word offsets, len n + 1
     consts: np.ndarray
     const_offsets: np.ndarray
 
+    def __post_init__(self):
+        self.code, self.code_offsets, self.consts, self.const_offsets = _checked_batch(self)
+
     def __len__(self) -> int:
         return len(self.code_offsets) - 1
 
     def __getitem__(self, i: int) -> Program:
+        i = operator.index(i)
+        n = len(self)
+        if not -n <= i < n:
+            raise IndexError(f"program {i} of a batch of {n}")
+        i %= n
         return Program(self.code[self.code_offsets[i]:self.code_offsets[i + 1]],
                        self.consts[self.const_offsets[i]:self.const_offsets[i + 1]])
 
@@ -131,76 +155,151 @@ class BatchResult:
         return {Status(int(v)).name: int(c) for v, c in zip(values, counts)}
 
 
+def _check_int(value, what: str, lo: int, hi: int) -> int:
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
+        raise TypeError(f"{what} must be an integer, got {type(value).__name__}")
+    if not lo <= value <= hi:
+        raise ValueError(f"{what} must be an integer in {lo}..{hi}, got {value}")
+    return int(value)
+
+
 def _check_fuel(fuel) -> int:
-    if isinstance(fuel, bool) or not isinstance(fuel, (int, np.integer)) or not 0 <= fuel <= INT64_MAX:
-        raise ValueError(f"fuel must be an integer in 0..2**63-1, got {fuel!r}")
-    return int(fuel)
+    return _check_int(fuel, "fuel", 0, INT64_MAX)
 
 
-def _as_int64(values: Iterable, what: str) -> np.ndarray:
+def _writable(arr: np.ndarray) -> np.ndarray:
+    # Numba types a read-only array apart: it would compile every kernel again for it
+    return arr if arr.flags.writeable else arr.copy()
+
+
+def _checked_program(prog, what: str) -> Program:
+    """``prog`` if it is a Program whose arrays are what Program() made them."""
+    if not isinstance(prog, Program):
+        raise TypeError(f"{what} must be a Program, got {type(prog).__name__}")
+    for name in ("code", "consts"):
+        arr = getattr(prog, name)
+        if not (isinstance(arr, np.ndarray) and arr.dtype == np.int64 and arr.ndim == 1 and arr.flags.c_contiguous):
+            raise TypeError(f"{what}.{name} is not a flat int64 array (Program() makes it one)")
+    return prog
+
+
+def _sequence(values, what: str) -> list:
+    """A list of the items of ``values`` (a sequence of programs), never one str."""
+    if isinstance(values, (str, bytes, bytearray)):
+        raise TypeError(f"{what} must be a sequence of texts or Programs, not one {type(values).__name__}")
     try:
-        arr = np.asarray(list(values) if not isinstance(values, np.ndarray) else values)
-    except TypeError as exc:
-        raise TypeError(f"{what} must be a sequence of integers") from exc
-    if arr.size == 0:
-        return np.zeros(0, np.int64)
-    if arr.ndim != 1 or arr.dtype.kind not in "iub" and arr.dtype != object:
-        raise TypeError(f"{what} must be a flat sequence of integers, got {arr.dtype} {arr.shape}")
-    if arr.dtype == object:
-        if not all(isinstance(v, (int, np.integer)) and INT64_MIN <= v <= INT64_MAX for v in arr):
-            raise ValueError(f"{what} must hold integers within int64")
-    return arr.astype(np.int64)
+        return list(values)
+    except TypeError:
+        raise TypeError(f"{what} must be a sequence of texts or Programs, got {type(values).__name__}") from None
 
 
-def _program(prog: ProgramLike) -> Program:
+def _check_offsets(off: np.ndarray, n: int, size: int, what: str, *, from_zero: bool = False,
+                   words: int = 1) -> None:
+    """``off`` must hold n + 1 offsets rising within ``0..size`` (spans of ``words``-multiples)."""
+    if len(off) != n + 1:
+        raise ValueError(f"{what} must hold {n + 1} offsets (one more than runs or programs), got {len(off)}")
+    steps = np.diff(off)
+    if off[0] < 0 or (from_zero and off[0] != 0) or off[-1] > size or (steps < 0).any():
+        start = "0" if from_zero else ">= 0"
+        raise ValueError(f"{what} must rise from {start} to at most {size}, got {off[0]}..{off[-1]}"
+                         + (" (falling)" if (steps < 0).any() else ""))
+    if words > 1 and (steps % words).any():
+        i = int(np.flatnonzero(steps % words)[0])
+        raise ValueError(f"{what}: program {i} has {steps[i]} words, not a multiple of {words}")
+
+
+def _checked_batch(batch) -> tuple:
+    """(code, code_offsets, consts, const_offsets) of a ProgramBatch, checked; fresh offsets."""
+    code = _writable(int64_array(batch.code, "ProgramBatch.code"))
+    consts = _writable(int64_array(batch.consts, "ProgramBatch.consts"))
+    code_off = int64_array(batch.code_offsets, "ProgramBatch.code_offsets", copy=True)
+    const_off = int64_array(batch.const_offsets, "ProgramBatch.const_offsets", copy=True)
+    if len(code_off) == 0:
+        raise ValueError("ProgramBatch.code_offsets must hold n + 1 offsets for n programs, got none")
+    n = len(code_off) - 1
+    _check_offsets(code_off, n, len(code), "ProgramBatch.code_offsets", words=4)
+    _check_offsets(const_off, n, len(consts), "ProgramBatch.const_offsets")
+    return code, code_off, consts, const_off
+
+
+def _program(prog: ProgramLike, what: str = "program") -> Program:
     if isinstance(prog, Program):
-        return prog
+        return _checked_program(prog, what)
     if isinstance(prog, str):
         return assemble(prog)
-    raise TypeError(f"expected a Program or a str, got {type(prog).__name__}")
+    raise TypeError(f"{what} must be a Program or a str, got {type(prog).__name__}")
 
 
 def validate(prog: Program) -> Optional[str]:
     """None if the bytecode is well formed, else a message naming the first bad instruction."""
+    prog = _checked_program(prog, "validate()'s argument")
     if len(prog.code) % 4:
         return f"code length {len(prog.code)} is not a multiple of 4"
     kinds, _, _ = _tables()
-    bad = _kernel().validate(prog.code, 0, len(prog), len(prog.consts), kinds)
+    bad = _kernel().validate(_writable(prog.code), 0, len(prog), len(prog.consts), kinds)
     if bad < 0:
         return None
     return f"instruction {bad}: {prog.code[4 * bad:4 * bad + 4].tolist()} is not a valid instruction"
 
 
+def _parse_message(text: str) -> str:
+    """The assembler's message for a text the compiled parser rejected."""
+    try:
+        assemble(text)
+    except AsmError as err:
+        return str(err)
+    return "the compiled parser rejects this text, assemble() does not (please report)"
+
+
+def _run_one(from_text: bool, buf, text_off, code_args, inputs: np.ndarray, fuel: int):
+    """One run through the batch loop on the calling thread: (status, outputs, steps)."""
+    kinds, mslots, mkeys = _tables()
+    outs = np.zeros(MAX_OUTPUTS, np.int64)
+    status, steps, out_start, out_count = (np.zeros(1, np.int64) for _ in range(4))
+    _kernel().run_programs(0, 1, from_text, buf, text_off, *code_args, _FIRST, inputs,
+                           np.array([0, len(inputs)], np.int64), fuel, kinds, mslots, mkeys, 0, MAX_OUTPUTS,
+                           status, steps, out_start, out_count, outs)
+    return Status(int(status[0])), outs[:out_count[0]].tolist(), int(steps[0])
+
+
+_NO_CODE = (np.zeros(0, np.int64), np.zeros(1, np.int64)) * 2  # code arguments of a text run
+
+
 def _run(prog: ProgramLike, inputs, fuel, tracing: bool):
     """Run one program on the calling thread; returns (Result, trace arrays or None)."""
     fuel = _check_fuel(fuel)
-    inputs = _as_int64(inputs, "inputs")
+    inputs = int64_array(inputs, "inputs", copy=True)
+    if isinstance(prog, str) and not tracing:  # the compiled parser: no Python objects per line
+        buf, text_off, _ = _pack_texts([prog])
+        status, outputs, steps = _run_one(True, buf, text_off, _NO_CODE, inputs, fuel)
+        error = _parse_message(prog) if status == Status.PARSE_ERROR else None
+        return Result(status, outputs, steps, error), None
     try:
-        program = _program(prog)
+        program = _program(prog, "prog")
     except AsmError as err:
         return Result(Status.PARSE_ERROR, [], 0, str(err)), None
     if len(program.code) % 4:
         return Result(Status.BAD_PROGRAM, [], 0, validate(program)), None
-    kinds, mslots, mkeys = _tables()
-    outs = np.zeros(MAX_OUTPUTS, np.int64)
     if tracing:
+        kinds, _, _ = _tables()
+        outs = np.zeros(MAX_OUTPUTS, np.int64)
         arrays = (np.zeros(fuel, np.int64), np.zeros(fuel, np.int64),
                   np.zeros((fuel, N_REGS), np.int64), np.zeros(N_REGS, np.int64))
-        st, n, n_out = _kernel().trace_program(program.code, program.consts, inputs, fuel, kinds, outs, *arrays)
+        # copies: the kernel validates once, then runs with the GIL released
+        st, n, n_out = _kernel().trace_program(program.code.copy(), program.consts.copy(), inputs, fuel,
+                                               kinds, outs, *arrays)
+        result = Result(Status(int(st)), outs[:n_out].tolist(), int(n))
     else:
-        batch = pack([program])
-        status, steps, out_start, out_count = (np.zeros(1, np.int64) for _ in range(4))
-        _kernel().run_programs(0, 1, False, _NO_TEXT, np.zeros(2, np.int64), batch.code,
-                               batch.code_offsets, batch.consts, batch.const_offsets, _FIRST, inputs,
-                               np.array([0, len(inputs)]), fuel, kinds, mslots, mkeys, 0, MAX_OUTPUTS,
-                               status, steps, out_start, out_count, outs)
-        st, n, n_out, arrays = status[0], steps[0], out_count[0], None
-    result = Result(Status(int(st)), outs[:n_out].tolist(), int(n))
+        batch = pack([program], texts=False)  # copies the arrays, as above
+        code_args = (batch.code, batch.code_offsets, batch.consts, batch.const_offsets)
+        result = Result(*_run_one(False, _NO_TEXT, np.zeros(1, np.int64), code_args, inputs, fuel))
+        arrays = None
     if result.status == Status.BAD_PROGRAM:
         result.error = validate(program)
     if arrays is None:
         return result, None
     tr_pc, tr_op, tr_regs, final = arrays
+    n = result.steps
     return result, (tr_pc[:n], tr_op[:n], tr_regs[:n], final)
 
 
@@ -225,19 +324,26 @@ def trace(prog: ProgramLike, inputs: Sequence[int] = (), fuel: int = DEFAULT_FUE
 
 
 def pack(programs: Sequence[ProgramLike], texts: bool = True) -> ProgramBatch:
-    """Pack programs (or texts, assembled here, when ``texts``) into one :class:`ProgramBatch`."""
+    """Pack programs (or texts, assembled here, when ``texts``) into one :class:`ProgramBatch`.
+
+    Raises AsmError for a text that does not assemble, ValueError for code whose length is
+    not a multiple of 4 words, TypeError for anything that is not a Program (or a text).
+    """
+    if not isinstance(texts, (bool, np.bool_)):
+        raise TypeError(f"texts must be a bool, got {type(texts).__name__}")
+    progs = _sequence(programs, "programs")
     if texts:
-        progs = [_program(p) for p in programs]
+        progs = [_program(p, f"programs[{i}]") for i, p in enumerate(progs)]
     else:
-        progs = list(programs)
         bad = next((i for i, p in enumerate(progs) if not isinstance(p, Program)), None)
         if bad is not None:
-            raise TypeError(f"program {bad} is a {type(progs[bad]).__name__}: run_batch() takes a list "
+            raise TypeError(f"programs[{bad}] is a {type(progs[bad]).__name__}: run_batch() takes a list "
                             "of texts or a list of Programs, not a mix")
     n_words = np.fromiter((len(p.code) for p in progs), np.int64, count=len(progs))
     n_consts = np.fromiter((len(p.consts) for p in progs), np.int64, count=len(progs))
     if np.any(n_words % 4):
-        raise ValueError("a program's code length is not a multiple of 4")
+        i = int(np.flatnonzero(n_words % 4)[0])
+        raise ValueError(f"programs[{i}] has {n_words[i]} code words, not a multiple of 4")
     empty = np.zeros(0, np.int64)
     return ProgramBatch(
         np.concatenate([p.code for p in progs]) if progs else empty,
@@ -247,13 +353,17 @@ def pack(programs: Sequence[ProgramLike], texts: bool = True) -> ProgramBatch:
     )
 
 
-def _pack_texts(texts: Sequence[str]):
-    """One UTF-8 buffer and byte offsets, without a Python loop over the texts when ASCII."""
-    try:
-        joined = "".join(texts)
-    except TypeError:
-        bad = next(i for i, t in enumerate(texts) if not isinstance(t, str))
-        raise TypeError(f"program {bad} is a {type(texts[bad]).__name__}, not a str") from None
+def _pack_texts(texts: list):
+    """(one UTF-8 buffer, byte offsets, the texts as plain str), without a Python loop over
+    the texts when they are plain ASCII str."""
+    if set(map(type, texts)) != {str}:
+        bad = next((i for i, t in enumerate(texts) if not isinstance(t, str)), None)
+        if bad is not None:
+            raise TypeError(f"programs[{bad}] is a {type(texts[bad]).__name__}, not a str: run_batch() takes "
+                            "a list of texts or a list of Programs, not a mix")
+        # a str subclass may report a len() other than its contents' (offsets come from len)
+        texts = [str.__str__(t) for t in texts]
+    joined = "".join(texts)
     if joined.isascii():
         buf = np.frombuffer(joined.encode("ascii"), np.uint8)
         lengths = np.fromiter(map(len, texts), np.int64, count=len(texts))
@@ -263,26 +373,50 @@ def _pack_texts(texts: Sequence[str]):
         lengths = np.fromiter(map(len, encoded), np.int64, count=len(texts))
     offsets = np.zeros(len(texts) + 1, np.int64)
     np.cumsum(lengths, out=offsets[1:])
-    return buf, offsets
+    if offsets[-1] != len(buf):  # cannot happen for plain str; the kernel indexes with these
+        raise ValueError("programs: text lengths disagree with their contents")
+    return buf, offsets, texts
 
 
 def _pack_inputs(inputs, n: int, offsets=None):
+    """(flat int64 inputs, n + 1 offsets), both fresh arrays, checked against each other."""
     if inputs is None:
+        if offsets is not None:
+            raise ValueError("input_offsets is given without inputs")
         return np.zeros(0, np.int64), np.zeros(n + 1, np.int64)
     if offsets is not None:  # already flat: check what the kernel will index with
-        flat, off = _as_int64(inputs, "inputs"), np.asarray(offsets)
-        if off.shape != (n + 1,) or off.dtype.kind not in "iu":
-            raise ValueError(f"input_offsets must be n + 1 = {n + 1} integers")
-        off = off.astype(np.int64)
-        if off[0] != 0 or off[-1] > len(flat) or np.any(off[1:] < off[:-1]):
-            raise ValueError("input_offsets must rise from 0 to at most len(inputs)")
+        flat = int64_array(inputs, "inputs", copy=True)
+        off = int64_array(offsets, "input_offsets", copy=True)
+        _check_offsets(off, n, len(flat), "input_offsets", from_zero=True)
         return flat, off
-    if len(inputs) != n:
-        raise ValueError(f"inputs has {len(inputs)} entries for {n} programs")
-    lengths = np.fromiter(map(len, inputs), np.int64, count=n)
-    flat = _as_int64(itertools.chain.from_iterable(inputs), "inputs")
+    if isinstance(inputs, np.ndarray) and inputs.ndim == 2 and inputs.dtype != object:
+        if len(inputs) != n:
+            raise ValueError(f"inputs has {len(inputs)} rows for {n} runs")
+        flat = int64_array(inputs, "inputs", flat=True, copy=True)
+        return flat, np.arange(n + 1, dtype=np.int64) * inputs.shape[1]
+    if isinstance(inputs, (str, bytes, bytearray)):
+        raise TypeError(f"inputs must be one sequence of integers per run, got {type(inputs).__name__}")
+    try:
+        runs = list(inputs)
+    except TypeError:
+        raise TypeError(f"inputs must be one sequence of integers per run, got {type(inputs).__name__}") from None
+    if len(runs) != n:
+        raise ValueError(f"inputs has {len(runs)} entries for {n} runs")
+    if not set(map(type, runs)) <= {list, tuple}:
+        # anything but a plain list or tuple (a subclass's len() may disagree with what it
+        # yields) becomes its own int64 array first, whose length is right by construction
+        runs = [r if type(r) in (list, tuple) else int64_array(r, f"inputs[{i}]") for i, r in enumerate(runs)]
+    lengths = np.fromiter(map(len, runs), np.int64, count=n)
+    try:
+        flat = int64_array(itertools.chain.from_iterable(runs), "inputs")
+    except (TypeError, ValueError):
+        for i, r in enumerate(runs):  # name the run that holds the bad value
+            int64_array(r, f"inputs[{i}]")
+        raise
     offsets = np.zeros(n + 1, np.int64)
     np.cumsum(lengths, out=offsets[1:])
+    if offsets[-1] != len(flat):  # cannot happen for lists, tuples and arrays
+        raise ValueError("inputs: the runs' lengths disagree with their contents")
     return flat, offsets
 
 
@@ -297,10 +431,7 @@ def _n_chunks(n: int) -> int:
 def _program_index(program_index, n_programs: int) -> np.ndarray:
     if program_index is None:
         return np.arange(n_programs, dtype=np.int64)
-    index = np.asarray(program_index)
-    if index.ndim != 1 or (index.size and index.dtype.kind not in "iu"):
-        raise TypeError("program_index must be a flat sequence of integers")
-    index = index.astype(np.int64)
+    index = int64_array(program_index, "program_index", copy=True)
     bad = np.flatnonzero((index < 0) | (index >= n_programs))
     if len(bad):
         raise ValueError(f"program_index[{bad[0]}] = {index[bad[0]]} is not a program (0..{n_programs - 1})")
@@ -325,38 +456,52 @@ def run_batch(
     program); consecutive runs of one program parse and validate it once, so testing each
     program on several inputs costs one parse. ``messages=True`` fills ``.errors`` with the
     assembler's message for each PARSE_ERROR. ``outputs_per_program``: average output-tape
-    space reserved per run (runs that need more are redone with a full tape).
+    space reserved per run, 0..1024 (runs that need more are redone with a full tape).
     ``input_offsets``: ``inputs`` is then one flat sequence of integers, run ``i`` reading
     ``inputs[input_offsets[i]:input_offsets[i + 1]]`` (no list per run to build and flatten).
+
+    A text that does not assemble is a PARSE_ERROR, malformed bytecode BAD_PROGRAM; a wrong
+    argument raises TypeError or ValueError naming it before anything runs.
     """
     import numba
 
     fuel = _check_fuel(fuel)
+    if not isinstance(messages, (bool, np.bool_)):
+        raise TypeError(f"messages must be a bool, got {type(messages).__name__}")
+    per_run = _check_int(outputs_per_program, "outputs_per_program", 0, MAX_OUTPUTS)
     kinds, mslots, mkeys = _tables()
     k = _kernel()
-    # A list whose first item is a str takes the text path, where joining the texts checks
-    # that every item is a str; anything else must be all Programs (checked by pack).
-    is_text = not isinstance(programs, ProgramBatch) and len(programs) > 0 and isinstance(programs[0], str)
-    if is_text:
-        buf, text_off = _pack_texts(programs)
-        code_args = (np.zeros(0, np.int64), np.zeros(1, np.int64)) * 2
+    texts = None
+    if isinstance(programs, ProgramBatch):
+        code_args = _checked_batch(programs)
     else:
-        batch = programs if isinstance(programs, ProgramBatch) else pack(programs, texts=False)
+        progs = _sequence(programs, "programs")
+        # A list whose first item is a str takes the text path, where every item must be a
+        # str; anything else must be all Programs (checked by pack).
+        if progs and isinstance(progs[0], str):
+            buf, text_off, texts = _pack_texts(progs)
+            code_args = _NO_CODE
+        else:
+            batch = pack(progs, texts=False)
+            code_args = (batch.code, batch.code_offsets, batch.consts, batch.const_offsets)
+    if texts is None:
         buf, text_off = _NO_TEXT, np.zeros(1, np.int64)
-        code_args = (batch.code, batch.code_offsets, batch.consts, batch.const_offsets)
-    prog_of = _program_index(program_index, len(programs))
+    n_programs = len(texts) if texts is not None else len(code_args[1]) - 1
+    prog_of = _program_index(program_index, n_programs)
     n = len(prog_of)
     in_flat, in_off = _pack_inputs(inputs, n, input_offsets)
+    # Sizes in Python, within caps: the kernel's chunk regions (run * per_run) then fit in int64
+    per_run = min(per_run, MAX_OUTPUT_WORDS // max(n, 1))
     status, steps, out_start, out_count = (np.zeros(n, np.int64) for _ in range(4))
-    outs = np.zeros(max(1, n * outputs_per_program), np.int64)
+    outs = np.zeros(max(1, n * per_run), np.int64)
     args = (buf, text_off, *code_args, prog_of, in_flat, in_off, fuel, kinds, mslots, mkeys)
     if 0 < n <= SERIAL_BATCH:  # starting the thread pool would cost more than it saves
-        k.run_programs(0, n, is_text, *args, 0, len(outs), status, steps, out_start, out_count, outs)
+        k.run_programs(0, n, texts is not None, *args, 0, len(outs), status, steps, out_start, out_count, outs)
     elif n:
         # chunks are taken dynamically by idle threads; torch's thread count is read first, as
         # entering parallel_chunksize starts Numba's pool
         with _torch_threads_kept(), numba.parallel_chunksize(1):
-            k.run_batch(is_text, *args, _n_chunks(n), outputs_per_program, status, steps, out_start,
+            k.run_batch(texts is not None, *args, _n_chunks(n), per_run, status, steps, out_start,
                         out_count, outs)
     rerun = np.flatnonzero(status == k.NEEDS_RERUN)
     if len(rerun):  # rare: a chunk's output region filled up; give these a full tape each
@@ -364,7 +509,12 @@ def run_batch(
         cursor = len(outs)
         for i in rerun:
             p = prog_of[i]
-            res = run(programs[p] if is_text else batch[p], in_flat[in_off[i]:in_off[i + 1]], fuel)
+            if texts is not None:
+                prog = texts[p]
+            else:
+                code, code_off, consts, const_off = code_args
+                prog = Program(code[code_off[p]:code_off[p + 1]], consts[const_off[p]:const_off[p + 1]])
+            res = run(prog, in_flat[in_off[i]:in_off[i + 1]], fuel)
             status[i], steps[i], out_start[i], out_count[i] = res.status, res.steps, cursor, len(res.outputs)
             extra.append(np.asarray(res.outputs, np.int64))
             cursor += len(res.outputs)
@@ -372,12 +522,9 @@ def run_batch(
     errors = None
     if messages:
         errors = [None] * n
-        if is_text:
+        if texts is not None:
             for i in np.flatnonzero(status == Status.PARSE_ERROR):
-                try:
-                    assemble(programs[prog_of[i]])
-                except AsmError as err:
-                    errors[i] = str(err)
+                errors[i] = _parse_message(texts[prog_of[i]])
     return BatchResult(status, steps, outs, out_start, out_count, errors)
 
 
@@ -403,7 +550,7 @@ def parse_compiled(text: str) -> Optional[Program]:
 
     Exists so tests can hold the compiled parser to ``asm.assemble`` text by text.
     """
-    buf, _ = _pack_texts([text])
+    buf, _, _ = _pack_texts([text])
     kinds, mslots, mkeys = _tables()
     n, code, consts = _kernel().parse_one(buf, kinds, mslots, mkeys)
     return None if n < 0 else Program(code, consts)

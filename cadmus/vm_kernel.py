@@ -342,16 +342,34 @@ def execute(code, c0, n, file, inputs, i0, ni, fuel, mem, memgen, gen, dstack, c
 
 # ----------------------------------------------------------------------------- text parser
 
+# Texts up to this many bytes get scratch sized from their length alone (small, and no extra
+# pass); longer ones are counted first, so that parsing a text of L bytes needs O(L) memory
+# with a small constant (about the size of its bytecode) instead of ~70 bytes per byte.
+SMALL_TEXT = 1 << 16
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _is_ident_char(c):
+    return (65 <= c <= 90) or (97 <= c <= 122) or c == 95 or (48 <= c <= 57)
+
+
 @njit(cache=True, nogil=True, inline="always")
 def _is_ident(buf, s, e):
-    if e <= s:
+    if e <= s or 48 <= buf[s] <= 57:
         return False
     for j in range(s, e):
-        c = buf[j]
-        alpha = (65 <= c <= 90) or (97 <= c <= 122) or c == 95
-        if not alpha and not (j > s and 48 <= c <= 57):
+        if not _is_ident_char(buf[j]):
             return False
     return True
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _ident_end(buf, s, end):
+    """End of the identifier starting at ``s`` (names are re-read from the text, not stored)."""
+    j = s
+    while j < end and _is_ident_char(buf[j]):
+        j += 1
+    return j
 
 
 @njit(cache=True, nogil=True, inline="always")
@@ -412,33 +430,81 @@ def _mnemonic_opcode(buf, s, e, mslots, mkeys):
 
 
 @njit(cache=True, nogil=True, inline="always")
-def _find_label(buf, s, ln, h, sorted_h, order, ls, ll):
-    """Index (into the label arrays) of the definition of name buf[s:s+ln], or -1."""
+def _find_label(buf, end, s, ln, h, lh, order, ls, nl):
+    """Index (into the label arrays) of the definition of name buf[s:s+ln], or -1.
+
+    ``order`` sorts ``lh[:nl]``; a definition's name is re-read from the text (up to its colon).
+    """
     lo = 0
-    hi = len(sorted_h)
+    hi = nl
     while lo < hi:
         mid = (lo + hi) // 2
-        if sorted_h[mid] < h:
+        if lh[order[mid]] < h:
             lo = mid + 1
         else:
             hi = mid
-    while lo < len(sorted_h) and sorted_h[lo] == h:
+    while lo < nl and lh[order[lo]] == h:
         k = order[lo]
-        if _same_bytes(buf, s, ln, ls[k], ll[k]):
+        if _same_bytes(buf, s, ln, ls[k], _ident_end(buf, ls[k], end) - ls[k]):
             return k
         lo += 1
     return -1
 
 
 @njit(cache=True, nogil=True, inline="always")
-def parse_program(buf, start, end, code, consts, lh, ls, ll, lpc, rh, rs, rl, rslot, mslots, mkeys,
-                  kinds):
-    """Parse ``buf[start:end]`` (UTF-8 DSL text) into ``code`` / ``consts``.
+def text_capacity(buf, start, end):
+    """Upper bounds (instructions, literals, labels) of what ``parse_program`` can store for
+    ``buf[start:end]``. Short texts: from the length (an instruction takes at least 4 bytes with
+    its newline, a label 3, a literal 2 with the separator before it). Long texts: counted in one
+    pass that splits lines and tokens as the parser does."""
+    length = end - start
+    if length <= SMALL_TEXT:
+        return length // 4 + 2, length // 2 + 1, length // 3 + 1
+    n_ins = 0
+    n_lit = 0
+    n_lab = 0
+    j = start
+    while j < end:
+        first = True
+        while j < end:
+            c = buf[j]
+            if c == _SPACE or c == _TAB or c == _CR:
+                j += 1
+                continue
+            if c == _NL:
+                break
+            if c == _HASH:
+                while j < end and buf[j] != _NL:
+                    j += 1
+                break
+            s = j
+            while j < end:
+                c = buf[j]
+                if c == _SPACE or c == _TAB or c == _CR or c == _NL or c == _HASH:
+                    break
+                j += 1
+            if first:
+                if buf[j - 1] == _COLON:
+                    n_lab += 1
+                else:
+                    n_ins += 1
+                first = False
+            elif buf[s] == _MINUS or 48 <= buf[s] <= 57:  # every literal starts so
+                n_lit += 1
+        j += 1
+    return n_ins + 1, n_lit + 1, n_lab + 1
 
-    Returns (n instructions, n literals), or (-1, -1) where ``asm.assemble`` would raise.
-    Lines, comments and tokens are found in one pass over the bytes. Scratch capacities:
-    ``code`` 4 words and ``consts`` 3 slots per instruction, label and reference arrays one
-    entry per line; the caller sizes them from ``end - start``.
+
+@njit(cache=True, nogil=True, inline="always")
+def parse_program(buf, start, end, code, file, k0, lh, ls, lpc, mslots, mkeys, kinds):
+    """Parse ``buf[start:end]`` (UTF-8 DSL text) into ``code`` and literals ``file[k0:]``.
+
+    Returns (n instructions, n literals), (-1, -1) where ``asm.assemble`` would raise, or
+    (-2, -2) if the scratch arrays are too small (never, when sized by ``text_capacity``;
+    checked so that no sizing mistake can become an out-of-bounds write). Lines, comments and
+    tokens are found in one pass over the bytes; a label reference is kept as the byte offset
+    of its name in its code slot until every label is known. ``lh``/``ls``/``lpc`` hold the
+    hash, name offset and target of each label definition.
     """
     n = 0
     nk = 0
@@ -473,16 +539,19 @@ def parse_program(buf, start, end, code, consts, lh, ls, ll, lpc, rh, rs, rl, rs
                 if buf[e - 1] == _COLON:
                     if not _is_ident(buf, s, e - 1):
                         return -1, -1
+                    if nl >= len(lh):
+                        return -2, -2
                     label_line = True
                     lh[nl] = _hash(buf, s, e - 1)
                     ls[nl] = s
-                    ll[nl] = e - 1 - s
                     lpc[nl] = n
                     nl += 1
                 else:
                     op = _mnemonic_opcode(buf, s, e, mslots, mkeys)
                     if op == 0:
                         return -1, -1
+                    if b + 4 > len(code):
+                        return -2, -2
                     arity = kinds[op, 0]
                     code[b] = op
                     code[b + 1] = 0
@@ -505,16 +574,15 @@ def parse_program(buf, start, end, code, consts, lh, ls, ll, lpc, rh, rs, rl, rs
                         ok, value = _parse_int(buf, s, e)
                         if not ok:
                             return -1, -1
-                        consts[nk] = value
+                        if k0 + nk >= len(file):
+                            return -2, -2
+                        file[k0 + nk] = value
                         code[slot] = N_REGS + nk
                         nk += 1
                 else:
                     if not _is_ident(buf, s, e):
                         return -1, -1
-                    rh[nr] = _hash(buf, s, e)
-                    rs[nr] = s
-                    rl[nr] = e - s
-                    rslot[nr] = slot
+                    code[slot] = s  # resolved below
                     nr += 1
             ntok += 1
         if ntok > 0 and not label_line:
@@ -522,23 +590,35 @@ def parse_program(buf, start, end, code, consts, lh, ls, ll, lpc, rh, rs, rl, rs
                 return -1, -1
             n += 1
         j += 1  # past the newline (or past the end, which ends the loop)
+    if nr > 0 and nl == 0:
+        return -1, -1
     if nl > 0:
         order = np.argsort(lh[:nl])
-        sorted_h = lh[:nl][order]
         for k in range(nl):  # a duplicate is found by searching its own name
-            if _find_label(buf, ls[k], ll[k], lh[k], sorted_h, order, ls, ll) != k:
+            ln = _ident_end(buf, ls[k], end) - ls[k]
+            if _find_label(buf, end, ls[k], ln, lh[k], lh, order, ls, nl) != k:
                 return -1, -1
-        for k in range(nr):
-            d = _find_label(buf, rs[k], rl[k], rh[k], sorted_h, order, ls, ll)
-            if d < 0:
-                return -1, -1
-            code[rslot[k]] = lpc[d]
-    elif nr > 0:
-        return -1, -1
+        for pc in range(n if nr > 0 else 0):
+            b = 4 * pc
+            op = code[b]
+            for t in range(1, 4):
+                if kinds[op, t] == KIND_LABEL:
+                    s = code[b + t]
+                    ln = _ident_end(buf, s, end) - s
+                    d = _find_label(buf, end, s, ln, _hash(buf, s, s + ln), lh, order, ls, nl)
+                    if d < 0:
+                        return -1, -1
+                    code[b + t] = lpc[d]
     return n, nk
 
 
 # ----------------------------------------------------------------------------- batch kernels
+
+@njit(cache=True, nogil=True, inline="always")
+def _span_ok(off, p, size):
+    """Whether ``off[p]..off[p+1]`` is a range inside an array of ``size`` elements."""
+    return 0 <= off[p] <= off[p + 1] <= size
+
 
 @njit(cache=True, nogil=True, error_model="numpy")
 def run_programs(lo, hi, from_text, buf, text_off, code_in, code_off, consts_in, const_off, prog_of,
@@ -554,25 +634,42 @@ def run_programs(lo, hi, from_text, buf, text_off, code_in, code_off, consts_in,
     to ``outs[region_start:region_end]``; a run that finds the region full (but would fit a
     full tape) gets NEEDS_RERUN. Scratch is allocated once per call, not per program, and
     the helpers are inlined so no array is reference-counted per program.
+
+    ``vm.run_batch`` checks every index argument before this runs; the checks here repeat the
+    cheap ones (per program and per run, never per instruction) so that no mistake there can
+    become an out-of-bounds access: a program with bad offsets is BAD_PROGRAM, a run with bad
+    input offsets BAD_ARGUMENT.
     """
+    n_programs = len(text_off) - 1 if from_text else len(code_off) - 1
+    region_start = max(region_start, 0)
+    region_end = min(region_end, len(outs))
     max_words = 0
     max_nk = 0
-    max_len = 0
+    cap_ins = 0
+    cap_lit = 0
+    cap_lab = 0
+    last = -1
     for i in range(lo, hi):
         p = prog_of[i]
+        if p == last or p < 0 or p >= n_programs:
+            continue
+        last = p
         if from_text:
-            max_len = max(max_len, text_off[p + 1] - text_off[p])
-        else:
+            if _span_ok(text_off, p, len(buf)):
+                ni, nl, nb = text_capacity(buf, text_off[p], text_off[p + 1])
+                cap_ins = max(cap_ins, ni)
+                cap_lit = max(cap_lit, nl)
+                cap_lab = max(cap_lab, nb)
+        elif _span_ok(code_off, p, len(code_in)) and _span_ok(const_off, p, len(consts_in)):
             max_words = max(max_words, code_off[p + 1] - code_off[p])
             max_nk = max(max_nk, const_off[p + 1] - const_off[p])
-    # An instruction takes at least 3 bytes plus a newline, a label 2 plus a newline.
-    cap = max_len // 2 + 2 if from_text else 0
     # Each program is parsed or copied into this one scratch code array, so that no array
     # variable is rebound per program (rebinding costs atomic reference-count updates).
-    code = np.zeros(max(4 * cap, max_words) + 4, np.int64)
-    consts = np.zeros(3 * cap, np.int64)
-    lh, ls, ll, lpc, rh, rs, rl, rslot = np.zeros((8, cap), np.int64)  # label scratch, see parse_program
-    file = np.zeros(N_REGS + max(max_nk, 3 * cap), np.int64)
+    code = np.zeros(max(4 * cap_ins, max_words) + 4, np.int64)
+    lh = np.zeros(cap_lab, np.int64)  # label scratch, see parse_program
+    ls = np.zeros(cap_lab, np.int64)
+    lpc = np.zeros(cap_lab, np.int64)
+    file = np.zeros(N_REGS + max(max_nk, cap_lit), np.int64)  # registers, then the literals
     mem = np.zeros(MEM_SIZE, np.int64)
     memgen = np.zeros(MEM_SIZE, np.int64)
     dstack = np.zeros(DATA_STACK_SIZE, np.int64)
@@ -591,14 +688,22 @@ def run_programs(lo, hi, from_text, buf, text_off, code_in, code_off, consts_in,
         if p != loaded:
             loaded = p
             load_status = ST_OK
-            if from_text:
-                n, nk = parse_program(buf, text_off[p], text_off[p + 1], code, consts, lh, ls, ll,
-                                      lpc, rh, rs, rl, rslot, mslots, mkeys, kinds)
-                if n < 0:
-                    load_status = ST_PARSE_ERROR
+            n = 0
+            nk = 0
+            if p < 0 or p >= n_programs:
+                load_status = ST_BAD_PROGRAM
+            elif from_text:
+                if not _span_ok(text_off, p, len(buf)):
+                    load_status = ST_BAD_PROGRAM
                 else:
-                    for r in range(nk):
-                        file[N_REGS + r] = consts[r]
+                    n, nk = parse_program(buf, text_off[p], text_off[p + 1], code, file, N_REGS, lh, ls,
+                                          lpc, mslots, mkeys, kinds)
+                    if n == -1:
+                        load_status = ST_PARSE_ERROR
+                    elif n < 0:
+                        load_status = ST_BAD_PROGRAM
+            elif not (_span_ok(code_off, p, len(code_in)) and _span_ok(const_off, p, len(consts_in))):
+                load_status = ST_BAD_PROGRAM
             else:
                 c0 = code_off[p]
                 k0 = const_off[p]
@@ -615,12 +720,17 @@ def run_programs(lo, hi, from_text, buf, text_off, code_in, code_off, consts_in,
         if load_status != ST_OK:
             status[i] = load_status
             continue
+        i0 = in_off[i]
+        ni = in_off[i + 1] - i0
+        if i0 < 0 or ni < 0 or i0 + ni > len(inputs):
+            status[i] = ST_BAD_ARGUMENT
+            continue
         for r in range(N_REGS):  # literals in file[N_REGS:] are never written: no reload
             file[r] = 0
         ocap = min(MAX_OUTPUTS, region_end - cursor)
-        st, sp, no = execute(code, 0, n, file, inputs, in_off[i], in_off[i + 1] - in_off[i], fuel,
-                             mem, memgen, i - lo + 1, dstack, cstack, outs, cursor, ocap, no_trace,
-                             no_trace, no_regs, False)  # a constant: LLVM drops the trace code
+        st, sp, no = execute(code, 0, n, file, inputs, i0, ni, fuel, mem, memgen, i - lo + 1, dstack,
+                             cstack, outs, cursor, ocap, no_trace, no_trace, no_regs,
+                             False)  # a constant: LLVM drops the trace code
         if st == ST_OUTPUT_OVERFLOW and ocap < MAX_OUTPUTS:
             st = NEEDS_RERUN
         status[i] = st
@@ -632,7 +742,8 @@ def run_programs(lo, hi, from_text, buf, text_off, code_in, code_off, consts_in,
 @njit(cache=True, nogil=True, error_model="numpy")
 def trace_program(code, consts, inputs, fuel, kinds, outs, tr_pc, tr_op, tr_regs, final_regs):
     """Run one program recording pc, opcode and registers before every step (arrays sized
-    ``fuel``); returns (status, steps, number of outputs)."""
+    ``fuel``); returns (status, steps, number of outputs). ``code`` must be the caller's own
+    copy: it is validated once and then executed with the GIL released."""
     n = len(code) // 4
     nk = len(consts)
     if validate(code, 0, n, nk, kinds) >= 0:
@@ -643,9 +754,10 @@ def trace_program(code, consts, inputs, fuel, kinds, outs, tr_pc, tr_op, tr_regs
     memgen = np.zeros(MEM_SIZE, np.int64)
     dstack = np.zeros(DATA_STACK_SIZE, np.int64)
     cstack = np.zeros(CALL_STACK_SIZE, np.int64)
+    fuel = min(fuel, len(tr_pc), len(tr_op), len(tr_regs))  # every recorded step has a row
     st, sp, no = execute(code, 0, n, file, inputs, 0, len(inputs), fuel, mem, memgen, 1, dstack,
-                         cstack, outs, 0, MAX_OUTPUTS, tr_pc, tr_op, tr_regs, True)
-    final_regs[:] = file[:N_REGS]
+                         cstack, outs, 0, min(MAX_OUTPUTS, len(outs)), tr_pc, tr_op, tr_regs, True)
+    final_regs[:N_REGS] = file[:N_REGS]
     return st, sp, no
 
 
@@ -654,7 +766,8 @@ def run_batch(from_text, buf, text_off, code, code_off, consts, const_off, prog_
               fuel, kinds, mslots, mkeys, n_chunks, outs_per_program, status, steps, out_start,
               out_count, outs):
     """Run a batch as ``n_chunks`` independent chunks in parallel (see ``run_programs``); each
-    chunk owns ``outs_per_program`` output words per program of ``outs``."""
+    chunk owns ``outs_per_program`` output words per program of ``outs``. The caller checks
+    that ``len(status) * outs_per_program`` fits ``outs`` (so no product here can wrap)."""
     n_prog = len(status)
     per_chunk = (n_prog + n_chunks - 1) // n_chunks
     for c in prange(n_chunks):
@@ -669,12 +782,13 @@ def run_batch(from_text, buf, text_off, code, code_off, consts, const_off, prog_
 @njit(cache=True, nogil=True)
 def parse_one(buf, kinds, mslots, mkeys):
     """Parse one UTF-8 text; returns (n, code, consts), n = -1 where ``assemble`` raises."""
-    cap = len(buf) // 2 + 2
-    code = np.zeros(4 * cap, np.int64)
-    consts = np.zeros(3 * cap, np.int64)
-    lh, ls, ll, lpc, rh, rs, rl, rslot = np.zeros((8, cap), np.int64)
-    n, nk = parse_program(buf, 0, len(buf), code, consts, lh, ls, ll, lpc, rh, rs, rl, rslot, mslots,
-                          mkeys, kinds)
+    cap_ins, cap_lit, cap_lab = text_capacity(buf, 0, len(buf))
+    code = np.zeros(4 * cap_ins, np.int64)
+    consts = np.zeros(cap_lit, np.int64)
+    lh = np.zeros(cap_lab, np.int64)
+    ls = np.zeros(cap_lab, np.int64)
+    lpc = np.zeros(cap_lab, np.int64)
+    n, nk = parse_program(buf, 0, len(buf), code, consts, 0, lh, ls, lpc, mslots, mkeys, kinds)
     if n < 0:
         return n, code[:0].copy(), consts[:0].copy()
     return n, code[:4 * n].copy(), consts[:nk].copy()

@@ -222,9 +222,11 @@ def test_flat_inputs_with_offsets_match_input_lists():
     assert flat.outputs == lists.outputs == [[3], [7, 7], [], [11], [18]]
     assert flat.status.tolist() == lists.status.tolist()
     # the kernel indexes the inputs with the offsets: every bad one is refused before it runs
-    for bad in ([0, 2, 3, 3, 5, 9], [1, 2, 3, 3, 5, 8], [0, 2, 1, 3, 5, 8], [0, 2, 3, 5, 8], [0.0, 2, 3, 3, 5, 8]):
+    for bad in ([0, 2, 3, 3, 5, 9], [1, 2, 3, 3, 5, 8], [0, 2, 1, 3, 5, 8], [0, 2, 3, 5, 8]):
         with pytest.raises(ValueError, match="input_offsets"):
             cadmus.run_batch(texts, np.arange(8), program_index=index, input_offsets=bad)
+    with pytest.raises(TypeError, match="input_offsets"):  # a float is the wrong type, not a bad value
+        cadmus.run_batch(texts, np.arange(8), program_index=index, input_offsets=[0.0, 2, 3, 3, 5, 8])
 
 
 def test_parallel_batch_keeps_torch_thread_count():
