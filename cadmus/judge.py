@@ -10,7 +10,8 @@ prompt did not fit the model (``TOO_LONG``).
 
 **Integers** are written in canonical decimal: ``0``, or an optional ``-``, a digit 1-9 and
 more ASCII digits, of a value inside int64 -- the one way the dataset writes a value. So
-``" 30"``, ``"030"``, ``"-0"``, ``"+5"``, ``"３０"`` and ``"3e1"`` are not integers (REJECTED).
+``" 30"``, ``"030"``, ``"-0"``, ``"+5"``, ``"3e1"`` and non-ASCII digits are not integers
+(REJECTED).
 A literal of more than 19 digits, or outside int64, is REJECTED as well ("integer outside
 int64"): no int64 computation prints it, and it is never converted.
 
@@ -25,7 +26,8 @@ whitespace is kept, so it fails: the prompt already ends in the separator.
 * execution: integers separated by single spaces (the empty line is "no outputs"); passes iff
   the record's program on its first visible input ends OK with exactly these outputs.
 * input: the same form; passes iff the program, given these integers as input, ends OK with
-  exactly the first visible test's outputs.
+  exactly the first visible test's outputs (values it never reads do not matter: that is
+  still an input giving those outputs).
 
 **Program answers** (synthesis, repair): the whole sample is the program (the evaluation has
 already cut it at the suite's stop strings); one with no instruction line (only blanks,
@@ -40,7 +42,8 @@ greppable (``passed``, ``failed: ...``, ``rejected: ...``) and names the first f
 test with expected vs got. A failure on hidden tests only is reported as a count, never with
 their values: the reason is the repair loop's feedback, and hidden tests never reach a prompt.
 
-Runs are batched: :func:`execute` sends every run of many checks to one ``cadmus.run_batch``
+Every run has ``fuel`` instructions (default :data:`DEFAULT_FUEL`, the VM's 100,000). Runs are
+batched: :func:`execute` sends every run of many checks to one ``cadmus.run_batch``
 (each program parsed once) and compares outputs in numpy (:func:`outputs_match`), so the
 builder can verify millions of runs through :func:`run_checks`.
 """
