@@ -15,6 +15,7 @@ import yaml
 from ..families import Params, names as family_names
 
 SPLITS = ("train", "valid", "test", "ood_numbers", "ood_length", "ood_family")
+MIN_CHALLENGE = 10  # hidden tests per record, at least: room for a family's edge cases and random ones
 HELD_OUT_SPLITS = SPLITS[1:]
 
 
@@ -63,7 +64,9 @@ class Recipe:
     splits: dict = field(default_factory=dict, metadata={
         "help": f"split name -> SplitSpec; names among {', '.join(SPLITS)}"})
     n_tests: int = field(default=3, metadata={"help": "visible tests per record (in the synthesis prompt)"})
-    n_challenge: int = field(default=2, metadata={"help": "challenge tests per record (never in a prompt)"})
+    n_challenge: int = field(default=MIN_CHALLENGE, metadata={
+        "help": f"hidden (challenge) tests per record, never in a prompt; at least {MIN_CHALLENGE}: they start "
+                "with the family's edge cases"})
     fuel: int = field(default=100_000, metadata={"help": "VM step budget when verifying records"})
     max_attempts: int = field(default=200, metadata={
         "help": "draws per held-out record before giving up when every draw collides with an earlier split"})
@@ -166,8 +169,11 @@ def validate(recipe: Recipe, source: str) -> Recipe:
         raise RecipeError(f"{source}: splits.ood_length.lengths {ood_l.lengths} overlaps distribution.lengths {dist.lengths}")
     if recipe.seed < 0:
         raise RecipeError(f"{source}: seed must be >= 0, got {recipe.seed}")
-    if recipe.n_tests < 3 or recipe.n_challenge < 2:
-        raise RecipeError(f"{source}: n_tests must be >= 3 and n_challenge >= 2")
+    if recipe.n_tests < 3:
+        raise RecipeError(f"{source}: n_tests must be >= 3, got {recipe.n_tests}")
+    if recipe.n_challenge < MIN_CHALLENGE:
+        raise RecipeError(f"{source}: n_challenge must be >= {MIN_CHALLENGE} (hidden tests that discriminate: "
+                          f"the family's edge cases, then random ones), got {recipe.n_challenge}")
     if recipe.splits["ood_family"].size and not recipe.held_out_families:
         raise RecipeError(f"{source}: splits.ood_family.size > 0 needs held_out_families")
     return recipe

@@ -1,7 +1,9 @@
 """Task families: generators of true programs, each with an independent Python oracle.
 
 ``FAMILIES`` is built on first use (``registry()``); ``get(name)`` returns one family.
-Every family turns ``(Draws, Params, n_cases, count)`` into a batch of :class:`Task` (see ``base``).
+Every family turns ``(Draws, Params, n_cases, count)`` into a batch of :class:`Task` (see ``base``);
+``variant=`` forces one variant, ``n_visible=`` splits the cases into visible and hidden tests
+(the hidden ones start with ``family.edge_cases(params)``, see ``edges``).
 Groups, one module each: ``arith`` (straight-line arithmetic, and ``copy``: the register look-up
 alone, a curriculum's first phase), ``scalar`` (loops and branches), ``arrays`` (arrays in
 memory), ``calls`` (recursion with call/ret), ``parametric`` (a constant of the task in the

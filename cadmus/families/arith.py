@@ -13,15 +13,20 @@ level  operations  operators
 =====  ==========  ==============================================
 
 A recipe's ``ops`` range replaces the level's number of operations (``ood_length``). ``div``
-and ``mod`` always divide by a non-zero literal so that no input can make them fail.
+and ``mod`` always divide by a non-zero literal so that no input can make them fail. An
+expression whose value is the same on every case (a quarter of level 3's, e.g.
+``max(max((y div 78) mod 33, 33), 75)``) is drawn again with the same level and number of
+operations.
 Variants: ``fresh`` writes every result to a new register, ``in_place`` overwrites the first
 operand's register. difficulty: level as above, size = number of operations.
 """
 from __future__ import annotations
 
 import random
+from typing import Optional
 
-from .base import LevelledFamily, Params, REGISTERS, Task, sample, wrap
+from . import edges as E
+from .base import REDRAWS, LevelledFamily, Params, RecordCases, REGISTERS, Task, is_constant, sample, wrap
 
 LEVEL_OPS = {1: ("add", "sub"), 2: ("add", "sub", "mul"),
              3: ("add", "sub", "mul", "div", "mod", "min", "max")}
@@ -169,22 +174,28 @@ class Copy(LevelledFamily):
     the register of another input. difficulty: level 1 = 2 inputs, level 2 = 3; size = inputs.
     """
 
-    LEVELS, SIZES = COPY_INPUTS, COPY_INPUTS
+    LEVELS, SIZES, VARIANTS = COPY_INPUTS, COPY_INPUTS, ("fresh", "overwrite")
 
     def __init__(self):
         super().__init__("copy", "arith", "input x, y[, z]; output the input the description names",
-                         [], [], None, lambda c, k: [c[k["chosen"]]], None)
+                         [], [], None, lambda c, k: [c[k["chosen"]]], None, edges=E.distinct3)
 
-    def _task(self, rng: random.Random, params: Params, numbers: tuple, levels: list, inputs: list) -> Task:
+    def _task(self, rng: random.Random, params: Params, numbers: tuple, levels: list, raw: list,
+              variant: Optional[str], arranger: RecordCases) -> Task:
         r = rng.random
         level = levels[int(r() * len(levels))]
         n_inputs = COPY_INPUTS[level][0]
-        chosen = int(r() * n_inputs)
-        overwrite = r() < 0.5
+        cases = arranger.arrange(raw, n_inputs)
+        # an input equal in every case would be a constant answer: choose another (distinct
+        # cases leave at least one input that varies)
+        for _ in range(REDRAWS):
+            chosen = int(r() * n_inputs)
+            if not is_constant([c[chosen] for c in cases]):
+                break
+        overwrite = r() < 0.5 if variant is None else variant == "overwrite"
         reg = sample(rng, REGISTERS, n_inputs + 1)
         src = reg[chosen]
         dst = reg[(chosen + 1 + int(r() * (n_inputs - 1))) % n_inputs] if overwrite else reg[n_inputs]
-        cases = [c[:n_inputs] for c in inputs]
         outputs = [[c[chosen]] for c in cases]
         reads = [f"in {x}" for x in reg[:n_inputs]]
         program = "\n".join([*reads, f"mov {dst} {src}", f"out {dst}"])
@@ -199,22 +210,31 @@ class Copy(LevelledFamily):
 class Arith(LevelledFamily):
     """Generated from an expression DAG instead of a template (see the module docstring)."""
 
-    LEVELS, SIZES = LEVEL_OPS, LEVEL_COUNT
+    LEVELS, SIZES, VARIANTS = LEVEL_OPS, LEVEL_COUNT, ("fresh", "in_place")
 
     def __init__(self):
         super().__init__("arith", "arith", "input x[, y[, z]]; output the value of the expression in the description",
-                         [], [], None, lambda c, k: [evaluate(k["steps"], c)], None, has_length=True)
+                         [], [], None, lambda c, k: [evaluate(k["steps"], c)], None, has_length=True,
+                         edges=E.inputs3)
 
-    def _task(self, rng: random.Random, params: Params, numbers: tuple, levels: list, inputs: list) -> Task:
+    def _task(self, rng: random.Random, params: Params, numbers: tuple, levels: list, raw: list,
+              variant: Optional[str], arranger: RecordCases) -> Task:
         r = rng.random
         level = levels[int(r() * len(levels))]
         lo, hi = params.ops or LEVEL_COUNT[level]
         n_ops = lo + int(r() * (hi - lo + 1))
-        n_inputs, steps = draw_steps(rng, level, n_ops, numbers)
-        in_place = r() < 0.5
+        arranged = {}  # number of inputs -> the record's cases
+        # an expression that is constant on every case (e.g. max(max((y div 78) mod 33, 33), 75))
+        # is drawn again, with the same level and number of operations
+        for _ in range(REDRAWS):
+            n_inputs, steps = draw_steps(rng, level, n_ops, numbers)
+            cases = arranged.get(n_inputs) or arranged.setdefault(n_inputs, arranger.arrange(raw, n_inputs))
+            values = evaluate_cases(steps, cases)
+            if not is_constant(values):
+                break
+        in_place = r() < 0.5 if variant is None else variant == "in_place"
         reads, body_text, reg = render(rng, n_inputs, steps, in_place)
-        cases = [c[:n_inputs] for c in inputs]
-        outputs = [[v] for v in evaluate_cases(steps, cases)]
+        outputs = [[v] for v in values]
         out = reg[-1]
         program = "\n".join([*reads, body_text, f"out {out}"])
         # ``contained`` written out: the inputs loaded into their registers, the output asserted

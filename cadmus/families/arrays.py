@@ -2,7 +2,10 @@
 0..n-1; ``count_value`` and ``linear_search`` first read the value to look for.
 
 Array outputs (``sort``, ``reverse``, ``prefix_sum``, ``rotate_left``) are written with one
-``out`` per value, in order; the others write one value. In the self-contained form the
+``out`` per value, in order; the others write one value. Every variant computes in its body:
+``reverse/backward`` and ``rotate_left/from_one`` build the result at n..2n-1 and write it from
+there (a writer that read the input in another order would leave the body empty and the
+self-contained form's answer a copy of a ``store`` in its prologue). In the self-contained form the
 array is stored with ``store`` and array outputs are checked with ``load p ADDR`` /
 ``assert p VALUE`` pairs (``p`` is never used by the programs themselves).
 """
@@ -12,18 +15,18 @@ import itertools
 
 import numpy as np
 
+from . import edges as E
 from .base import Family, Template, clip, digits
 
 READ_WHILE = "in {n}\nmov {i} 0\n{Lread}:\njge {i} {n} {Lreaddone}\nin {t}\nstore {i} {t}\ninc {i}\njmp {Lread}\n{Lreaddone}:"
 READ_DO = "in {n}\nmov {i} 0\n{Lread}:\nin {t}\nstore {i} {t}\ninc {i}\njlt {i} {n} {Lread}"
 WRITE_ARRAY = "mov {i} 0\n{Lwrite}:\njge {i} {n} {Lwritedone}\nload {t} {i}\nout {t}\ninc {i}\njmp {Lwrite}\n{Lwritedone}:"
-WRITE_BACKWARD = "sub {i} {n} 1\n{Lwrite}:\njlt {i} 0 {Lwritedone}\nload {t} {i}\nout {t}\ndec {i}\njmp {Lwrite}\n{Lwritedone}:"
-WRITE_FROM_ONE = "mov {i} 1\n{Lwrite}:\njge {i} {n} {Lwritedone}\nload {t} {i}\nout {t}\ninc {i}\njmp {Lwrite}\n{Lwritedone}:\nload {t} 0\nout {t}"
+# the n values at n..2n-1: a body that builds its result in a second region (the input stays at 0..n-1)
+WRITE_SECOND = "mov {i} {n}\nadd {e} {n} {n}\n{Lwrite}:\njge {i} {e} {Lwritedone}\nload {t} {i}\nout {t}\ninc {i}\njmp {Lwrite}\n{Lwritedone}:"
 
 ADDRESSES = {  # where the self-contained form finds each output value, by write part
     WRITE_ARRAY: lambda inputs, outputs: range(len(outputs)),
-    WRITE_BACKWARD: lambda inputs, outputs: range(len(outputs) - 1, -1, -1),
-    WRITE_FROM_ONE: lambda inputs, outputs: [*range(1, len(outputs)), 0],
+    WRITE_SECOND: lambda inputs, outputs: range(len(outputs), 2 * len(outputs)),
 }
 
 
@@ -82,7 +85,8 @@ def array_family(name, doc, keyed, templates, descriptions, oracle) -> Family:
         return digits(max(map(abs, itertools.chain.from_iterable(cases)))), max(map(len, cases)) - 1 - keyed
 
     return Family(name, "arrays", doc, tpls, descriptions, sample_keyed if keyed else sample_arrays,
-                  run_oracle, layout, level_size=level_size, has_length=True)
+                  run_oracle, layout, level_size=level_size, has_length=True,
+                  edges=E.keyed_arrays if keyed else E.arrays)
 
 
 def linear_search(x, values):
@@ -116,7 +120,7 @@ def families() -> list:
             "output the input list sorted (ascending)"], sorted),
         array_family("reverse", "input n, v1..vn; output vn..v1", False, [
             ("swap", READ_WHILE, "mov {a} 0\nsub {b} {n} 1\n{Lloop}:\njge {a} {b} {Ldone}\nload {u} {a}\nload {v} {b}\nstore {a} {v}\nstore {b} {u}\ninc {a}\ndec {b}\njmp {Lloop}\n{Ldone}:", WRITE_ARRAY),
-            ("backward", READ_DO, "", WRITE_BACKWARD),
+            ("backward", READ_DO, "sub {i} {n} 1\nmov {j} {n}\n{Lloop}:\njlt {i} 0 {Ldone}\nload {t} {i}\nstore {j} {t}\ninc {j}\ndec {i}\njmp {Lloop}\n{Ldone}:", WRITE_SECOND),
         ], ["reverse the array", "read n values and output them in reverse order", "output the list backwards"],
             lambda values: values[::-1]),
         array_family("array_max", "input n, v1..vn; output the largest value", False, [
@@ -147,7 +151,7 @@ def families() -> list:
             "find x in the list: first index or -1"], linear_search),
         array_family("rotate_left", "input n, v1..vn; output v2..vn, v1", False, [
             ("shift", READ_WHILE, "load {f} 0\nsub {e} {n} 1\nmov {i} 0\n{Lloop}:\njge {i} {e} {Ldone}\nadd {j} {i} 1\nload {u} {j}\nstore {i} {u}\ninc {i}\njmp {Lloop}\n{Ldone}:\nstore {e} {f}", WRITE_ARRAY),
-            ("from_one", READ_DO, "", WRITE_FROM_ONE),
+            ("from_one", READ_DO, "mov {i} 1\nmov {j} {n}\n{Lloop}:\njge {i} {n} {Ldone}\nload {t} {i}\nstore {j} {t}\ninc {i}\ninc {j}\njmp {Lloop}\n{Ldone}:\nload {t} 0\nstore {j} {t}", WRITE_SECOND),
         ], ["rotate the array left by one", "read n values and output them with the first one moved to the end",
             "cyclic left shift of the list by one position"], rotate_left),
     ]

@@ -10,6 +10,12 @@ Batches, not single records: the random choices of a whole batch (templates, reg
 inputs, constants) are drawn by numpy at once, so that per record only the oracle and the text
 remain in Python (the builder generates a million records).
 
+Tests that discriminate: of a task's cases the first ``n_visible`` are its visible tests (shown
+in prompts), the others hidden. The hidden ones start with the family's edge cases
+(``Family.edge_cases``: 0, 1, the range's bounds, both answers of a yes/no family, ...; see
+``edges``) and never repeat a visible input, and a task whose outputs are equal on every case
+(a constant program would pass it) is drawn again.
+
 Programs are written as :class:`Template` parts with placeholders: ``{x}`` (lower case) is a
 register role, drawn at random per record so no model can lean on one register layout;
 ``{Lname}`` is a label, numbered ``L0``, ``L1``... in order of first appearance (the canonical
@@ -222,8 +228,10 @@ class Family:
     ``sample_cases(draws, params, count)`` returns ``count`` input lists (None when ``params``
     leave no valid input); ``oracle(inputs, consts)`` the expected outputs; ``layout(variant,
     regs)`` returns the (reads, writes) specs of the self-contained form; ``level_size(cases,
-    consts, program)`` gives the difficulty dict's values for one task; ``consts(draws, params,
-    count)`` the task constants of ``count`` records (a list of dicts; parametric families).
+    consts, program)`` gives the difficulty dict's values for one task (from its visible cases);
+    ``consts(draws, params, count)`` the task constants of ``count`` records (a list of dicts;
+    parametric families); ``edges(params)`` the edge cases, and ``const_edges(params, consts)``
+    those of one record's constants (e.g. values equal to ``count_greater``'s K).
     """
 
     name: str
@@ -237,8 +245,11 @@ class Family:
     level_size: Callable = None
     consts: Callable = None  # draws, params, count -> list of dicts of task constants, or None
     has_length: bool = False  # has a length knob (array length), so it can take part in ood_length
+    edges: Callable = None  # params -> the family's edge cases (input lists valid under params)
+    const_edges: Callable = None  # (params, consts) -> edge cases of one record's constants (parametric)
     _contained_formats: dict = field(default_factory=dict, repr=False, compare=False)  # variant -> str or None
     _feasible: dict = field(default_factory=dict, repr=False, compare=False)  # Params -> bool
+    _edges: dict = field(default_factory=dict, repr=False, compare=False)  # Params -> list of tuples
 
     def feasible(self, params: Params) -> bool:
         """Whether ``params`` leave inputs to draw (e.g. factorial has none above 20)."""
@@ -253,14 +264,57 @@ class Family:
         takes a family only when this range lies wholly outside the training one."""
         return clip(params.lengths, 1, 500) if self.has_length else None
 
-    def generate(self, draws: Draws, params: Params, n_cases: int, count: int) -> list:
-        """``count`` tasks; their choices are drawn for the whole batch first (see the module docstring)."""
+    def edge_cases(self, params: Params) -> list:
+        """The family's edge cases under ``params`` (input lists, each valid for the split: 0, 1,
+        the bounds of the number range clipped to the domain, ...), without repeats. The hidden
+        tests of a record start with a random subset of them (see ``arrange_cases``)."""
+        if params not in self._edges:  # asked once per batch
+            found = self.edges(params) if self.edges is not None else []
+            self._edges[params] = list(dict.fromkeys(map(tuple, found)))
+        return [list(e) for e in self._edges[params]]
+
+    def variants(self) -> list:
+        return [t.variant for t in self.templates]
+
+    def generate(self, draws: Draws, params: Params, n_cases: int, count: int, *, variant: Optional[str] = None,
+                 n_visible: Optional[int] = None) -> list:
+        """``count`` tasks with ``n_cases`` cases each; their choices are drawn for the whole batch
+        first (see the module docstring). ``variant``: every task uses that template;
+        ``n_visible``: the first ``n_visible`` cases are the visible tests, the others hidden
+        (they start with edge cases and never repeat a visible input; None: all visible, no
+        edge cases). A task whose outputs are equal on every case is redrawn (see ``REDRAWS``)."""
+        chosen = self._template_ids(variant)
+        n_visible = n_cases if n_visible is None else n_visible
+        tasks = self._batch(draws, params, n_cases, count, chosen, n_visible)
+        bad = constant_tasks(tasks)
+        for _ in range(REDRAWS):
+            if not bad:
+                break
+            redrawn = self._batch(draws, params, n_cases, len(bad), chosen, n_visible)
+            for i, task in zip(bad, redrawn):
+                tasks[i] = task
+            bad = [i for i, task in zip(bad, redrawn) if is_constant(task.outputs)]
+        return tasks
+
+    def _template_ids(self, variant: Optional[str]) -> list:
+        if variant is None:
+            return list(range(len(self.templates)))
+        ids = [i for i, t in enumerate(self.templates) if t.variant == variant]
+        if not ids:
+            raise ValueError(f"family {self.name!r} has no variant {variant!r}; known: {', '.join(self.variants())}")
+        return ids
+
+    def _batch(self, draws: Draws, params: Params, n_cases: int, count: int, chosen: list, n_visible: int) -> list:
         templates, descriptions = self.templates, self.descriptions
-        template_of = draws.index(len(templates), count)
+        template_of = draws.index(len(templates), count) if len(chosen) == len(templates) else [chosen[0]] * count
         description_of = draws.index(len(descriptions), count)
         consts = self.consts(draws, params, count) if self.consts else [None] * count
         registers = draws.registers(max(len(t.roles) for t in templates), count)
-        cases = distinct_cases(draws, self.sample_cases, params, count, n_cases)
+        edges = self.edge_cases(params) if n_visible < n_cases else []
+        extra = None
+        if self.const_edges is not None and n_visible < n_cases:
+            extra = [self.const_edges(params, k) for k in consts]
+        cases = arrange_cases(draws, self.sample_cases, params, count, n_cases, n_visible, edges, extra)
         oracle, layout, level_size, name = self.oracle, self.layout, self.level_size, self.name
         contained_formats = [self._contained_format(t) for t in templates]
         slots = [fmt is not None and "{_prologue}" in fmt for fmt in contained_formats]
@@ -286,10 +340,13 @@ class Family:
                     names.update(zip(_INPUT_FIELDS, cs[0]))
                     names.update(zip(_OUTPUT_FIELDS, outputs[0]))
                 true_program = fmt.format_map(names)
+            # difficulty from the visible cases: the hidden edge cases would set every record's
+            # level and size to the range's bounds
+            shown = cs if n_visible >= n_cases else cs[:n_visible]
             if level_size is None:  # level: digits of the largest |input|; size: the template's instructions
-                level, size = digits(max(map(abs, itertools.chain.from_iterable(cs)))), template.compiled[3]
+                level, size = digits(max(map(abs, itertools.chain.from_iterable(shown)))), template.compiled[3]
             else:
-                level, size = level_size(cs, k, bare)
+                level, size = level_size(shown, k, bare)
             description = descriptions[d].format_map(k) if k else descriptions[d]
             tasks.append(Task(name, template.variant, level, size, description, bare, true_program, cs, outputs))
         return tasks
@@ -315,22 +372,83 @@ class Family:
         return self._contained_formats[template.variant]
 
 
-def distinct_cases(draws: Draws, sample_cases: Callable, params: Params, count: int, n: int,
-                   tries: int = 8) -> list:
-    """``count`` records' ``n`` input lists each from ``sample_cases(draws, params, k)``, distinct
-    within a record where the domain allows: a repeated case is redrawn (all repeats of the
-    batch together) up to ``tries`` times, then kept."""
+REDRAWS = 20  # a task whose outputs are all equal is redrawn at most this often (a one-value range allows no other)
+CANDIDATES = 4  # fresh cases drawn per repeated case and try (small domains: factorial, fib_recursive)
+
+
+def is_constant(outputs: list) -> bool:
+    """Whether every case has the same outputs: a program printing constants would pass the task."""
+    return len(outputs) > 1 and outputs.count(outputs[0]) == len(outputs)
+
+
+def constant_tasks(tasks: list) -> list:
+    return [i for i, task in enumerate(tasks) if is_constant(task.outputs)]
+
+
+def edge_slots(n_hidden: int) -> int:
+    """How many of the hidden cases may be edge cases: all but two, which stay random (half of a few)."""
+    return max(n_hidden - 2, (n_hidden + 1) // 2)
+
+
+def arrange_cases(draws: Draws, sample_cases: Callable, params: Params, count: int, n: int, n_visible: int,
+                  edges: list, extra: Optional[list] = None, tries: int = 8) -> list:
+    """``count`` records' ``n`` input lists from ``sample_cases(draws, params, k)``: ``n_visible``
+    visible cases, then the hidden ones: a random subset of ``edges`` (and of the record's own
+    ``extra[r]``) that no visible case equals, then random cases.
+
+    Cases are distinct within a record where the domain allows: a repeated case is redrawn (all
+    repeats of the batch together, ``CANDIDATES`` fresh cases each) up to ``tries`` times, then
+    kept, except that a hidden case still equal to a visible one becomes a copy of a hidden one
+    that is not (a tiny domain repeats hidden cases, never a visible one among the hidden)."""
     flat = sample_cases(draws, params, count * n)
     cases = [flat[i:i + n] for i in range(0, count * n, n)]
+    if n > n_visible and (edges or extra):
+        place_edges(draws, cases, n_visible, edge_slots(n - n_visible), edges, extra)
     suspects = range(count)
     for _ in range(tries):
         suspects = [r for r in suspects if len(set(map(tuple, cases[r]))) < n]
         repeats = [(r, j) for r in suspects for j in _repeated(cases[r])]
         if not repeats:
-            break
-        for (r, j), case in zip(repeats, sample_cases(draws, params, len(repeats))):
-            cases[r][j] = case
+            return cases
+        fresh = sample_cases(draws, params, CANDIDATES * len(repeats))
+        for k, (r, j) in enumerate(repeats):
+            taken = set(map(tuple, cases[r]))
+            new = next((c for c in fresh[CANDIDATES * k:CANDIDATES * (k + 1)] if tuple(c) not in taken), None)
+            if new is not None:
+                cases[r][j] = new
+    for r in suspects:
+        cs = cases[r]
+        visible = set(map(tuple, cs[:n_visible]))
+        spare = next((c for c in cs[n_visible:] if tuple(c) not in visible), None)
+        if spare is not None:
+            cs[n_visible:] = [spare if tuple(c) in visible else c for c in cs[n_visible:]]
     return cases
+
+
+def place_edges(draws: Draws, cases: list, n_visible: int, slots: int, edges: list, extra: Optional[list]) -> None:
+    """Put at most ``slots`` edge cases, in a random order and none equal to a visible case, right
+    after each record's visible cases (in place)."""
+    count = len(cases)
+    if extra is None:
+        keys = list(map(tuple, edges))
+        if len(edges) <= slots:  # every edge case that no visible one equals, in a fixed order
+            order = [range(len(edges))] * count
+        else:
+            order = np.argsort(draws.uniform((count, len(edges))), axis=1).tolist()
+        for cs, perm in zip(cases, order):
+            visible = set(map(tuple, cs[:n_visible]))
+            picked = [list(edges[j]) for j in perm if keys[j] not in visible][:slots]
+            cs[n_visible:n_visible + len(picked)] = picked
+        return
+    base = list(map(tuple, edges))
+    random_keys = draws.uniform((count, len(edges) + max(map(len, extra), default=0))).tolist()
+    for cs, more, key in zip(cases, extra, random_keys):
+        mine = list(dict.fromkeys([*base, *map(tuple, more)]))
+        visible = set(map(tuple, cs[:n_visible]))
+        if len(mine) > slots:
+            mine = sorted(mine, key=dict(zip(mine, key)).__getitem__)
+        picked = [list(e) for e in mine if e not in visible][:slots]
+        cs[n_visible:n_visible + len(picked)] = picked
 
 
 def _repeated(cases: list) -> list:
@@ -364,14 +482,81 @@ def clip(params_range: tuple, lo: int, hi: int) -> Optional[tuple]:
     return (a, b) if a <= b else None
 
 
+class RecordCases:
+    """The cases of one record of a family drawn record by record (arith, random, copy), whose
+    number of inputs is known only once the record's program is: ``arrange(raw, width)`` takes
+    the first ``width`` values of each raw case (3 values each, drawn for the whole batch) and
+    arranges them like ``arrange_cases``: distinct (a repeat is redrawn from ``rng``), the hidden
+    ones starting with a random subset of the edge cases of that width."""
+
+    def __init__(self, rng: random.Random, numbers: tuple, n_visible: int, edges: list, tries: int = 16):
+        self.rng, self.lo, self.span = rng, numbers[0], numbers[1] - numbers[0] + 1
+        self.n_visible, self.tries = n_visible, tries
+        # width -> the edge cases' prefixes of that width, without repeats
+        self.edges = {w: list(dict.fromkeys(tuple(e[:w]) for e in edges)) for w in (1, 2, 3)}
+
+    def arrange(self, raw: list, width: int) -> list:
+        nv, n = self.n_visible, len(raw)
+        rows = raw if width == len(raw[0]) else [c[:width] for c in raw]
+        keys = list(map(tuple, rows))
+        edges = self.edges[width] if n > nv else ()
+        if not edges and len(set(keys)) == n:
+            return rows  # distinct, nothing to place
+        visible = set(keys[:nv])
+        if len(visible) == nv and len(edges) <= edge_slots(n - nv):  # the common case, without a loop
+            picked = [e for e in edges if e not in visible]
+            taken = visible.union(picked)
+            rest = [t for t in keys[nv:] if t not in taken][:n - nv - len(picked)]
+            if len(rest) == n - nv - len(picked) and len(set(rest)) == len(rest):
+                return list(map(list, keys[:nv] + picked + rest))
+        seen, out = set(), []
+        for t in keys[:nv]:
+            if t in seen:
+                t = self._fresh(seen, width)
+            seen.add(t)
+            out.append(t)
+        if edges:
+            slots = edge_slots(n - nv)
+            for e in edges if len(edges) <= slots else sample(self.rng, edges, len(edges)):
+                if e not in seen:
+                    seen.add(e)
+                    out.append(e)
+                    if len(out) - nv == slots:
+                        break
+        visible = set(out[:nv])
+        for t in keys[nv:]:
+            if len(out) == n:
+                break
+            if t in seen:
+                t = self._fresh(seen, width)
+                if t in seen and len(out) > nv and t in visible:  # a tiny domain: repeat a hidden case,
+                    t = out[nv]  # never a visible one
+            seen.add(t)
+            out.append(t)
+        return list(map(list, out))
+
+    def _fresh(self, seen: set, width: int) -> tuple:
+        """A random case not in ``seen`` (the last one drawn when ``tries`` draws all are)."""
+        r, lo, span = self.rng.random, self.lo, self.span
+        for _ in range(self.tries):
+            t = tuple(lo + int(r() * span) for _ in range(width))
+            if t not in seen:
+                break
+        return t
+
+
 class LevelledFamily(Family):
     """A family drawn record by record from a grammar with named levels (arith, random): the
     program's shape is decided per record, only the inputs are drawn for the whole batch.
-    Subclasses set ``LEVELS`` (the level names they know) and ``SIZES`` (level -> size range of
-    their length knob) and write ``_task(rng, params, numbers, levels, inputs)``."""
+    Subclasses set ``LEVELS`` (the level names they know), ``SIZES`` (level -> size range of
+    their length knob) and ``VARIANTS`` (their variant names), and write ``_task(rng, params,
+    numbers, levels, inputs, variant, cases)`` (``cases``: a :class:`RecordCases`), which
+    redraws a task whose outputs are all equal. Their edge cases have 3 values; a record reads
+    a prefix."""
 
     LEVELS: dict = {}
     SIZES: dict = {}
+    VARIANTS: tuple = ()
 
     def feasible(self, params: Params) -> bool:
         return clip(params.numbers, -10**9, 10**9) is not None and any(lv in self.LEVELS for lv in params.levels)
@@ -379,9 +564,17 @@ class LevelledFamily(Family):
     def size_range(self, params: Params) -> tuple:
         return level_size_range(params, self.SIZES)
 
-    def generate(self, draws: Draws, params: Params, n_cases: int, count: int) -> list:
+    def variants(self) -> list:
+        return list(self.VARIANTS)
+
+    def generate(self, draws: Draws, params: Params, n_cases: int, count: int, *, variant: Optional[str] = None,
+                 n_visible: Optional[int] = None) -> list:
+        if variant is not None and variant not in self.VARIANTS:
+            raise ValueError(f"family {self.name!r} has no variant {variant!r}; known: {', '.join(self.VARIANTS)}")
         numbers = clip(params.numbers, -10**9, 10**9)
         rng = draws.python_rng()
         levels = [lv for lv in params.levels if lv in self.LEVELS]
+        n_visible = n_cases if n_visible is None else n_visible
+        cases = RecordCases(rng, numbers, n_visible, self.edge_cases(params) if n_visible < n_cases else [])
         inputs = draws.ints(*numbers, (count, n_cases, 3)).tolist()
-        return [self._task(rng, params, numbers, levels, cases) for cases in inputs]
+        return [self._task(rng, params, numbers, levels, raw, variant, cases) for raw in inputs]

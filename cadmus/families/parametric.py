@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import itertools
 
+from . import edges as E
 from .arrays import READ_DO, READ_WHILE, sample_arrays
 from .base import Family, Template, clip, digits
 from .scalar import scalar_layout, uniform
@@ -34,7 +35,8 @@ def count_greater() -> Family:
                   templates, ["count the values greater than {K}", "read n values and output how many of them exceed {K}",
                               "number of elements of the list that are > {K}"],
                   sample_arrays, lambda c, k: [sum(v > k["K"] for v in c[1:])],
-                  layout, level_size=level_size, consts=consts, has_length=True)
+                  layout, level_size=level_size, consts=consts, has_length=True, edges=E.arrays,
+                  const_edges=E.greater_cases)
 
 
 def sum_multiples() -> Family:
@@ -51,7 +53,8 @@ def sum_multiples() -> Family:
     return Family("sum_multiples", "parametric", "input n (n >= 1); output the sum of the multiples of K in 1..n",
                   templates, ["sum of the multiples of {K} from 1 to n", "read n and add up every multiple of {K} between 1 and n",
                               "total of the numbers in 1..n divisible by {K}"],
-                  uniform(1, 10**4), lambda c, k: [sum(range(k["K"], c[0] + 1, k["K"]))], scalar_layout(1), consts=consts)
+                  uniform(1, 10**4), lambda c, k: [sum(range(k["K"], c[0] + 1, k["K"]))], scalar_layout(1), consts=consts,
+                  edges=lambda p: E.single(p, 1, 10**4), const_edges=E.multiple_cases)
 
 
 def families() -> list:

@@ -8,6 +8,9 @@ counter register the loop body never writes, 1..5 iterations, one level deep) an
 a few hundred steps. ``div``/``mod`` divide by a literal 1..9 and shifts use a literal 0..8,
 so no input can make a run fail. The oracle is a small Python interpreter of the grammar's
 statements (independent of the VM). difficulty: level = grammar level, size = instructions.
+Most drawn programs leave some registers equal on every case; one with no input-dependent
+register is drawn again, and one output is always a register whose value varies. Variants:
+``level1``..``level3``.
 """
 from __future__ import annotations
 
@@ -15,8 +18,9 @@ import operator
 import random
 from typing import Optional
 
-from .base import (LevelledFamily, Params, REGISTERS, Task, choice, contained, randint,
-                   sample, wrap)
+from . import edges as E
+from .base import (REDRAWS, LevelledFamily, Params, RecordCases, REGISTERS, Task, choice, contained,
+                   is_constant, randint, sample, wrap)
 
 BINARY = ("add", "sub", "mul", "min", "max", "and", "or", "xor", "eq", "ne", "lt", "le", "gt", "ge")
 UNARY = ("neg", "abs", "not", "sign", "mov")
@@ -248,6 +252,62 @@ class Renderer:
             self.lines.append(f"{skip}:")
 
 
+def tainted(stmts: list, taint: set) -> set:
+    """The registers (and ``("mem", address)`` cells) whose value may depend on the inputs after
+    ``stmts``, given those in ``taint`` before: a cheap over-estimate (what is not in it is the
+    same on every case), so that a program with no input-dependent register is redrawn without
+    running it. Branches on a tainted condition taint what either side writes; loops are run to
+    a fixed point."""
+    taint = set(taint)
+    for s in stmts:
+        kind = s[0]
+        if kind == "bin":
+            hit = s[3] in taint or s[4] in taint
+        elif kind == "un":
+            hit = s[3] in taint
+        elif kind == "store":
+            key, hit = ("mem", s[1]), s[2] in taint
+            taint.add(key) if hit else taint.discard(key)
+            continue
+        elif kind == "load":
+            taint.add(s[1]) if ("mem", s[2]) in taint else taint.discard(s[1])
+            continue
+        elif kind == "if":
+            after = tainted(s[4], taint) | tainted(s[5], taint)
+            if s[2] in taint or s[3] in taint:
+                after |= written(s[4]) | written(s[5])
+            taint |= after
+            continue
+        else:  # loop: the counter is set to literals; the body runs one or more times
+            counter, body = s[1], s[3]
+            while True:
+                taint.discard(counter)
+                grown = taint | tainted(body, taint)
+                if grown == taint:
+                    break
+                taint = grown
+            taint.discard(counter)
+            continue
+        taint.add(s[2]) if hit else taint.discard(s[2])
+    return taint
+
+
+def written(stmts: list) -> set:
+    """Registers and memory cells that ``stmts`` may write."""
+    out = set()
+    for s in stmts:
+        kind = s[0]
+        if kind in ("bin", "un", "load"):
+            out.add(s[2] if kind != "load" else s[1])
+        elif kind == "store":
+            out.add(("mem", s[1]))
+        elif kind == "if":
+            out |= written(s[4]) | written(s[5])
+        else:
+            out |= written(s[3]) | {s[1]}
+    return out
+
+
 def render(stmts: list) -> str:
     r = Renderer()
     r.emit(stmts)
@@ -257,23 +317,39 @@ def render(stmts: list) -> str:
 class RandomPrograms(LevelledFamily):
     """Programs from the grammar above (see the module docstring)."""
 
-    LEVELS, SIZES = LEVEL_LENGTH, LEVEL_LENGTH
+    LEVELS, SIZES, VARIANTS = LEVEL_LENGTH, LEVEL_LENGTH, tuple(f"level{lv}" for lv in LEVEL_LENGTH)
 
     def __init__(self):
         super().__init__("random", "random", "input 1..3 values; output 1..2 values (no description)",
-                         [], [""], None, lambda c, k: k["run"](c), None, has_length=True)
+                         [], [""], None, lambda c, k: k["run"](c), None, has_length=True, edges=E.inputs3)
 
-    def _task(self, rng: random.Random, params: Params, numbers: tuple, levels: list, inputs: list) -> Task:
+    def _task(self, rng: random.Random, params: Params, numbers: tuple, levels: list, raw: list,
+              variant: Optional[str], arranger: RecordCases) -> Task:
         r = rng.random
-        level = levels[int(r() * len(levels))]
+        level = levels[int(r() * len(levels))] if variant is None else int(variant[len("level"):])
         lo, hi = params.ops or LEVEL_LENGTH[level]
         length = lo + int(r() * (hi - lo + 1))
         regs = sample(rng, REGISTERS, 3 + int(r() * 3))
         n_inputs = 1 + int(r() * min(3, len(regs)))
-        body = Grammar(rng, level, numbers, regs).block(length, regs)
+        cases = arranger.arrange(raw, n_inputs)
+        # most programs leave some register equal on every case (never written, or set from
+        # literals only); outputs must not all be such registers: the program is drawn again
+        # while no register varies, then an output is moved to a register that does
+        for _ in range(REDRAWS):
+            body = Grammar(rng, level, numbers, regs).block(length, regs)
+            if not any(x in regs for x in tainted(body, set(regs[:n_inputs]))):
+                varying = []  # no register depends on the inputs: no need to run it
+                continue
+            values = run_registers(body, regs[:n_inputs], cases, regs)
+            varying = [x for x in regs if not is_constant(values[x])]
+            if varying:
+                break
+        else:
+            values = run_registers(body, regs[:n_inputs], cases, regs)
         outs = sample(rng, regs, 1 + int(r() * 2))
-        cases = [c[:n_inputs] for c in inputs]
-        outputs = run_oracle_cases(body, regs[:n_inputs], cases, outs, regs)
+        if varying and not any(x in varying for x in outs):
+            outs[0] = varying[int(r() * len(varying))]
+        outputs = [list(v) for v in zip(*(values[x] for x in outs))]
         body_text = render(body)
         program = "\n".join([*map("in %s".__mod__, regs[:n_inputs]), body_text, *map("out %s".__mod__, outs)])
         n_insns = program.count("\n") + 1 - program.count(":")
@@ -294,11 +370,17 @@ def run_oracle(body: list, input_regs: list, inputs: list, outs: list) -> list:
 def run_oracle_cases(body: list, input_regs: list, cases: list, outs: list, registers: str = REGISTERS) -> list:
     """The outputs of the program on every case (one run of the lane machine); ``registers``:
     all that the program uses."""
+    values = run_registers(body, input_regs, cases, registers)
+    return [list(v) for v in zip(*(values[r] for r in outs))]
+
+
+def run_registers(body: list, input_regs: list, cases: list, registers) -> dict:
+    """register -> its value in every case at the end of the program."""
     m = Machine(len(cases), registers)
     for r, column in zip(input_regs, zip(*cases)):  # what the program's leading `in` lines do
         m.regs[r] = list(column)
     m.run(body)
-    return [list(v) for v in zip(*(m.regs[r] for r in outs))]
+    return m.regs
 
 
 def families() -> list:
