@@ -32,6 +32,7 @@ import numpy as np
 RIDGE_GRID = (1e-2, 1e-1, 1.0, 10.0, 100.0, 1e3, 1e4)  # on standardised features
 LOGISTIC_GRID = (1e-4, 1e-3, 1e-2)  # L2 weight on the mean cross-entropy
 DEFAULT_THRESHOLD = 0.9
+SMALL_PROBLEM = 1_000_000  # feature-matrix entries below which a logistic fit uses one thread
 
 
 class ProbeError(ValueError):
@@ -155,7 +156,14 @@ def fit_logistic(x: np.ndarray, y: np.ndarray, n_classes: int, l2: float, max_it
         loss.backward()
         return loss
 
-    opt.step(closure)
+    threads = torch.get_num_threads()
+    # small problems run 20x faster on one thread (measured: 400 x 33 rows, 8 classes, 2 cores)
+    if x.size < SMALL_PROBLEM:
+        torch.set_num_threads(1)
+    try:
+        opt.step(closure)
+    finally:
+        torch.set_num_threads(threads)
     return w.detach().numpy(), b.detach().numpy()
 
 
