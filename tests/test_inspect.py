@@ -198,7 +198,7 @@ def test_execution_prompts_and_too_long_prompts(data_dir, tmp_path):
                                     pad_token_id=tok.pad_token_id))
     items = collect_items(load_dataset_dir(data_dir), ["test"], "execution", 6)
     skipped = []
-    splits = build_splits(run_model(model, tok, items, skipped=skipped), model, tok)
+    splits = build_splits(run_model(model, tok, items, skipped=skipped), model, tok, tmp_path)
     n_kept = len(set(splits["test"]["prompt"])) if "test" in splits else 0
     assert n_kept + len(skipped) == 6 and all(len(it.prompt) > 128 for it in skipped)
     assert skipped and n_kept  # the tiny data has both kinds

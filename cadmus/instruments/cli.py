@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import sys
+import tempfile
 from pathlib import Path
 
 from . import heads as heads_mod
@@ -40,14 +41,10 @@ def cmd_inspect(args) -> int:
     acts = run_model(model, tokenizer, items, batch_size=args.batch_size, attentions=args.attentions or args.heads,
                      device=device, skipped=skipped)
     on_act = (lambda act: scorer.add(act.tokens, act.attentions)) if scorer else None
-    splits = build_splits(acts, model, tokenizer, attentions=args.attentions, on_activation=on_act)
-    meta = {"model": str(args.model), "data": str(args.data), "suite": args.suite, "limit": args.limit,
-            "n_layer": cfg.n_layer, "n_head": cfg.n_head, "n_embd": cfg.n_embd,
-            "hidden": "hidden[k]: k=0 embeddings, k=1..n_layer block outputs (the last after ln_f)",
-            "prompts": {s: len(set(d["prompt"])) for s, d in splits.items()},
-            "tokens": {s: len(d) for s, d in splits.items()},
-            "skipped_too_long": [f"{it.split}/{it.record['id']}" for it in skipped]}
-    write_inspection(args.out, splits, meta)
+    with tempfile.TemporaryDirectory(prefix="cadmus-inspect-") as scratch:
+        splits = build_splits(acts, model, tokenizer, scratch, attentions=args.attentions, on_activation=on_act)
+        meta = _meta(args, cfg, splits, skipped)
+        write_inspection(args.out, splits, meta)
     print(f"wrote {args.out}: " + ", ".join(f"{s} {meta['prompts'][s]} prompts / {n} tokens"
                                             for s, n in meta["tokens"].items()))
     if skipped:
@@ -57,6 +54,15 @@ def cmd_inspect(args) -> int:
         print(heads_mod.markdown(rep), end="")
         print(f"wrote {Path(args.out) / 'heads.md'}, heads.json, heads.png")
     return 0
+
+
+def _meta(args, cfg, splits, skipped) -> dict:
+    return {"model": str(args.model), "data": str(args.data), "suite": args.suite, "limit": args.limit,
+            "n_layer": cfg.n_layer, "n_head": cfg.n_head, "n_embd": cfg.n_embd,
+            "hidden": "hidden[k]: k=0 embeddings, k=1..n_layer block outputs (the last after ln_f)",
+            "prompts": {s: len(set(d["prompt"])) for s, d in splits.items()},
+            "tokens": {s: len(d) for s, d in splits.items()},
+            "skipped_too_long": [f"{it.split}/{it.record['id']}" for it in skipped]}
 
 
 def cmd_probe(args) -> int:

@@ -244,25 +244,33 @@ def activation_columns(act: Activation, prompt_number: int, tokenizer, attention
     return cols
 
 
-def build_splits(activations, model, tokenizer, attentions: bool = False, on_activation=None) -> dict:
-    """``{split: datasets.Dataset}`` of the activations; ``on_activation(act)`` sees each one
-    (the head scorer uses it to read attention without storing it)."""
+def build_splits(activations, model, tokenizer, scratch, attentions: bool = False, on_activation=None) -> dict:
+    """``{split: datasets.Dataset}`` of the activations, written prompt by prompt to Arrow files
+    in the folder ``scratch`` (memory stays at one batch however many prompts are inspected;
+    keep ``scratch`` until the splits are saved). ``on_activation(act)`` sees each activation
+    (the head scorer reads attention there without storing it)."""
     from datasets import Dataset
+    from datasets.arrow_writer import ArrowWriter
 
     cfg = model.config
     features = token_features(cfg.n_layer + 1, cfg.n_embd, cfg.n_layer, cfg.n_head, attentions)
-    columns, counts = {}, {}
-    for act in activations:
-        if on_activation is not None:
-            on_activation(act)
-        split = act.item.split
-        number = counts.get(split, 0)
-        counts[split] = number + 1
-        cols = activation_columns(act, number, tokenizer, attentions)
-        acc = columns.setdefault(split, {k: [] for k in features})
-        for k in features:
-            acc[k].extend(cols[k])
-    return {split: Dataset.from_dict(cols, features=features) for split, cols in columns.items()}
+    writers, counts = {}, {}
+    try:
+        for act in activations:
+            if on_activation is not None:
+                on_activation(act)
+            split = act.item.split
+            if split not in writers:
+                writers[split] = ArrowWriter(features=features, path=str(Path(scratch) / f"{split}.arrow"))
+            number = counts.get(split, 0)
+            counts[split] = number + 1
+            cols = activation_columns(act, number, tokenizer, attentions)
+            writers[split].write_batch({k: cols[k] for k in features})
+    finally:
+        for writer in writers.values():
+            writer.finalize()
+            writer.close()
+    return {split: Dataset.from_file(str(Path(scratch) / f"{split}.arrow")) for split in writers}
 
 
 def load_for_inspection(path, device="cpu"):
