@@ -92,7 +92,8 @@ CURRENT = {}  # the unpadded input ids of the batch being run
 
 @pytest.fixture(scope="module")
 def wired():
-    """A random 2-layer, 2-head GPT-2 whose L1H0 is a look-up head and L0H1 a previous-token head."""
+    """A random 2-layer, 2-head GPT-2 whose L1H0 is a look-up head, L1H1 the same look-up one
+    token later and L0H1 a previous-token head; L0H0 is left random."""
     import torch
 
     from cadmus.models import build_model, make_config
@@ -105,13 +106,16 @@ def wired():
     model.set_attn_implementation("eager")
     rng = random.Random(3)
     items = [make_item("test", i, arith_record(i, rng), "completion") for i in range(12)]
-    lookup_att, prev_att = {}, {}
+    lookup_att, next_att, prev_att = {}, {}, {}
     for it in items:
         ids = tuple(tok(it.prompt, add_special_tokens=False)["input_ids"])
         assert len(ids) == len(it.prompt)  # one token per character: char positions are token positions
         lookup_att[ids] = constructed(len(ids), oracle_lookup(it.prompt))
+        next_att[ids] = constructed(len(ids), {q + 1: keys for q, keys in oracle_lookup(it.prompt).items()
+                                               if q + 1 < len(ids)})
         prev_att[ids] = constructed(len(ids), {q: [q - 1] for q in range(1, len(ids))})
     wire_head(model, 1, 0, lookup_att)
+    wire_head(model, 1, 1, next_att)
     wire_head(model, 0, 1, prev_att)
     # the wired forward reads the batch's ids from here (set by a pre-hook on the whole model)
     model.register_forward_pre_hook(lambda m, args, kwargs: CURRENT.update(ids=[
@@ -129,11 +133,13 @@ def test_detection_finds_exactly_the_wired_heads(wired):
     s = scores.scores()
     assert s["lookup"][1, 0] == pytest.approx(1.0, abs=1e-5)
     assert s["previous_token"][0, 1] == pytest.approx(1.0, abs=1e-5)
-    assert scores.detected() == {"lookup": ["L1H0"], "previous_token": ["L0H1"], "same_register": []}
-    # the random heads sit near what uniform attention scores
+    assert s["lookup_next"][1, 1] == pytest.approx(1.0, abs=1e-5)
+    assert scores.detected() == {"lookup": ["L1H0"], "lookup_next": ["L1H1"], "previous_token": ["L0H1"],
+                                 "same_register": []}
+    # the random head sits near what uniform attention scores
     uniform = scores.uniform_scores()
-    for layer, h in [(0, 0), (1, 1)]:
-        assert s["lookup"][layer, h] == pytest.approx(uniform["lookup"], rel=0.25)
+    for name in heads.PATTERNS:
+        assert s[name][0, 0] == pytest.approx(uniform[name], rel=0.25)
 
 
 def test_wired_lookup_head_moved_one_line_up_is_not_detected(wired):
@@ -171,6 +177,9 @@ def test_pattern_targets_on_a_known_prompt(model_dir):  # noqa: F811
     assert np.flatnonzero(target[a_read]).tolist() == list(range(0, 7))  # "mov a 5", newline excluded
     assert np.flatnonzero(target[b_read]).tolist() == list(range(8, 15))
     assert np.flatnonzero(target[c_read]).tolist() == list(range(16, 25))
+    target_next, q_next = heads.lookup_next(tokens)
+    assert np.flatnonzero(q_next).tolist() == [a_read + 1, b_read + 1, c_read + 1]
+    assert (target_next[c_read + 1] == target[c_read]).all()
     target, q = heads.same_register(tokens)
     assert np.flatnonzero(target[c_read]).tolist() == [text.index("c")]
     assert not q[text.index("a")]  # a first mention has no previous one
@@ -186,7 +195,7 @@ def test_cli_writes_head_tables_and_heatmap(model_dir, data_dir, tmp_path, capsy
                  "--out", str(out), "--heads", "--device", "cpu"]) == 0
     rep = json.loads((out / "heads.json").read_text())
     assert sorted(rep["heads"]) == ["L0H0", "L0H1", "L1H0", "L1H1"] and rep["prompts"] == 3
-    assert rep["detected"] == {"lookup": [], "previous_token": [], "same_register": []}  # random init: none
+    assert rep["detected"] == {"lookup": [], "lookup_next": [], "previous_token": [], "same_register": []}
     assert rep["queries"]["previous_token"] > rep["queries"]["lookup"] > 0
     assert (out / "heads.png").stat().st_size > 10_000
     md = (out / "heads.md").read_text()

@@ -133,7 +133,8 @@ def test_rows_rebuild_the_prompts_and_carry_vm_state(inspection, data_dir):
                 words = t["line_text"].split()
                 # independent oracle: `mov r LITERAL` writes LITERAL to r
                 if t["access"] == "write" and words[0] == "mov" and words[2].lstrip("-").isdigit():
-                    assert t["value"] == int(words[2]) and t["registers"]["abcdefghijklmnop".index(words[1])] == t["value"]
+                    assert t["value"] == int(words[2])
+                    assert t["registers"]["abcdefghijklmnop".index(words[1])] == t["value"]
                 if t["line_text"].endswith(":") or not t["line_text"].strip():  # label definition, blank
                     assert t["registers"] is None
                 if t["registers"] is not None:

@@ -5,6 +5,7 @@ would attend to:
 
 * ``lookup``: from a register a line reads (a source operand) to the tokens of the nearest
   earlier line that writes that register: where its value was set;
+* ``lookup_next``: the same look-up from the token right after the read register;
 * ``previous_token``: from every token but the first to the token before it;
 * ``same_register``: from a register token to the previous mention of the same register.
 
@@ -47,6 +48,17 @@ def lookup(tokens) -> tuple:
     return target, queries
 
 
+def lookup_next(tokens) -> tuple:
+    """The look-up one token later: from the token that follows the read register (a causal
+    model may fetch the value once the register's name is complete, e.g. at the space of
+    ``assert d ``, where the answer is predicted) to the same writing line."""
+    target, queries = lookup(tokens)
+    n = len(queries)
+    shifted_t, shifted_q = np.zeros_like(target), np.zeros_like(queries)
+    shifted_t[1:], shifted_q[1:] = target[:-1], queries[:-1]
+    return shifted_t, shifted_q & (np.arange(n) >= 1)
+
+
 def previous_token(tokens) -> tuple:
     n = len(tokens.ids)
     target = np.eye(n, k=-1, dtype=bool)
@@ -68,7 +80,8 @@ def same_register(tokens) -> tuple:
     return target, queries
 
 
-PATTERNS: dict = {"lookup": lookup, "previous_token": previous_token, "same_register": same_register}
+PATTERNS: dict = {"lookup": lookup, "lookup_next": lookup_next, "previous_token": previous_token,
+                  "same_register": same_register}
 
 
 @dataclass
@@ -202,6 +215,9 @@ def plot(scores: HeadScores, path) -> None:
     im = ax.imshow(np.nan_to_num(table), vmin=0, vmax=1, cmap="viridis", aspect="auto")
     ax.set_xticks(range(len(names)), names, rotation=30, ha="right")
     ax.set_yticks(range(table.shape[0]), [head_name(*divmod(i, scores.n_head)) for i in range(table.shape[0])])
+    for (i, j), v in np.ndenumerate(table):
+        if not np.isnan(v):
+            ax.text(j, i, f"{v:.2f}", ha="center", va="center", fontsize=7, color="white" if v < 0.6 else "black")
     ax.set_title("mean attention on pattern keys")
     fig.colorbar(im, ax=ax, fraction=0.05)
     if ex is not None:
