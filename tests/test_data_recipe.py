@@ -20,6 +20,28 @@ def test_shipped_recipes_parse(repo_root):
         assert recipe.params("ood_numbers").numbers[0] > recipe.params("train").numbers[1]
 
 
+def test_recipes_ask_for_ten_hidden_tests(tmp_path, repo_root):
+    """Hidden tests that discriminate need room: a family's edge cases, then random ones."""
+    assert load_recipe(write(tmp_path, BASE)).n_challenge == 10
+    with pytest.raises(RecipeError, match=r"r\.yaml: n_challenge must be >= 10 .* got 2"):
+        load_recipe(write(tmp_path, BASE + "n_challenge: 2\n"))
+    with pytest.raises(RecipeError, match="n_tests must be >= 3, got 1"):
+        load_recipe(write(tmp_path, BASE + "n_tests: 1\n"))
+    for name in ("default.yaml", "tiny.yaml", "quickstart.yaml"):
+        recipe = load_recipe(repo_root / "recipes" / "data" / name)
+        assert recipe.n_tests == 3 and recipe.n_challenge >= 10, name
+
+
+def test_shipped_held_out_families_are_solved_by_no_train_family(repo_root):
+    """gcd_recursive is not held out (train's iterative gcd solves it); binomial is, and is
+    listed in the mixture (tests/test_families.py checks no train program passes them)."""
+    for name in ("default.yaml", "tiny.yaml"):
+        recipe = load_recipe(repo_root / "recipes" / "data" / name)
+        assert set(recipe.held_out_families) == {"lcm", "rotate_left", "binomial"}, name
+        assert set(recipe.families_of("ood_family")) == {"lcm", "rotate_left", "binomial"}
+        assert "gcd_recursive" in recipe.families_of("train") and "binomial" not in recipe.families_of("train")
+
+
 def test_unknown_top_level_key_names_key_and_file(tmp_path):
     path = write(tmp_path, BASE + "sede: 3\n")
     with pytest.raises(RecipeError, match=r"r\.yaml: unknown key 'sede'"):

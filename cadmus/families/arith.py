@@ -26,7 +26,7 @@ import random
 from typing import Optional
 
 from . import edges as E
-from .base import REDRAWS, LevelledFamily, Params, RecordCases, REGISTERS, Task, is_constant, sample, wrap
+from .base import LevelledFamily, Params, RecordCases, REGISTERS, Task, is_constant, sample, wrap
 
 LEVEL_OPS = {1: ("add", "sub"), 2: ("add", "sub", "mul"),
              3: ("add", "sub", "mul", "div", "mod", "min", "max")}
@@ -36,6 +36,9 @@ NAMES = "xyz"
 DESCRIPTIONS = ["read {inputs} and output {expr}", "compute {expr} for the inputs {inputs}",
                 "given {inputs}, print the value of {expr}", "output {expr} where {inputs} are read in that order"]
 INFIX = {"add": "+", "sub": "-", "mul": "*", "div": "div", "mod": "mod"}
+# draws of an expression that is constant on every case before one is kept: level 3's are
+# constant 38% of the time at 6 operations, 87% at 20 (ood_length), so 200 leave none
+REDRAWS = 200
 
 
 def apply(op: str, a: int, b: int) -> int:

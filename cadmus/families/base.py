@@ -397,32 +397,44 @@ def arrange_cases(draws: Draws, sample_cases: Callable, params: Params, count: i
     ``extra[r]``) that no visible case equals, then random cases.
 
     Cases are distinct within a record where the domain allows: a repeated case is redrawn (all
-    repeats of the batch together, ``CANDIDATES`` fresh cases each) up to ``tries`` times, then
-    kept, except that a hidden case still equal to a visible one becomes a copy of a hidden one
-    that is not (a tiny domain repeats hidden cases, never a visible one among the hidden)."""
+    repeats of the batch together, ``CANDIDATES`` fresh cases each) up to ``tries`` times, the
+    visible ones before the edge cases are placed, then the hidden ones; a repeat is then kept,
+    except that a hidden case still equal to a visible one becomes a copy of a hidden one that
+    is not (a tiny domain repeats hidden cases, never a visible one among the hidden)."""
     flat = sample_cases(draws, params, count * n)
     cases = [flat[i:i + n] for i in range(0, count * n, n)]
-    if n > n_visible and (edges or extra):
+    if n_visible >= n:
+        _redraw_repeats(draws, sample_cases, params, cases, 0, n, tries)
+        return cases
+    _redraw_repeats(draws, sample_cases, params, cases, 0, n_visible, tries)
+    if edges or extra:
         place_edges(draws, cases, n_visible, edge_slots(n - n_visible), edges, extra)
-    suspects = range(count)
-    for _ in range(tries):
-        suspects = [r for r in suspects if len(set(map(tuple, cases[r]))) < n]
-        repeats = [(r, j) for r in suspects for j in _repeated(cases[r])]
-        if not repeats:
-            return cases
-        fresh = sample_cases(draws, params, CANDIDATES * len(repeats))
-        for k, (r, j) in enumerate(repeats):
-            taken = set(map(tuple, cases[r]))
-            new = next((c for c in fresh[CANDIDATES * k:CANDIDATES * (k + 1)] if tuple(c) not in taken), None)
-            if new is not None:
-                cases[r][j] = new
-    for r in suspects:
+    for r in _redraw_repeats(draws, sample_cases, params, cases, n_visible, n, tries):
         cs = cases[r]
         visible = set(map(tuple, cs[:n_visible]))
         spare = next((c for c in cs[n_visible:] if tuple(c) not in visible), None)
         if spare is not None:
             cs[n_visible:] = [spare if tuple(c) in visible else c for c in cs[n_visible:]]
     return cases
+
+
+def _redraw_repeats(draws: Draws, sample_cases: Callable, params: Params, cases: list, lo: int, hi: int,
+                    tries: int) -> list:
+    """Redraw the cases at positions ``lo..hi-1`` of each record equal to an earlier one (among
+    its first ``hi``); returns the records that may still hold a repeat."""
+    suspects = range(len(cases))
+    for _ in range(tries):
+        suspects = [r for r in suspects if len(set(map(tuple, cases[r][:hi]))) < hi]
+        repeats = [(r, j) for r in suspects for j in _repeated(cases[r][:hi]) if j >= lo]
+        if not repeats:
+            return []
+        fresh = sample_cases(draws, params, CANDIDATES * len(repeats))
+        for k, (r, j) in enumerate(repeats):
+            taken = set(map(tuple, cases[r][:hi]))
+            new = next((c for c in fresh[CANDIDATES * k:CANDIDATES * (k + 1)] if tuple(c) not in taken), None)
+            if new is not None:
+                cases[r][j] = new
+    return suspects
 
 
 def place_edges(draws: Draws, cases: list, n_visible: int, slots: int, edges: list, extra: Optional[list]) -> None:
