@@ -6,7 +6,7 @@ import pytest
 from cadmus.cli import build_parser, main
 from cadmus.data import DatasetDirError, load_dataset_dir
 from cadmus.data.audit import audit, format_audit
-from cadmus.data.builder import COLUMNS, BuildError, build, content_hashes, verify
+from cadmus.data.builder import COLUMNS, VIEW_COLUMNS, BuildError, build, content_hashes, verify
 from cadmus.data.recipe import SPLITS, load_recipe
 from cadmus.data.views import VIEWS
 
@@ -29,7 +29,8 @@ def test_build_has_all_splits_columns_and_counts(tiny):
         assert set(COLUMNS) <= set(dd[split].column_names)
         rec = dd[split][0]
         assert rec["split"] == split and set(rec["difficulty"]) == {"level", "size"}
-        assert len(rec["tests"]) == 3 and len(rec["challenge_tests"]) == 2
+        assert len(rec["tests"]) == recipe.n_tests and len(rec["challenge_tests"]) == recipe.n_challenge
+        assert (rec["novelty"] == "") == (split == "train") and rec["novelty"] in ("", "seen", "novel")
     held = set(recipe.held_out_families)
     assert held.isdisjoint(dd["train"]["family"]) and set(dd["ood_family"]["family"]) <= held
 
@@ -116,7 +117,7 @@ def test_splits_are_disjoint_per_view(tiny):
 def test_views_only_printable_ascii(tiny):
     _, dd, _ = tiny
     for split in SPLITS:
-        for col in COLUMNS[10:]:
+        for col in VIEW_COLUMNS:
             assert all(all(32 <= ord(c) <= 126 or c == "\n" for c in text) for text in dd[split][col])
 
 
@@ -127,22 +128,39 @@ def test_ood_numbers_use_values_outside_training_range(tiny):
             assert all(v >= 100 for t in rec["tests"] for v in t["input"][1:])
 
 
-def test_audit_passes_then_fails_on_injected_duplicate(tiny):
+def test_audit_passes_then_fails_on_a_renamed_copy_of_train(tiny):
+    """A test row that is a train row with its registers renamed: no exact duplicate, but the
+    audit's canonical views and questions find it."""
     _, dd, _ = tiny
     report = audit(dd, sample=50, train_sample=100)
-    assert report["ok"]
-    assert set(report["shared_programs"]) == set(SPLITS[1:])
-    leaked = dd["train"][3]
+    assert report["ok"] and set(report["novelty"]) == set(SPLITS[1:])
+    leaked = _renamed(dd["train"][3])
     rows = dd["test"].to_list()
-    rows[0] = {**leaked, "id": rows[0]["id"], "split": "test"}
+    rows[0] = {**leaked, "id": rows[0]["id"], "split": "test", "novelty": "seen"}
     from datasets import Dataset
 
     dd_bad = dict(dd)
     dd_bad["test"] = Dataset.from_list(rows, features=dd["test"].features)
     bad = audit(dd_bad, sample=50, train_sample=100)
     assert not bad["ok"] and "audit: FAIL" in format_audit(bad)
-    assert bad["exact_duplicates"]["completion"]["train|test"] == {"texts": 1, "records": 1}
-    assert bad["shared_programs"]["test"]["records"] >= 1
+    assert bad["exact_duplicates"]["completion"]["train|test"]["texts"] == 0
+    assert bad["canonical_duplicates"]["completion"]["train|test"] == {"texts": 1, "records": 1}
+    assert bad["shared_questions"]["train|test"] == {"texts": 1, "records": 1}
+    assert bad["repeating_records"]["train|test"] == 1
+
+
+def _renamed(rec: dict) -> dict:
+    """``rec`` with every register in its program texts renamed (a, b, ... swapped with p, o, ...)."""
+    import re
+
+    from cadmus.data.views import render_views
+
+    swap = dict(zip("abcdefghijklmnop", "ponmlkjihgfedcba"))
+    rename = lambda text: re.sub(r"(?<= )[a-p](?=$|[ \n])", lambda m: swap[m.group()], text)  # noqa: E731
+    out = {**rec, "program": rename(rec["program"]), "true_program": rename(rec["true_program"])}
+    out.update(render_views(out))
+    assert out["completion_prompt"] != rec["completion_prompt"]
+    return out
 
 
 def test_a_failing_chunk_in_a_worker_stops_the_build(tiny):
@@ -268,7 +286,8 @@ def _chunk(recipe, split, length, keep=None):
 
 def test_chunk_columns_match_record_dicts(tiny):
     """The workers' columnar fast path renders exactly what ``make_record`` (``render_views``) does."""
-    from cadmus.data.builder import as_lists, chunk_columns, make_record, to_columns, view_keys
+    from cadmus.data.builder import as_lists, chunk_columns, make_record, to_columns
+    from cadmus.data.heldout import record_keys
 
     recipe = tiny[0]
     for split in ("train", "ood_length"):
@@ -276,7 +295,7 @@ def test_chunk_columns_match_record_dicts(tiny):
         cols, keys, _ = chunk_columns(tasks, split, 0, recipe.n_tests)
         records = [make_record(t, split, i, recipe.n_tests) for i, t in enumerate(tasks)]
         assert as_lists(cols) == to_columns(records)
-        assert keys == [view_keys(r) for r in records]
+        assert keys.tolist() == [record_keys(r) for r in records]
 
 
 def test_a_chunk_is_generated_whole_so_limits_keep_a_prefix(tiny):
@@ -331,9 +350,10 @@ def test_verify_columns_stops_on_unprintable_view_text(tiny):
         verify_columns(cols, runs, recipe.fuel)
 
 
-def test_held_out_records_repeating_train_are_redrawn(tiny, monkeypatch):
-    """Force every first draw of ``valid`` to equal train's (same seed, same chunk length): all
-    are redrawn, and the redrawn chunk's table and hash are rebuilt."""
+def test_held_out_records_repeating_train_are_redrawn_in_their_family_variant_and_level(tiny, monkeypatch):
+    """Force every first draw of ``valid`` to equal train's (same seed, same chunk length): every
+    record is redrawn (or dropped) in its own family, variant and level, and the split's table and
+    hash are rebuilt."""
     import copy
 
     from cadmus.data import builder
@@ -343,11 +363,75 @@ def test_held_out_records_repeating_train_are_redrawn(tiny, monkeypatch):
     real = builder.chunk_seed
     monkeypatch.setattr(builder, "chunk_seed", lambda seed, split, chunk: real(seed, "train", chunk))
     dd, info = build(recipe, workers=1, limit=12, progress=False)
-    assert info.redrawn["valid"] == 12
+    dropped = sum(info.dropped["valid"].values())
+    assert info.redrawn["valid"] + dropped == 12 and info.redrawn["valid"] >= 10
     assert info.hashes == content_hashes(dd)
     train = set(dd["train"]["completion_prompt"])
     assert not train & set(dd["valid"]["completion_prompt"])
-    assert dd["valid"]["id"] == [f"valid-{i:07d}" for i in range(12)]
+    index = [int(i.rsplit("-", 1)[1]) for i in dd["valid"]["id"]]
+    assert len(index) == 12 - dropped and index == sorted(index)
+
+    def mix(ds, rows):
+        return [(ds[i]["family"], ds[i]["variant"], ds[i]["difficulty"]["level"]) for i in rows]
+
+    assert mix(dd["valid"], range(len(index))) == mix(dd["train"], index)
+
+
+def test_held_out_questions_and_canonical_views_are_new(tiny):
+    """Recomputed with ``cadmus.canonical`` from the records: no held-out record shares a canonical
+    view text or (completion/execution) question with an earlier split, and ``novelty`` says
+    whether its canonical program occurs in train."""
+    from cadmus.canonical import canonical_program, canonical_views, question_key
+
+    _, dd, _ = tiny
+    seen_views, seen_questions = set(), set()
+    train_programs = {canonical_program(p) for p in dd["train"]["program"]}
+    for split in SPLITS:
+        views, questions = set(), set()
+        for rec in dd[split]:
+            views |= {(v, t) for v, t in canonical_views(rec).items() if t}
+            questions.add(question_key(rec))
+            if split != "train":
+                assert rec["novelty"] == ("seen" if canonical_program(rec["program"]) in train_programs else "novel")
+        assert not views & seen_views and not questions & seen_questions, split
+        seen_views |= views
+        seen_questions |= questions
+    assert {r["novelty"] for s in SPLITS[1:4] for r in dd[s]} == {"seen", "novel"}
+
+
+def _small_recipe(tmp_path, text: str):
+    path = tmp_path / "r.yaml"
+    path.write_text(text)
+    return load_recipe(path)
+
+
+def test_an_exhausted_domain_drops_records_and_says_so(tmp_path):
+    """factorial has 2 variants x 21 inputs = 42 questions; a train split of 400 asks them all,
+    so valid can have none: its records are dropped (never repeated) and every report says so."""
+    from cadmus.data.card import render_card
+
+    recipe = _small_recipe(tmp_path, "seed: 1\nmixture: {factorial: 1, sum_range: 1}\nmax_attempts: 20\n"
+                                     "splits: {train: {size: 400}, valid: {size: 30}}\n")
+    dd, info = build(recipe, workers=1, progress=False)
+    fams = dd["valid"]["family"]
+    assert "factorial" not in fams and len(dd["valid"]) == fams.count("sum_range") > 0
+    dropped = info.dropped["valid"]
+    assert sum(dropped.values()) == 30 - len(dd["valid"]) and all(g.startswith("factorial/") for g in dropped)
+    assert info.exhausted["valid"] and all(g.startswith("factorial/") for g in info.exhausted["valid"])
+    report = audit(dd, sample=20, train_sample=100, recipe=recipe, build_info={**info.as_dict()})
+    assert report["ok"] and report["dropped"]["valid"]["dropped"] == sum(dropped.values())
+    assert any(w.startswith("valid: ") and "factorial/" in w for w in report["warnings"])
+    assert "WARNING valid" in format_audit(report)
+    card = render_card(dd, recipe, info, info.hashes, report, "cadmus data build r.yaml")
+    assert f"* `valid`: {sum(dropped.values())} of 30 (factorial/" in card
+
+
+def test_ood_family_solved_by_a_train_family_stops_the_build(tmp_path):
+    """gcd_recursive computes what gcd does: held out next to a trained gcd, the build refuses it."""
+    recipe = _small_recipe(tmp_path, "seed: 2\nmixture: {gcd: 1, gcd_recursive: 1}\nheld_out_families: [gcd_recursive]\n"
+                                     "splits: {train: {size: 30}, ood_family: {size: 10}}\n")
+    with pytest.raises(BuildError, match=r"gcd/\w+ solves ood_family-\d+ \(gcd_recursive/"):
+        build(recipe, workers=1, progress=False)
 
 
 def test_an_empty_split_saves_and_loads(tmp_path, request):

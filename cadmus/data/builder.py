@@ -1,27 +1,37 @@
 """Build a dataset from a recipe: generate records, verify them in the VM, keep held-out splits
-disjoint from earlier splits, and assemble a ``datasets.DatasetDict``.
+new with respect to earlier splits, and assemble a ``datasets.DatasetDict``.
 
 Determinism: the records of a split are generated in fixed chunks of ``CHUNK`` records, each
 from a numpy generator (``Draws``) seeded by ``(seed, split, chunk)``: it draws every record's
 family, then each family's records as one batch; a redraw of record ``index`` uses its own
 generator seeded by ``(seed, split, index, attempt)``. A chunk is always generated whole
 (``--limit`` keeps a prefix of it) and workers return chunks that are concatenated in index
-order, so the data does not depend on the number of processes, and ``--limit N`` yields a
-prefix of the full build's train split (held-out splits may differ where a redraw depended on
-train records past the limit). Splits are built in the
-order of ``SPLITS``; every view text of a finished split is forbidden to the later ones, and a
-held-out record any of whose view texts is forbidden is redrawn with ``attempt + 1`` (a new
-family, difficulty and values), so valid/test/OOD never repeat a view of train or of each other.
+order, so the data does not depend on the number of processes.
+
+Held-out splits by question (``heldout``): splits are built in the order of ``SPLITS``; the keys
+of a finished split (its canonical view texts and questions, ``cadmus.canonical``) are forbidden
+to the later ones. A held-out record that repeats one is redrawn inside its family, variant and
+level, or dropped when that group's domain is exhausted (``BuildInfo.dropped``): a held-out split
+can have fewer records than its recipe asks, never repeated ones. Held-out records get
+``novelty`` "seen" or "novel" (their canonical program occurs in train or not), train records
+"". At the end, no train family's program may solve an ood_family record (``ood_check``).
+
+``--limit N`` (``limit``) builds the first N draws (indices 0..N-1) of every split: train is a
+prefix of the full build's train; a held-out split keeps those of its first N draws that
+survive (ids keep their index, so a dropped record leaves a gap) and may differ from the full
+build's where a redraw or a drop depended on train records past the limit.
 
 Throughput: a worker generates a chunk family by family in batches (``generate_chunk``),
-renders its columns directly (``chunk_columns``; ``make_record`` + ``render_views`` is the
-one-record reference it must equal), verifies all its VM runs in one ``run_batch``
+renders its columns and keys directly (``chunk_columns``; ``make_record`` + ``record_keys`` is
+the one-record reference it must equal), verifies all its VM runs in one ``run_batch``
 (``verify_columns``), and returns an Arrow table, built from flat arrays, with its digest (the
 table as an Arrow IPC file in ``/dev/shm``, 3-4x cheaper for the parent to receive than through
-the result pipe); the parent only deduplicates and concatenates. ``benchmarks/bench_data.py`` measures it.
+the result pipe); the parent only checks keys, redraws, tags and concatenates.
+``benchmarks/bench_data.py`` measures it.
 """
 from __future__ import annotations
 
+import collections
 import functools
 import gc
 import hashlib
@@ -36,17 +46,19 @@ from dataclasses import dataclass, field
 from typing import NamedTuple, Optional
 
 import numpy as np
-import xxhash
 
+from ..canonical import canonical_programs
 from ..families import get as get_family
 from ..families.base import Draws
-from .recipe import SPLITS, Recipe, RecipeError
 from ..judge import outputs_match
+from .heldout import KEYS, N_FORBIDDEN, PROGRAM, KeySet, Redrawer, digest as key_digest, novelty, question_text
+from .ood_check import OodFamilyError, check_ood_family, train_candidates
+from .recipe import SPLITS, Recipe, RecipeError
 from .views import VIEWS, Check, execution_prompt, judge, render_views, run_checks  # noqa: F401
 
 SPLIT_IDS = {name: i for i, name in enumerate(SPLITS)}
 RECORD_COLUMNS = ("id", "family", "variant", "difficulty", "description", "program", "true_program",
-                  "tests", "challenge_tests", "split")
+                  "tests", "challenge_tests", "split", "novelty")
 VIEW_COLUMNS = tuple(f"{v}_{part}" for v in VIEWS for part in ("prompt", "target"))
 COLUMNS = RECORD_COLUMNS + VIEW_COLUMNS
 CHUNK = 1000  # records per work item (affects scheduling only, never the data)
@@ -127,7 +139,7 @@ def generate_chunk(plan: Plan, recipe: Recipe, draws: Draws, length: int) -> lis
     for f, fam in enumerate(plan.families):
         rows = np.flatnonzero(family_of == f).tolist()
         if rows:
-            for r, task in zip(rows, fam.generate(draws, plan.params, n_cases, len(rows))):
+            for r, task in zip(rows, fam.generate(draws, plan.params, n_cases, len(rows), n_visible=recipe.n_tests)):
                 tasks[r] = task
     return tasks
 
@@ -138,31 +150,9 @@ def make_record(task, split: str, index: int, n_tests: int) -> dict:
     rec = {"id": f"{split}-{index:07d}", "family": task.family, "variant": task.variant,
            "difficulty": {"level": task.level, "size": task.size}, "description": task.description,
            "program": task.program, "true_program": task.true_program, "tests": cases[:n_tests],
-           "challenge_tests": cases[n_tests:], "split": split}
+           "challenge_tests": cases[n_tests:], "split": split, "novelty": ""}
     rec.update(render_views(rec))
     return rec
-
-
-def draw(plan: Plan, recipe: Recipe, index: int, attempt: int) -> dict:
-    """Redraw ``attempt`` of record ``index``, from its own generator."""
-    draws = Draws(record_seed(recipe.seed, plan.split, index, attempt))
-    return make_record(generate_chunk(plan, recipe, draws, 1)[0], plan.split, index, recipe.n_tests)
-
-
-# 128-bit xxh3 (``xxhash`` comes with ``datasets``): 5x faster than blake2b on view texts. The
-# keys only decide which held-out records are redrawn, within one build; none is stored.
-view_digest = xxhash.xxh3_128_digest
-VIEW_SEED = {v: i for i, v in enumerate(VIEWS)}  # a view's texts are hashed with its own seed: keys tagged by view
-
-
-def view_keys(rec: dict) -> list:
-    """128-bit digests of the record's non-empty view texts (prompt + target), tagged by view."""
-    keys = []
-    for v, seed in VIEW_SEED.items():
-        text = rec[f"{v}_prompt"] + rec[f"{v}_target"]
-        if text:
-            keys.append(view_digest(text.encode(), seed))
-    return keys
 
 
 # --- worker processes: generate and verify a chunk, return it as columns ---------------------
@@ -329,7 +319,8 @@ def _chunk(recipe: Recipe, split: str, start: int, stop: int, length: int) -> tu
     verify_columns(cols, runs, recipe.fuel, timings, table)
     timings["verify"] = time.process_time() - t2
     t3 = time.process_time()
-    digest = chunk_digest(table)
+    # a held-out chunk changes in the parent (novelty, redraws), which hashes the final split
+    digest = chunk_digest(table) if split == "train" else b""
     timings["pack"] += time.process_time() - t3
     return table, digest, keys, timings
 
@@ -352,10 +343,11 @@ def columns_to_arrow(cols: dict):
 
 def chunk_columns(tasks: list, split: str, start: int, n_tests: int) -> tuple:
     """The columns of records ``start, start + 1, ...`` made of ``tasks``, built directly (no record
-    dicts: the same values as ``make_record``, at a fraction of the cost), their view keys, and
-    the VM runs that verify them (see ``verify_columns``).
+    dicts: the same values as ``make_record``, at a fraction of the cost), their keys (an
+    ``(n, 5)`` uint64 array, see ``heldout``), and the VM runs that verify them (see
+    ``verify_columns``).
 
-    Byte for byte the output of ``make_record`` + ``view_keys`` (a test holds it so)."""
+    Byte for byte the output of ``make_record`` + ``record_keys`` (a test holds it so)."""
     n = len(tasks)
     family, variant, level, size, description, program, true_program, cases, outputs = (
         zip(*tasks) if tasks else ((),) * 9)
@@ -374,19 +366,31 @@ def chunk_columns(tasks: list, split: str, start: int, n_tests: int) -> tuple:
                 for d, k in zip(description, range(0, n * n_tests, n_tests))]
     s_target = [prog if d else "" for d, prog in zip(description, program)]
     synths = [sp + prog for sp, prog in zip(s_prompt, program)]  # the bare program without a description
-    e_prompt = [f"{prog}\n# input: {inputs}\n# output: " for prog, inputs in zip(program, first_in)]
-    # seeds by name, so that these keys agree with ``view_keys`` whatever the order of VIEWS
-    digest, completion, synthesis, execution = view_digest, *map(VIEW_SEED.get, ("completion", "synthesis", "execution"))
-    keys = [[digest(full.encode(), completion), digest(synth.encode(), synthesis), digest((ep + out).encode(), execution)]
-            if sp else [digest(full.encode(), completion), digest((ep + out).encode(), execution)]
-            for full, sp, synth, ep, out in zip(true_program, s_prompt, synths, e_prompt, first_out)]
+    e_tail = [f"\n# input: {inputs}\n# output: " for inputs in first_in]  # after the program
+    e_prompt = [prog + tail for prog, tail in zip(program, e_tail)]
+    keys = _keys(family, variant, program, true_program, s_prompt, e_tail, first_in, first_out)
     difficulty, tests, challenge, runs = _nested_columns(level, size, cases, outputs, true_program, synths, n_tests)
     cols = {"id": [f"{split}-{i:07d}" for i in range(start, start + n)], "family": family, "variant": variant,
             "difficulty": difficulty, "description": description, "program": program,
             "true_program": true_program, "tests": tests, "challenge_tests": challenge, "split": [split] * n,
-            "completion_prompt": c_prompt, "completion_target": c_target, "synthesis_prompt": s_prompt,
-            "synthesis_target": s_target, "execution_prompt": e_prompt, "execution_target": first_out}
+            "novelty": [""] * n, "completion_prompt": c_prompt, "completion_target": c_target,
+            "synthesis_prompt": s_prompt, "synthesis_target": s_target, "execution_prompt": e_prompt,
+            "execution_target": first_out}
     return cols, keys, runs
+
+
+def _keys(family, variant, program, true_program, s_prompt, e_tail, first_in, first_out) -> np.ndarray:
+    """``record_keys`` of a chunk's records, from their columns: each program canonicalised once
+    (the completion view's full text is the true program; the synthesis view is comment lines
+    then the program; the execution view is the program then comment lines)."""
+    both = canonical_programs([*program, *true_program])
+    canon = both[:len(program)]
+    completion = [key_digest(t, "completion") for t in both[len(program):]]
+    synthesis = [key_digest(sp + c, "synthesis") if sp else 0 for sp, c in zip(s_prompt, canon)]
+    execution = [key_digest(c + tail + out, "execution") for c, tail, out in zip(canon, e_tail, first_out)]
+    question = [key_digest(question_text(f, v, i, c), "question") for f, v, i, c in zip(family, variant, first_in, canon)]
+    programs = [key_digest(c, "program") for c in canon]
+    return np.array([completion, synthesis, execution, question, programs], np.uint64).T.reshape(len(canon), len(KEYS))
 
 
 _INT_LISTS = re.compile(r"\[\[[0-9, \[\]-]*\]\]")
@@ -556,13 +560,23 @@ def _printable(table) -> bool:
 class BuildInfo:
     """What the card reports about a build besides the data."""
 
-    sizes: dict = field(default_factory=dict)
+    sizes: dict = field(default_factory=dict)  # split -> records drawn (the recipe's size, or --limit)
     redrawn: dict = field(default_factory=dict)  # held-out records redrawn after a collision
+    dropped: dict = field(default_factory=dict)  # split -> {"family/variant/level": records dropped}
+    exhausted: dict = field(default_factory=dict)  # split -> ["family/variant/level" whose domain ran out]
+    novelty: dict = field(default_factory=dict)  # held-out split -> {"seen": n, "novel": n}
+    ood_check: dict = field(default_factory=dict)  # what the ood_family check ran (ood_check)
     families: dict = field(default_factory=dict)  # split -> families it could draw from
     seconds: float = 0.0
     workers: int = 1
     hashes: dict = field(default_factory=dict)  # split -> sha256 of its content, and "all"
     timings: dict = field(default_factory=dict)  # CPU seconds summed over processes: generate, verify, vm, pack, main
+
+    def as_dict(self) -> dict:
+        """What ``build_info.json`` records (with the recipe, added by the caller)."""
+        return {"hashes": self.hashes, "sizes": self.sizes, "redrawn": self.redrawn, "dropped": self.dropped,
+                "exhausted": self.exhausted, "novelty": self.novelty, "ood_check": self.ood_check,
+                "families": self.families, "seconds": round(self.seconds, 2), "workers": self.workers}
 
 
 def _jobs(recipe: Recipe, split: str, size: int) -> list:
@@ -572,31 +586,38 @@ def _jobs(recipe: Recipe, split: str, size: int) -> list:
     return [(recipe, split, s, min(s + CHUNK, size), min(CHUNK, full_size - s)) for s in range(0, size, CHUNK)]
 
 
-def _redraw(plan: Plan, recipe: Recipe, index: int, forbidden: set) -> tuple:
-    """The first redraw (attempt 1, 2, ...) of record ``index`` none of whose views is forbidden."""
-    for attempt in range(1, recipe.max_attempts):
-        rec = draw(plan, recipe, index, attempt)
-        keys = view_keys(rec)
-        if not any(k in forbidden for k in keys):
-            return rec, keys
-    raise BuildError(f"{plan.split}-{index:07d}: {recipe.max_attempts} draws all repeat a view of an earlier split; "
-                     "widen the ranges or lower the split's size")
+def hold_out(table, keys: np.ndarray, start: int, redrawer: Redrawer, train_programs: KeySet,
+             timings: Optional[dict] = None) -> tuple:
+    """(table, keys) of a held-out chunk (records ``start...``) with every record that shares a
+    key with an earlier split redrawn or, when its domain is exhausted, dropped, and ``novelty``
+    tagged. Records are taken in index order (see ``heldout``)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
 
-
-def _dedup(cols: dict, keys: list, plan: Plan, recipe: Recipe, forbidden: set, timings: dict) -> int:
-    """Replace, in place, the chunk's records that repeat a view of an earlier split; returns how many."""
-    redrawn = []
-    for i, rec_keys in enumerate(keys):
-        if any(k in forbidden for k in rec_keys):
-            index = int(cols["id"][i].rsplit("-", 1)[1])
-            rec, keys[i] = _redraw(plan, recipe, index, forbidden)
-            redrawn.append((i, rec))
-    if redrawn:
-        verify([rec for _, rec in redrawn], recipe.fuel, timings)
-        for i, rec in redrawn:
-            for c in COLUMNS:
-                cols[c][i] = rec[c]
-    return len(redrawn)
+    hit = redrawer.forbidden.contains(keys[:, :N_FORBIDDEN]).any(axis=1)
+    if not hit.any():
+        redrawer.keep_all(keys)
+    else:
+        family, variant = table.column("family").to_pylist(), table.column("variant").to_pylist()
+        level = pc.struct_field(table.column("difficulty"), "level").to_pylist()
+        order, records, new_keys = [], [], []
+        for i in range(len(table)):
+            if not hit[i]:
+                redrawer.keep(keys[i])
+                order.append(i)
+                continue
+            got = redrawer.replace(start + i, family[i], variant[i], level[i])
+            if got is not None:
+                order.append(len(table) + len(records))
+                records.append(got[0])
+                new_keys.append(got[1])
+        if records:
+            verify(records, redrawer.recipe.fuel, timings)
+            table = pa.concat_tables([table, columns_to_arrow(to_columns(records))])
+        table = table.take(order)
+        keys = np.concatenate([keys, np.asarray(new_keys, np.uint64).reshape(-1, len(KEYS))])[order]
+    column = pa.array(novelty(keys[:, PROGRAM], train_programs), pa.string())
+    return table.set_column(table.schema.get_field_index("novelty"), "novelty", column), keys
 
 
 def chunk_digest(table) -> bytes:
@@ -636,14 +657,13 @@ def _flat_parts(arr):
 
 def build(recipe: Recipe, workers: Optional[int] = None, limit: Optional[int] = None,
           progress: bool = True, pool=None) -> tuple:
-    """Generate, verify and deduplicate every split; returns (DatasetDict, BuildInfo).
+    """Generate, verify and hold out every split; returns (DatasetDict, BuildInfo).
 
     ``workers > 1`` starts processes with ``spawn`` (safe next to Numba threads): a script that
     calls ``build`` must do so under ``if __name__ == "__main__":``. ``pool``: worker processes
     from ``worker_pool`` to use instead of starting ``workers`` (it is left open; pass its size
     as ``workers``, which the build info reports).
     """
-    import pyarrow as pa
     from datasets import Dataset, DatasetDict, DatasetInfo
     from datasets.table import InMemoryTable
     from tqdm import tqdm
@@ -660,7 +680,7 @@ def build(recipe: Recipe, workers: Optional[int] = None, limit: Optional[int] = 
         pool = worker_pool(workers)
     elif pool is None:
         _init_worker(schema=schema)
-    forbidden, tables, hashes = set(), {}, {}
+    forbidden, train_programs, tables, keys = KeySet(), KeySet(), {}, {}
     folder = transfer_folder() if pool else None
     ship = functools.partial(_generate_shipped, folder=folder)
     bar = tqdm(total=sum(sizes.values()), unit="rec", disable=not progress, desc="build")
@@ -668,38 +688,70 @@ def build(recipe: Recipe, workers: Optional[int] = None, limit: Optional[int] = 
         for split in SPLITS:
             jobs = _jobs(recipe, split, sizes[split])
             chunks = pool.map(ship, jobs) if pool else map(_generate_chunk, jobs)
-            parts, split_keys, redrawn, h = [], [], 0, hashlib.sha256()
-            for table, digest, keys, timings in chunks:
-                t0 = time.process_time()
-                if split != "train" and any(k in forbidden for rec_keys in keys for k in rec_keys):
-                    cols = table.to_pydict()  # rare: a held-out record repeats an earlier view
-                    redrawn += _dedup(cols, keys, plans[split], recipe, forbidden, info.timings)
-                    table = pa.Table.from_pydict(cols, schema=schema)
-                    digest = chunk_digest(table)
-                split_keys.extend(keys)
-                h.update(digest)
-                parts.append(table)
-                _add(info.timings, "main", time.process_time() - t0)
-                for k, v in timings.items():
-                    _add(info.timings, k, v)
-                bar.update(len(table))
-            forbidden.update(itertools.chain.from_iterable(split_keys))
-            info.redrawn[split] = redrawn
-            hashes[split] = h.hexdigest()
-            tables[split] = pa.concat_tables(parts) if parts else schema.empty_table()
+            redrawer = Redrawer(plans[split], recipe, forbidden, make_record, record_seed)
+            tables[split], keys[split], digests = _collect(split, jobs, chunks, redrawer, train_programs, info, bar)
+            info.hashes[split] = hashlib.sha256(b"".join(digests)).hexdigest() if split == "train" else \
+                split_hash(tables[split])
+            forbidden.add(keys[split][:, :N_FORBIDDEN])
+            if split == "train":
+                train_programs.add(keys[split][:, PROGRAM])
+            else:
+                _report(info, split, redrawer, tables[split])
     finally:
         bar.close()
         if own_pool:
             pool.shutdown(cancel_futures=True)  # after a failure, chunks not yet started are dropped
         if folder:
             shutil.rmtree(folder, ignore_errors=True)  # chunks a failure left unread
-    whole = hashlib.sha256("".join(f"{s}:{hashes[s]}\n" for s in SPLITS).encode())
-    info.hashes = {**hashes, "all": whole.hexdigest()}
+    if len(tables["ood_family"]):
+        t0 = time.process_time()
+        try:
+            info.ood_check = check_ood_family(train_candidates(tables["train"], keys["train"][:, PROGRAM]),
+                                              tables["ood_family"], recipe.fuel)
+        except OodFamilyError as err:
+            raise BuildError(str(err)) from None
+        _add(info.timings, "ood_check", time.process_time() - t0)
+    info.hashes["all"] = hashlib.sha256("".join(f"{s}:{info.hashes[s]}\n" for s in SPLITS).encode()).hexdigest()
     feats = features()
     dd = DatasetDict({s: Dataset(InMemoryTable(tables[s]), info=DatasetInfo(features=feats), split=s,
-                                 fingerprint=hashes[s][:16]) for s in SPLITS})
+                                 fingerprint=info.hashes[s][:16]) for s in SPLITS})
     info.seconds = time.perf_counter() - start
     return dd, info
+
+
+def _collect(split: str, jobs: list, chunks, redrawer: Redrawer, train_programs: KeySet, info: BuildInfo,
+             bar) -> tuple:
+    """(table, keys, chunk digests) of a split from its workers' chunks, in index order; a
+    held-out split's chunks go through ``hold_out``."""
+    import pyarrow as pa
+
+    parts, split_keys, digests = [], [], []
+    for job, (table, digest, chunk_keys, timings) in zip(jobs, chunks):
+        t0 = time.process_time()
+        if split != "train":
+            table, chunk_keys = hold_out(table, chunk_keys, job[2], redrawer, train_programs, info.timings)
+        parts.append(table)
+        split_keys.append(chunk_keys)
+        digests.append(digest)
+        _add(info.timings, "main", time.process_time() - t0)
+        for k, v in timings.items():
+            _add(info.timings, k, v)
+        bar.update(job[3] - job[2])
+    table = pa.concat_tables(parts) if parts else _schema().empty_table()
+    return table, np.concatenate(split_keys) if split_keys else np.zeros((0, len(KEYS)), np.uint64), digests
+
+
+def _report(info: BuildInfo, split: str, redrawer: Redrawer, table) -> None:
+    info.redrawn[split] = redrawer.redrawn
+    info.dropped[split] = dict(sorted(redrawer.dropped.items()))
+    info.exhausted[split] = ["/".join(map(str, g)) for g in redrawer.exhausted]
+    counts = collections.Counter(table.column("novelty").to_pylist())
+    info.novelty[split] = {"seen": counts.get("seen", 0), "novel": counts.get("novel", 0)}
+
+
+def split_hash(table) -> str:
+    """sha256 of a split's table: of its ``CHUNK``-record slices' ``chunk_digest``s in order."""
+    return hashlib.sha256(b"".join(chunk_digest(table.slice(s, CHUNK)) for s in range(0, len(table), CHUNK))).hexdigest()
 
 
 def _add(timings: dict, key: str, seconds: float) -> None:
@@ -708,13 +760,7 @@ def _add(timings: dict, key: str, seconds: float) -> None:
 
 def content_hashes(dd) -> dict:
     """Recompute the build's sha256 per split (and of the whole) from a DatasetDict, e.g. one loaded
-    from disk: the same as ``BuildInfo.hashes`` of the build that wrote it (a split's hash is the
-    sha256 of its chunks' ``chunk_digest``s in order)."""
-    out = {}
-    for split in SPLITS:
-        h, table = hashlib.sha256(), dd[split].data.table
-        for start in range(0, len(table), CHUNK):
-            h.update(chunk_digest(table.slice(start, CHUNK)))
-        out[split] = h.hexdigest()
+    from disk: the same as ``BuildInfo.hashes`` of the build that wrote it (``split_hash``)."""
+    out = {split: split_hash(dd[split].data.table) for split in SPLITS}
     out["all"] = hashlib.sha256("".join(f"{s}:{out[s]}\n" for s in SPLITS).encode()).hexdigest()
     return out

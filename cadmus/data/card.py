@@ -7,6 +7,7 @@ import yaml
 
 from ..families import registry
 from .audit import format_audit
+from .ood_check import PER_GROUP
 from .recipe import SPLITS, recipe_dict
 from .views import __doc__ as VIEWS_DOC
 
@@ -36,10 +37,81 @@ def conventions() -> str:
                      for name, fam in registry().items())
 
 
+def _percent(part: int, total: int) -> str:
+    return f"{100 * part / total:.1f}%" if total else "-"
+
+
+def independence(report: dict, info) -> str:
+    """The card's section on how independent the held-out splits are (numbers from the audit)."""
+    held = [s for s in report["novelty"]]
+    rows = ["| split | records | repeating train (view or question) | shared questions | seen | novel | seen share "
+            "| dropped |", "|---|" + "---:|" * 7]
+    for s in held:
+        nov, pair = report["novelty"][s], f"train|{s}"
+        total = nov["seen"] + nov["novel"]
+        drop = report.get("dropped", {}).get(s, {}).get("dropped", 0)
+        rows.append(f"| {s} | {total} | {report['repeating_records'][pair]} | {report['shared_questions'][pair]['records']} "
+                    f"| {nov['seen']} | {nov['novel']} | {_percent(nov['seen'], total)} | {drop} |")
+    fams = sorted({f for s in held for f in report["novelty"][s]["by_family"]})
+    novelty_rows = ["| family | " + " | ".join(held) + " |", "|---|" + "---:|" * len(held)]
+    for f in fams:
+        cells = []
+        for s in held:
+            c = report["novelty"][s]["by_family"].get(f)
+            cells.append(f"{_percent(c['seen'], c['seen'] + c['novel'])} of {c['seen'] + c['novel']}" if c else "")
+        novelty_rows.append(f"| {f} | " + " | ".join(cells) + " |")
+    dropped = [f"* `{s}`: {r['dropped']} of {r['requested']} ({', '.join(f'{g} {n}' for g, n in r['by_group'].items())})"
+               for s, r in report.get("dropped", {}).items() if r["dropped"]] or ["* none"]
+    ood = info.ood_check
+    ood_line = (f"{ood['candidates']} distinct canonical programs of the training families (at most {PER_GROUP} per "
+                f"family and variant) ran on {ood['records']} `ood_family` records (at most {PER_GROUP} per family and variant), "
+                f"visible and hidden tests: none passes every test of a record." if ood.get("candidates")
+                else "no `ood_family` records or no training programs: nothing to check.")
+    return f"""A held-out record never repeats an earlier split under another spelling: no canonical view text
+(the view with registers renamed in order of first use, `cadmus.canonical`) and no question (family,
+variant, canonical program, first visible input: what the completion and execution prompts ask) of
+valid, test or an OOD split occurs in an earlier split. A record that would repeat one was redrawn in
+its family, variant and level ({', '.join(f'{s} {n}' for s, n in info.redrawn.items())}); where a
+family's domain had no unseen question left, the record was dropped rather than repeated, so these
+splits can be smaller than the recipe asks. The audit below recomputes all of this from the data.
+
+{chr(10).join(rows)}
+
+`novelty`: "seen" when the record's canonical answer program also occurs in train (a template family
+has one program per variant once registers are renamed, so its synthesis answers are mostly seen: the
+task is then to pick the right program from the description and tests), "novel" otherwise; "" in
+train. Seen share per family and split:
+
+{chr(10).join(novelty_rows)}
+
+Records dropped because their (family/variant/level) domain was exhausted:
+
+{chr(10).join(dropped)}
+
+ood_family check: {ood_line}"""
+
+
+def mix_table(report: dict) -> str:
+    """Family shares per split: in the data, and (in brackets) what the recipe's weights give."""
+    mix = report.get("mix") or {}
+    if not mix:
+        return "(no recipe: mix not measured)"
+    splits = list(mix)
+    fams = sorted({f for m in mix.values() for f in m["family"]})
+    rows = ["| family | " + " | ".join(splits) + " |", "|---|" + "---:|" * len(splits)]
+    for f in fams:
+        cells = [f"{100 * m['family'][f]['final']:.1f}% ({100 * m['family'][f]['recipe']:.1f}%)" if f in m["family"] else ""
+                 for m in mix.values()]
+        rows.append(f"| {f} | " + " | ".join(cells) + " |")
+    rows.append("| **distance** (family / variant / level, vs first draws) | " + " | ".join(
+        f"{m['tvd']['family_vs_drawn']:.3f} / {m['tvd']['variant_vs_drawn']:.3f} / {m['tvd']['level_vs_drawn']:.3f}"
+        for m in mix.values()) + " |")
+    return "\n".join(rows)
+
+
 def render_card(dd, recipe, info, hashes: dict, report: dict, command: str) -> str:
     header = {"pretty_name": "Cadmus true programs", "license": "mit", "task_categories": ["text-generation"],
               "tags": ["program-synthesis", "cadmus", "synthetic"]}
-    redrawn = ", ".join(f"{s} {n}" for s, n in info.redrawn.items() if s != "train")
     families = "\n".join(f"* `{s}`: {', '.join(info.families[s])}" for s in SPLITS)
     return f"""---
 {yaml.safe_dump(header, sort_keys=False).strip()}
@@ -54,13 +126,22 @@ against an independent Python oracle on all its tests. Load with
 
 {counts_table(dd)}
 
-Held-out records redrawn because one of their views repeated a view of an earlier split: {redrawn}.
-
 Families each split draws from (a family is left out of `ood_numbers` when its domain lies inside
 the training number range, and out of `ood_length` unless it has a length knob whose range there
 lies wholly outside its training range):
 
 {families}
+
+## Independence of the held-out splits
+
+{independence(report, info)}
+
+Mix per split: the share of each family in the data and, in brackets, its share by the recipe's
+weights; the last row is the total variation distance of the family, family/variant and
+family/level mix from the split's first draws (before anything was held out: only dropped
+records move it).
+
+{mix_table(report)}
 
 ## Content hashes (sha256)
 
@@ -73,7 +154,8 @@ Same recipe and seed give the same hashes, whatever the number of worker process
 `id`, `family`, `variant`, `difficulty` ({{level, size}}), `description` ("" for `random`),
 `program` (canonical, bare: reads inputs with `in`, writes outputs with `out`), `true_program`
 (the self-contained form for the first visible test), `tests` (visible) and `challenge_tests`
-(never in a prompt), each a list of `{{"input": [int], "output": [int]}}`, `split`, and the views
+(hidden, never in a prompt), each a list of `{{"input": [int], "output": [int]}}`, `split`,
+`novelty` ("seen" or "novel" in held-out splits, see above; "" in train), and the views
 `completion_prompt`/`_target`, `synthesis_prompt`/`_target`, `execution_prompt`/`_target`.
 
 {DIFFICULTY}

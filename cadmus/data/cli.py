@@ -85,14 +85,14 @@ def cmd_build(args) -> int:
     # load_from_disk cannot read back: give every empty split one (empty) shard.
     dd.save_to_disk(str(out), num_shards={s: 1 for s, d in dd.items() if len(d) == 0} or None)
     hashes = info.hashes
-    report = audit(dd, sample=args.audit_sample, train_sample=args.audit_train_sample)
+    build_info = {**info.as_dict(), "recipe": recipe_dict(recipe)}
+    report = audit(dd, sample=args.audit_sample, train_sample=args.audit_train_sample, recipe=recipe,
+                   build_info=build_info)
     command = "cadmus data " + " ".join(shlex.quote(a) for a in sys.argv[2:]) if sys.argv[1:2] == ["data"] else \
         f"cadmus data build {args.recipe} --out {args.out}"
     (out / "README.md").write_text(render_card(dd, recipe, info, hashes, report, command))
     (out / "audit.json").write_text(json.dumps(report, indent=1))
-    (out / "build_info.json").write_text(json.dumps({"hashes": hashes, "sizes": info.sizes, "redrawn": info.redrawn,
-                                                     "families": info.families, "seconds": round(info.seconds, 2),
-                                                     "workers": info.workers, "recipe": recipe_dict(recipe)}, indent=1))
+    (out / "build_info.json").write_text(json.dumps(build_info, indent=1))
     n = sum(info.sizes.values())
     print(f"wrote {out}: {n} records in {info.seconds:.1f} s ({n / max(info.seconds, 1e-9):,.0f} records/s, "
           f"{info.workers} workers); sha256 {hashes['all'][:16]}")
@@ -118,11 +118,14 @@ def _load(path: str, command: str):
 
 def cmd_audit(args) -> int:
     from .audit import audit, format_audit
+    from .io import read_build_info, recipe_of
 
     dd = _load(args.dir, "audit")
     if dd is None:
         return 2
-    report = audit(dd, n=args.n, sample=args.sample, train_sample=args.train_sample)
+    info = read_build_info(args.dir)  # the recipe and the dropped records, when the build recorded them
+    report = audit(dd, n=args.n, sample=args.sample, train_sample=args.train_sample, recipe=recipe_of(info),
+                   build_info=info)
     print(format_audit(report))
     if args.hash:
         report["hash_ok"] = _check_hash(dd, Path(args.dir))
@@ -164,7 +167,10 @@ def register(sub) -> None:
     p.add_argument("recipe", nargs="?", default=DEFAULT_RECIPE, help=f"data recipe (default {DEFAULT_RECIPE})")
     p.add_argument("--out", required=True, help="output directory (datasets.DatasetDict.save_to_disk + README.md)")
     p.add_argument("--seed", type=int, default=None, help="overrides the recipe's seed")
-    p.add_argument("--limit", type=int, default=None, help="cap every split at N records (smoke runs)")
+    p.add_argument("--limit", type=int, default=None,
+                   help="draw the first N records of every split (smoke runs): train is a prefix of the full "
+                        "build's; a held-out split keeps those of its N draws with an unseen question (fewer "
+                        "when a family's domain is exhausted; ids keep their index)")
     p.add_argument("--workers", type=int, default=None, help="generator processes (default: all cores)")
     p.add_argument("--format", choices=("jsonl", "parquet"), help="also export every split to DIR/export/")
     p.add_argument("--push-to-hub", metavar="REPO", help="push the DatasetDict to this Hub dataset repository")
@@ -174,7 +180,8 @@ def register(sub) -> None:
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_build)
 
-    p = dsub.add_parser("audit", help="exact duplicates and n-gram overlap between splits, per view")
+    p = dsub.add_parser("audit", help="how independent the held-out splits are: canonical duplicates, shared "
+                                      "questions, seen/novel answers, mix against the recipe, dropped records")
     p.add_argument("dir", help="dataset directory")
     p.add_argument("--n", type=int, default=8, help="n-gram length in whitespace tokens")
     p.add_argument("--sample", type=int, default=1000, help="held-out records per split in the n-gram measure")

@@ -16,6 +16,9 @@ def summary(dd) -> str:
         lines.append(f"{split}: {len(dd[split])} records")
         lines.append("  families: " + ", ".join(f"{f} {n}" for f, n in fams.most_common()))
         lines.append("  levels:   " + ", ".join(f"{lv}: {n}" for lv, n in sorted(diffs.items())))
+        if split != "train" and "novelty" in table.column_names:  # whether the answer program occurs in train
+            novelty = Counter(table.column("novelty").to_pylist())
+            lines.append("  novelty:  " + ", ".join(f"{k} {novelty[k]}" for k in ("seen", "novel") if novelty[k]))
     return "\n".join(lines)
 
 
