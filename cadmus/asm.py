@@ -29,6 +29,7 @@ from .isa import (
 )
 
 _IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
+_IDENT_AT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _INT = re.compile(r"-?[0-9]+\Z")
 _SEPARATORS = re.compile(r"[^ \t\r]+")
 
@@ -116,10 +117,11 @@ def _parse_value(token: str, consts: array, line: int, col: int, what: str) -> i
     if len(token) == 1 and token in REG_NAMES:
         return REG_NAMES.index(token)
     if _INT.match(token):
-        # int64 has at most 19 digits (leading zeros aside); int() of a token of over 4300
-        # digits raises ValueError, so a longer one never reaches it
-        digits = token.lstrip("-").lstrip("0") or "0"
-        value = INT64_MAX + 1 if len(digits) > 19 else -int(digits) if token[0] == "-" else int(digits)
+        if len(token) <= 19:
+            value = int(token)
+        else:  # int64 has at most 19 digits (leading zeros aside); int() refuses over 4300
+            digits = token.lstrip("-").lstrip("0") or "0"
+            value = INT64_MAX + 1 if len(digits) > 19 else -int(digits) if token[0] == "-" else int(digits)
         if not INT64_MIN <= value <= INT64_MAX:
             raise AsmError(f"literal out of int64 range: {_shown(token)}", line, col)
         consts.append(value)
@@ -127,30 +129,36 @@ def _parse_value(token: str, consts: array, line: int, col: int, what: str) -> i
     raise AsmError(f"{what} must be a register a..p or an integer literal, got {_shown(token)}", line, col)
 
 
+_BLOCK = 1 << 16  # characters split into lines at a time
+
+
 def _lines(text: str):
-    """(line number, line) for each ``\n``-separated line, one at a time: a list of every
-    line would cost several times the text's size."""
-    pos, end, lineno = 0, len(text), 0
-    while pos <= end:
-        stop = text.find("\n", pos)
-        stop = end if stop < 0 else stop
-        lineno += 1
-        yield lineno, text[pos:stop]
-        pos = stop + 1
+    """(offset, line) for each ``\\n``-separated line, split a block at a time: a list of every
+    line of a long text would cost several times its size."""
+    pos, end = 0, len(text)
+    while True:
+        cut = text.find("\n", pos + _BLOCK) if pos + _BLOCK < end else -1
+        for line in (text[pos:] if cut < 0 else text[pos:cut]).split("\n"):
+            yield pos, line
+            pos += len(line) + 1
+        if cut < 0:
+            return
 
 
 def assemble(text: str) -> Program:
     """Assemble DSL text into a :class:`Program`; raises :class:`AsmError` on bad text.
 
-    Memory: the bytecode in flat int64 buffers plus one line at a time.
+    Memory: the bytecode and label references in flat int64 buffers, a dict of label names,
+    and one line at a time.
     """
     if not isinstance(text, str):
         raise TypeError(f"assemble() expects str, got {type(text).__name__}")
     code = array("q")
     consts = array("q")
-    labels: dict[str, tuple[int, int]] = {}  # name -> (pc, line)
-    refs: list[tuple[str, int, int, int]] = []  # (name, code index, line, col)
-    for lineno, raw in _lines(text):
+    base = len(text) + 2  # above any line number: a label's pc and line packed in one int
+    labels: dict[str, int] = {}  # name -> pc * base + line
+    refs = array("q")  # per label reference: code index, line, offset of the name in the text
+    for lineno, (start, raw) in enumerate(_lines(text), start=1):
         body = raw.partition("#")[0]
         tokens = [(m.group(), m.start() + 1) for m in _SEPARATORS.finditer(body)]
         if not tokens:
@@ -163,8 +171,9 @@ def assemble(text: str) -> Program:
             if len(tokens) > 1:
                 raise AsmError(f"unexpected {_shown(tokens[1][0])} after label {_shown(name)}", lineno, tokens[1][1])
             if name in labels:
-                raise AsmError(f"label {_shown(name)} defined twice (first on line {labels[name][1]})", lineno, col)
-            labels[name] = (len(code) // WORDS_PER_INSN, lineno)
+                raise AsmError(f"label {_shown(name)} defined twice (first on line {labels[name] % base})",
+                               lineno, col)
+            labels[name] = len(code) // WORDS_PER_INSN * base + lineno
             continue
         ins = BY_MNEMONIC.get(word)
         if ins is None:
@@ -185,12 +194,15 @@ def assemble(text: str) -> Program:
             else:
                 if not _IDENT.match(tok):
                     raise AsmError(f"{what} must be a label name, got {_shown(tok)}", lineno, tcol)
-                refs.append((tok, len(code) + 1 + j, lineno, tcol))
-        code.extend(words)
-    for name, index, lineno, col in refs:
+                refs.fromlist([len(code) + 1 + j, lineno, start + tcol - 1])
+        code.fromlist(words)
+    triples = iter(refs)
+    for index, lineno, pos in zip(triples, triples, triples):
+        name = _IDENT_AT.match(text, pos).group()  # the whole token: it was checked above
         if name not in labels:
+            col = pos - text.rfind("\n", 0, pos)
             raise AsmError(f"label {_shown(name)} is never defined", lineno, col)
-        code[index] = labels[name][0]
+        code[index] = labels[name] // base
     return Program(np.frombuffer(code, np.int64), np.frombuffer(consts, np.int64))
 
 

@@ -790,5 +790,5 @@ def parse_one(buf, kinds, mslots, mkeys):
     lpc = np.zeros(cap_lab, np.int64)
     n, nk = parse_program(buf, 0, len(buf), code, consts, 0, lh, ls, lpc, mslots, mkeys, kinds)
     if n < 0:
-        return n, code[:0].copy(), consts[:0].copy()
-    return n, code[:4 * n].copy(), consts[:nk].copy()
+        return n, code[:0], consts[:0]
+    return n, code[:4 * n], consts[:nk]  # views: a copy would double the peak for a long text

@@ -6,7 +6,7 @@ import runpy
 import sys
 from pathlib import Path
 
-from ..isa import DEFAULT_FUEL
+from ..isa import DEFAULT_FUEL, INT64_MAX, INT64_MIN
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 ISA_DOC = REPO_ROOT / "docs" / "ISA.md"
@@ -16,9 +16,23 @@ BENCHMARKS = tuple(sorted(p.stem[len("bench_"):] for p in (REPO_ROOT / "benchmar
 
 def _int_list(text: str) -> list:
     try:
-        return [int(v) for v in text.replace(",", " ").split()]
+        values = [int(v) for v in text.replace(",", " ").split()]
+    except ValueError:  # also a number of over 4300 digits
+        raise argparse.ArgumentTypeError(f"expected integers separated by commas, got {text[:60]!r}") from None
+    bad = next((v for v in values if not INT64_MIN <= v <= INT64_MAX), None)
+    if bad is not None:
+        raise argparse.ArgumentTypeError(f"input {bad} is outside int64")
+    return values
+
+
+def _fuel(text: str) -> int:
+    try:
+        fuel = int(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected integers separated by commas, got {text!r}") from None
+        fuel = -1
+    if not 0 <= fuel <= INT64_MAX:
+        raise argparse.ArgumentTypeError(f"expected an integer in 0..2**63-1, got {text[:60]!r}")
+    return fuel
 
 
 def _read(path: str) -> str:
@@ -34,15 +48,20 @@ def cmd_run(args) -> int:
     import cadmus
 
     text = _read(args.file)
+    try:  # a wrong argument (e.g. --trace with more fuel than it records) is one line, no traceback
+        if args.trace:
+            tr = cadmus.trace(text, args.input, fuel=args.fuel)
+        else:
+            res = cadmus.run(text, args.input, fuel=args.fuel)
+    except (TypeError, ValueError) as err:
+        print(f"cadmus run: {err}", file=sys.stderr)
+        return 2
     if args.trace:
-        tr = cadmus.trace(text, args.input, fuel=args.fuel)
         names = cadmus.isa.REG_NAMES
         for row in tr.rows():
             regs = " ".join(f"{names[r]}={v}" for r, v in enumerate(row["registers"]) if v)
             print(f"{row['step']:>6} pc={row['pc']:<4} {row['op']:<6} {regs}")
         res = tr.result
-    else:
-        res = cadmus.run(text, args.input, fuel=args.fuel)
     if res.error:
         print(f"{args.file}: {res.error}", file=sys.stderr)
     for v in res.outputs:
@@ -227,7 +246,7 @@ def register(sub) -> None:
     p = sub.add_parser("run", help="run a program file and print its outputs and status")
     p.add_argument("file", help="DSL program file ('-' for stdin)")
     p.add_argument("--input", type=_int_list, default=[], help="input tape, e.g. 48,18")
-    p.add_argument("--fuel", type=int, default=DEFAULT_FUEL, help="maximum executed instructions")
+    p.add_argument("--fuel", type=_fuel, default=DEFAULT_FUEL, help="maximum executed instructions")
     p.add_argument("--trace", action="store_true", help="print every executed step")
     p.set_defaults(func=cmd_run)
 
