@@ -98,9 +98,17 @@ def test_probes_find_the_layer_that_encodes_each_target(synthetic):
     assert base[("answer", "ood_numbers")] < -1  # the training mean is far below every OOD answer
 
 
+def test_slog_scale_tames_huge_values():
+    y = probe._encode("regression", [0, 9, -99, 10**18], [], "slog")
+    np.testing.assert_allclose(y, [0.0, 1.0, -2.0, 18.0], atol=1e-9)
+    assert probe._encode("regression", [5, -7], [], "linear").tolist() == [5.0, -7.0]
+
+
 def test_family_filter_and_missing_rows(synthetic):
     with pytest.raises(probe.ProbeError, match="0 training rows"):
         probe.run_probes(synthetic, ["answer"], "train", ["test"], families=["gcd"])
+    with pytest.raises(probe.ProbeError, match="unknown scale"):
+        probe.run_probes(synthetic, ["answer"], "train", ["test"], scale="log2")
     with pytest.raises(probe.ProbeError, match="unknown target"):
         probe.run_probes(synthetic, ["colour"], "train", ["test"])
     with pytest.raises(probe.ProbeError, match="split\\(s\\) ood_length not in the inspection"):

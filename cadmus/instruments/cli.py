@@ -71,9 +71,10 @@ def cmd_probe(args) -> int:
     dd, meta = load_inspection(args.inspection)
     evals = _names(args.eval_split) if args.eval_split else [s for s in dd if s != args.train_split]
     families = _names(args.family) if args.family else None
-    results = probe_mod.run_probes(dd, _names(args.target), args.train_split, evals, families, args.max_rows)
+    results = probe_mod.run_probes(dd, _names(args.target), args.train_split, evals, families, args.max_rows,
+                                   args.scale)
     info = {"source": str(args.inspection), "model": meta.get("model"), "train_split": args.train_split,
-            "eval_splits": evals, "families": families}
+            "eval_splits": evals, "families": families, "scale": args.scale}
     probe_mod.write(results, args.out, args.threshold, info)
     for line in probe_mod.verdicts(results, args.threshold):
         print(line)
@@ -124,6 +125,9 @@ def register(sub) -> None:
     p.add_argument("--target", default="answer",
                    help=f"target(s), comma-separated, from {', '.join(probe_mod.TARGETS)} (default answer)")
     p.add_argument("--family", default=None, help="only prompts of these families, comma-separated")
+    p.add_argument("--scale", default="linear", choices=probe_mod.SCALES,
+                   help="regression targets (value, answer) as they are, or sign(v) log10(1 + |v|) for data "
+                        "whose values span many orders of magnitude (default linear)")
     p.add_argument("--max-rows", type=int, default=None, help="at most N rows per split and target (random)")
     p.add_argument("--threshold", type=float, default=probe_mod.DEFAULT_THRESHOLD,
                    help="score at which a target counts as linearly decodable (R^2 or accuracy)")

@@ -214,9 +214,15 @@ def score(kind: str, probe, x: np.ndarray, y: np.ndarray) -> float:
 
 # ---------------------------------------------------------------- a target over layers and splits
 
-def _encode(kind: str, labels: list, classes: list) -> np.ndarray:
+SCALES = ("linear", "slog")
+
+
+def _encode(kind: str, labels: list, classes: list, scale: str = "linear") -> np.ndarray:
     if kind == "regression":
-        return np.asarray(labels, np.float64)
+        y = np.asarray(labels, np.float64)
+        # slog: sign(v) log10(1 + |v|), for values spanning many orders of magnitude (factorial,
+        # wrapped int64 arithmetic), where a few huge values would dominate a linear R^2
+        return np.sign(y) * np.log10(1 + np.abs(y)) if scale == "slog" else y
     index = {c: i for i, c in enumerate(classes)}
     return np.asarray([index.get(c, -1) for c in labels], np.int64)  # -1: unseen in training, never right
 
@@ -230,16 +236,17 @@ def _baseline(kind: str, train_y: np.ndarray, y: np.ndarray) -> float:
     return float((y == np.bincount(train_y).argmax()).mean())
 
 
-def probe_target(target: Target, train: Rows, evals: dict) -> list:
+def probe_target(target: Target, train: Rows, evals: dict, scale: str = "linear") -> list:
     """Result rows {target, metric, layer, split, score, baseline, n, strength} per layer and
-    split (the training split scored on its own rows, in-sample)."""
+    split (the training split scored on its own rows, in-sample). ``scale`` applies to
+    regression targets (see :data:`SCALES`)."""
     if len(train.labels) < 2:
         raise ProbeError(f"target {target.name}: {len(train.labels)} training rows; inspect more prompts")
     kind = target.kind
     classes = sorted(set(train.labels)) if kind == "classification" else []
-    y_train = _encode(kind, train.labels, classes)
+    y_train = _encode(kind, train.labels, classes, scale)
     splits = {"(train)": (train, y_train)}
-    splits.update({name: (rows, _encode(kind, rows.labels, classes)) for name, rows in evals.items()})
+    splits.update({name: (rows, _encode(kind, rows.labels, classes, scale)) for name, rows in evals.items()})
     out = []
     for layer in range(train.hidden.shape[1]):
         std = Standardizer.fit(train.hidden[:, layer])
@@ -290,7 +297,8 @@ def verdicts(results: list, threshold: float) -> list:
 def markdown(results: list, threshold: float, meta: dict) -> str:
     out = [f"# Linear probes on {meta.get('source', 'an inspection')}", "",
            f"Probes fitted on split `{meta['train_split']}` ({meta.get('families') or 'all families'}), "
-           f"layer 0 = embeddings; `(train)` is in-sample. Threshold {threshold}.", ""]
+           f"layer 0 = embeddings; `(train)` is in-sample; regression targets on a {meta.get('scale', 'linear')} "
+           f"scale. Threshold {threshold}.", ""]
     out += [f"- {line}" for line in verdicts(results, threshold)]
     for target in dict.fromkeys(r["target"] for r in results):
         rows = [r for r in results if r["target"] == target]
@@ -342,8 +350,11 @@ def plot(results: list, path, threshold: float) -> None:
 
 
 def run_probes(dd, targets: Sequence[str], train_split: str, eval_splits: Sequence[str],
-               families: Optional[Sequence[str]] = None, max_rows: Optional[int] = None) -> list:
+               families: Optional[Sequence[str]] = None, max_rows: Optional[int] = None,
+               scale: str = "linear") -> list:
     """Every target's results over layers and splits of an inspection ``DatasetDict``."""
+    if scale not in SCALES:
+        raise ProbeError(f"unknown scale {scale!r}; choose from {', '.join(SCALES)}")
     unknown = [t for t in targets if t not in TARGETS]
     if unknown:
         raise ProbeError(f"unknown target(s) {', '.join(unknown)}; choose from {', '.join(TARGETS)}")
@@ -356,7 +367,7 @@ def run_probes(dd, targets: Sequence[str], train_split: str, eval_splits: Sequen
         target = TARGETS[name]
         train = select_rows(dd[train_split], target, families, max_rows)
         evals = {s: select_rows(dd[s], target, families, max_rows) for s in eval_splits}
-        results += probe_target(target, train, evals)
+        results += probe_target(target, train, evals, scale)
     return results
 
 
