@@ -192,3 +192,23 @@ def test_explicit_position_table(tok):
     assert resolve_positions(96, 64, (70, "x")) == 96
     with pytest.raises(RecipeError, match="n_positions=32 is below context_length=64"):
         resolve_positions(32, 64, (70, "x"))
+
+
+def test_longest_eval_sample_is_exact_for_a_tokenizer_that_merges_digits():
+    import re
+
+    from datasets import Dataset, DatasetDict
+
+    class DigitRuns:  # one token per run of digits, one per other character
+        def __call__(self, texts, **kw):
+            texts = [texts] if isinstance(texts, str) else texts
+            return {"input_ids": [[0] * len(re.findall(r"[0-9]+|[^0-9]", t)) for t in texts]}
+
+    def row(i, prompt):
+        return {"id": f"r{i}", **{f"{v}_{p}": "" for v in ("completion", "synthesis", "execution")
+                                  for p in ("prompt", "target")}, "execution_prompt": prompt}
+
+    rows = [row(0, "9" * 50), row(1, "a b c d e f g h"), row(2, "7" * 40 + " x")]
+    ds = DatasetDict({"test": Dataset.from_list(rows)})
+    # by characters r0 is longest (50), by tokens r1 (15 + EOS); chunks of one row force the search on
+    assert data.longest_eval_sample(ds, DigitRuns(), chunk=1) == (16, "split test, execution view, row 'r1'")

@@ -174,7 +174,7 @@ def longest_sample(tokenized) -> int:
     return int(pc.max(pc.list_value_length(column)).as_py())
 
 
-def longest_eval_sample(ds, tokenizer) -> tuple:
+def longest_eval_sample(ds, tokenizer, chunk: int = 256) -> tuple:
     """``(tokens, where)``: the longest ``prompt + target + EOS`` over every view of every split of
     ``ds`` (the whole dataset: families filters and view weights do not apply), tokenized.
 
@@ -183,9 +183,13 @@ def longest_eval_sample(ds, tokenizer) -> tuple:
     untrained: that is what ood_length asks about). The ``input`` suite's prompt and answer are
     the execution view's parts in another order, so the three views cover every suite; repair
     feedback, few-shot examples and preambles make longer prompts, counted ``TOO_LONG`` as
-    foreign data is. The candidates are ranked by characters in Arrow and only the longest
-    text of each (split, view) is tokenized: the tokenizer is character-level, one token per
-    character."""
+    foreign data is.
+
+    Exact without tokenizing every row: a token covers at least one character of this ASCII
+    text, so texts are tokenized longest first (by characters, ranked in Arrow) until the next
+    one has fewer characters than the longest token count found. One chunk for the
+    character-level tokenizer; more for one that merges digits."""
+    import numpy as np
     import pyarrow.compute as pc
 
     best = (0, "")
@@ -197,13 +201,19 @@ def longest_eval_sample(ds, tokenizer) -> tuple:
             prompt, target = f"{view}_prompt", f"{view}_target"
             if prompt not in cols.column_names or target not in cols.column_names:
                 continue
-            chars = pc.add(pc.utf8_length(cols[prompt]), pc.utf8_length(cols[target]))
-            i = pc.index(chars, pc.max(chars)).as_py()
-            text = cols[prompt][i].as_py() + cols[target][i].as_py()
-            n = len(tokenizer(text, add_special_tokens=False, split_special_tokens=True)["input_ids"]) + 1
-            if n > best[0]:
-                row = cols["id"][i].as_py() if "id" in cols.column_names else i
-                best = (n, f"split {split}, {view} view, row {row!r}")
+            chars = pc.add(pc.utf8_length(cols[prompt]), pc.utf8_length(cols[target])).to_numpy()
+            order = np.argsort(-chars, kind="stable")
+            for start in range(0, len(order), chunk):
+                rows = order[start:start + chunk]
+                if chars[rows[0]] + 1 <= best[0]:
+                    break  # no text left can be longer in tokens than it is in characters
+                texts = [p + t for p, t in zip(cols[prompt].take(rows).to_pylist(), cols[target].take(rows).to_pylist())]
+                lengths = [len(ids) + 1 for ids in tokenizer(texts, add_special_tokens=False,
+                                                             split_special_tokens=True)["input_ids"]]
+                k = int(np.argmax(lengths))
+                if lengths[k] > best[0]:
+                    row = cols["id"][int(rows[k])].as_py() if "id" in cols.column_names else int(rows[k])
+                    best = (lengths[k], f"split {split}, {view} view, row {row!r}")
     return best
 
 
