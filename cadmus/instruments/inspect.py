@@ -20,6 +20,7 @@ from typing import Iterator, Optional, Sequence
 import numpy as np
 
 from ..eval.prompts import record_prompt
+from ..isa import REG_NAMES
 from .annotate import CharMap, char_map, line_states
 
 SUITES = ("completion", "execution")  # the suites whose prompts are a program the VM can trace
@@ -109,7 +110,7 @@ def _value(span, before, after) -> Optional[int]:
     if span is None or not span.register:
         return None
     state = after if "write" in span.access else before
-    return None if state is None else int(state["abcdefghijklmnop".index(span.register)])
+    return None if state is None else int(state[REG_NAMES.index(span.register)])
 
 
 def annotate_tokens(item: Item, tokenizer) -> Tokens:

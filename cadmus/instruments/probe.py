@@ -296,7 +296,7 @@ def verdicts(results: list, threshold: float) -> list:
 
 def markdown(results: list, threshold: float, meta: dict) -> str:
     out = [f"# Linear probes on {meta.get('source', 'an inspection')}", "",
-           f"Probes fitted on split `{meta['train_split']}` ({meta.get('families') or 'all families'}), "
+           f"Probes fitted on split `{meta['train_split']}` ({', '.join(meta.get('families') or []) or 'all families'}), "
            f"layer 0 = embeddings; `(train)` is in-sample; regression targets on a {meta.get('scale', 'linear')} "
            f"scale. Threshold {threshold}.", ""]
     out += [f"- {line}" for line in verdicts(results, threshold)]
