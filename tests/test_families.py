@@ -283,6 +283,9 @@ def test_old_call_means_all_cases_visible():
     for name in ("gcd", "count_greater", "arith", "random"):
         fam = get(name)
         assert fam.generate(Draws(3), Params(), 5, 20) == fam.generate(Draws(3), Params(), 5, 20, n_visible=5)
+        for wrong in (0, 6):
+            with pytest.raises(ValueError, match=f"n_visible must be in 1..n_cases \\(5\\), got {wrong}"):
+                fam.generate(Draws(3), Params(), 5, 2, n_visible=wrong)
 
 
 @pytest.mark.parametrize("params", PARAMS, ids=PARAMS_IDS)

@@ -284,7 +284,7 @@ class Family:
         (they start with edge cases and never repeat a visible input; None: all visible, no
         edge cases). A task whose outputs are equal on every case is redrawn (see ``REDRAWS``)."""
         chosen = self._template_ids(variant)
-        n_visible = n_cases if n_visible is None else n_visible
+        n_visible = visible_count(n_cases, n_visible)
         tasks = self._batch(draws, params, n_cases, count, chosen, n_visible)
         bad = constant_tasks(tasks)
         for _ in range(REDRAWS):
@@ -376,6 +376,15 @@ REDRAWS = 20  # a task whose outputs are all equal is redrawn at most this often
 CANDIDATES = 4  # fresh cases drawn per repeated case and try (small domains: factorial, fib_recursive)
 
 
+def visible_count(n_cases: int, n_visible: Optional[int]) -> int:
+    """``n_visible`` checked (None: every case is visible, no hidden ones)."""
+    if n_visible is None:
+        return n_cases
+    if not 1 <= n_visible <= n_cases:
+        raise ValueError(f"n_visible must be in 1..n_cases ({n_cases}), got {n_visible}")
+    return n_visible
+
+
 def is_constant(outputs: list) -> bool:
     """Whether every case has the same outputs: a program printing constants would pass the task."""
     return len(outputs) > 1 and outputs.count(outputs[0]) == len(outputs)
@@ -438,8 +447,8 @@ def _redraw_repeats(draws: Draws, sample_cases: Callable, params: Params, cases:
 
 
 def place_edges(draws: Draws, cases: list, n_visible: int, slots: int, edges: list, extra: Optional[list]) -> None:
-    """Put at most ``slots`` edge cases, in a random order and none equal to a visible case, right
-    after each record's visible cases (in place)."""
+    """Put the edge cases that no visible case equals right after each record's visible cases (in
+    place): all of them in their order when they fit in ``slots``, else a random ``slots`` of them."""
     count = len(cases)
     if extra is None:
         keys = list(map(tuple, edges))
@@ -586,7 +595,7 @@ class LevelledFamily(Family):
         numbers = clip(params.numbers, -10**9, 10**9)
         rng = draws.python_rng()
         levels = [lv for lv in params.levels if lv in self.LEVELS]
-        n_visible = n_cases if n_visible is None else n_visible
+        n_visible = visible_count(n_cases, n_visible)
         cases = RecordCases(rng, numbers, n_visible, self.edge_cases(params) if n_visible < n_cases else [])
         inputs = draws.ints(*numbers, (count, n_cases, 3)).tolist()
         return [self._task(rng, params, numbers, levels, raw, variant, cases) for raw in inputs]

@@ -115,15 +115,16 @@ def prime_at_least(n: int, limit: int) -> Optional[int]:
 
 
 def prime_cases(params: Params) -> list:
-    """Both answers: small primes and non-primes, the primes next to the range's bounds, the
-    square of a prime (no small factor but itself), negatives."""
+    """Both answers, in at most 8 cases (all of them lead the hidden tests): the range's bounds,
+    0, 1, 2, the largest prime in range, the square of a prime (no factor below its root) and a
+    negative prime's value."""
     d = clip(params.numbers, -10**6, 10**6)
     if d is None:
         return []
     a, b = d
     p = prime_at_most(math.isqrt(max(b, 0)))
-    more = (2, 3, 4, 9, prime_at_most(b), prime_at_least(a, b), p * p if p else None, -7)
-    return single(params, -10**6, 10**6, tuple(v for v in more if v is not None))
+    found = [a, b, 0, 1, 2, prime_at_most(b) or prime_at_least(a, b), p * p if p else None, -7]
+    return [[v] for v in dict.fromkeys(found) if v is not None and a <= v <= b]
 
 
 def divisor_cases(params: Params) -> list:
