@@ -16,7 +16,7 @@ COMMAND_MODULES = [
     "cadmus.quickstart",
     "cadmus.commands.vm",
     "cadmus.data.cli",
-    "cadmus.tokenization",
+    "cadmus.tokenizer_cli",
     "cadmus.train.cli",
     "cadmus.eval.cli",
     "cadmus.instruments.cli",

@@ -92,10 +92,26 @@ def _tokenize_batch(batch, tokenizer, weights, seed):
                 check_text(prompt + target, where=f"row {row_id!r}, {view} view")
             texts += [prompt + target] * copies
             n_prompt += [len(prompt)] * copies
-    # one tokenizer call per batch; char-level, so tokens(prompt + target) = tokens(prompt) + tokens(target)
+    # one tokenizer call per batch; a char-level tokenizer gives one token per character
     enc = tokenizer(texts, add_special_tokens=False, split_special_tokens=True)["input_ids"] if texts else []
+    if any(len(e) != len(t) for e, t in zip(enc, texts)):  # a number or BPE tokenizer: count prompt tokens
+        n_prompt = _prompt_tokens(tokenizer, texts, n_prompt, enc)
     eos = tokenizer.eos_token_id
     return {"input_ids": [e + [eos] for e in enc], "n_prompt": n_prompt}
+
+
+def _prompt_tokens(tokenizer, texts, n_chars, enc) -> list:
+    """Tokens of each text's prompt part (its first ``n_chars`` characters). The prompt's tokens
+    must begin the text's: the Cadmus tokenizers never let a token span whitespace and every
+    prompt ends in whitespace; a tokenizer that merges across the cut would train on a prompt
+    the model never sees at evaluation."""
+    prompts = tokenizer([t[:n] for t, n in zip(texts, n_chars)], add_special_tokens=False,
+                        split_special_tokens=True)["input_ids"]
+    for text, n, p, e in zip(texts, n_chars, prompts, enc):
+        if e[:len(p)] != p:
+            raise DatasetError(f"the tokenizer merges across the prompt/target boundary of {text[:n][-40:]!r} + "
+                               f"{text[n:][:20]!r}; use a tokenizer whose tokens never span whitespace")
+    return [len(p) for p in prompts]
 
 
 def tokenize(ds, tokenizer, weights: dict, seed: int = 0, num_proc=None):
