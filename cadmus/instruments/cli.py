@@ -95,7 +95,9 @@ def _guard(func):
 def register(sub) -> None:
     p = sub.add_parser("inspect", help="hidden states (and attention) per prompt token, with the VM's state",
                        description="Run a model over a dataset's prompts; write, per token, its line, role, the "
-                                   "VM's registers at its line and every layer's hidden state as a datasets folder.")
+                                   "VM's registers at its line and every layer's hidden state as a datasets folder. "
+                                   "For `cadmus probe`, inspect a split to fit on and splits to score: "
+                                   "--split train,test,ood_numbers.")
     p.add_argument("model", help="trained model folder (config.json + safetensors)")
     p.add_argument("--data", required=True, help="dataset folder from `cadmus data build`")
     p.add_argument("--split", default="test", help="split(s), comma-separated (default test)")
