@@ -222,3 +222,22 @@ def test_help(command, capsys):
 def test_meta_names_the_hidden_state_convention(inspection):
     meta = json.loads((inspection / "inspect.json").read_text())
     assert meta["suite"] == "completion" and "ln_f" in meta["hidden"] and meta["skipped_too_long"] == []
+
+
+def test_multi_character_tokens_take_the_role_they_cover():
+    """With the number tokenizer a literal is one token; offsets keep every token on its text."""
+    from cadmus.instruments.inspect import annotate_tokens, make_item
+    from cadmus.tokenization import number_tokenizer
+
+    text = "mov b 46\nadd c b 7\nassert c "
+    rec = {"id": "x", "family": "arith", "variant": "v", "difficulty": {"level": 1}, "true_program": text + "53",
+           "completion_prompt": text, "completion_target": "53", "program": text + "53",
+           "tests": [{"input": [], "output": [53]}]}
+    t = annotate_tokens(make_item("test", 0, rec, "completion"), number_tokenizer())
+    cols = t.columns
+    assert "".join(cols["token"]) == text and len(t.ids) < len(text)
+    i = cols["token"].index("46")
+    assert (cols["role"][i], cols["line"][i], cols["char_start"][i]) == ("literal", 0, 6)
+    j = cols["char_start"].index(text.index("b 7"))
+    assert (cols["role"][j], cols["access"][j], cols["value"][j]) == ("register", "read", 46)
+    assert cols["value"][cols["char_start"].index(text.index("c b"))] == 53  # the destination: the value written
