@@ -67,6 +67,7 @@ def register(sub) -> None:
                    help="number: the integers that are one token each (default %(default)s)")
     b.add_argument("--data", help="bpe: dataset folder whose split (--split) the merges are learnt from")
     b.add_argument("--split", default="train", help="bpe: the split to learn from (default train)")
-    b.add_argument("--vocab-size", type=int, default=tk.DEFAULT_BPE_VOCAB, help="bpe: vocabulary size (default %(default)s)")
+    b.add_argument("--vocab-size", type=int, default=tk.DEFAULT_BPE_VOCAB,
+                   help="bpe: vocabulary size (default %(default)s)")
     b.add_argument("--max-records", type=int, default=None, help="bpe: learn from the first N records only")
     b.set_defaults(func=cmd_build)

@@ -237,7 +237,8 @@ def _views(rec: dict) -> dict:
     from .views import render_views
 
     # stand-ins let render_views run whatever its views are; their columns are blanked below
-    views = render_views({**rec, "true_program": rec["true_program"] or "assert 0 0", "program": rec["program"] or "nop"})
+    stand_ins = {"true_program": rec["true_program"] or "assert 0 0", "program": rec["program"] or "nop"}
+    views = render_views({**rec, **stand_ins})
     for col in VIEW_COLUMNS:
         if col == "synthesis_prompt":
             continue
@@ -253,8 +254,8 @@ def task_record(task: HandTask, split: str, fuel: int = DEFAULT_FUEL) -> dict:
     if program:
         verify_reference(task, program, fuel)
         true_program = contained_program(program, task.tests[0]["input"], fuel) or ""
-    rec = {"id": task.id, "family": task.family, "variant": "",
-           "difficulty": {"level": task.level, "size": len([x for x in program.split("\n") if x and not x.endswith(":")])},
+    size = sum(1 for line in program.split("\n") if line and not line.endswith(":"))  # instructions
+    rec = {"id": task.id, "family": task.family, "variant": "", "difficulty": {"level": task.level, "size": size},
            "description": task.description, "program": program, "true_program": true_program,
            "tests": task.tests, "challenge_tests": task.challenge_tests, "split": split, "novelty": "novel"}
     rec.update(_views(rec))

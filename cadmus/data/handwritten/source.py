@@ -1,13 +1,13 @@
 """The source of ``tasks.jsonl``: every hand-written task with its reference program, a Python
 oracle written independently of the reference, and how its test inputs are drawn.
 
-    python -m cadmus.data.handwritten.source        # rewrites tasks.jsonl next to this file
+    python -m cadmus.data.handwritten.source        # rewrites tasks.jsonl and README.md next to it
 
 Each task gets 5 visible tests and 8 challenge tests: the challenge tests start with the task's
 hand-picked edge cases, the rest of the inputs are drawn by a generator seeded from the task id
 (no input repeats within a task). Visible inputs are kept small where that makes the examples
-readable; the challenge inputs then come from a wider range (``wide``). Outputs always come from the oracle; ``cadmus data import``
-then checks that the reference agrees with them on every test.
+readable; the challenge inputs then come from a wider range (``wide``). Outputs always come from
+the oracle; ``cadmus data import`` then checks that the reference agrees with them on every test.
 
 Input conventions: scalars in the order the description names them; a list is given as its
 length n, then its n values (as in the ``arrays`` families).
@@ -291,7 +291,8 @@ mov a b
 jmp outer
 done:
 out a
-""", lambda x: [0 if x[0] == 0 else 1 + (x[0] - 1) % 9], scalars((0, 9999)), [[0], [9], [10], [99999999999], [38]], wide=scalars((0, 10**12))),
+""", lambda x: [0 if x[0] == 0 else 1 + (x[0] - 1) % 9], scalars((0, 9999)), [[0], [9], [10], [99999999999], [38]],
+         wide=scalars((0, 10**12))),
     Spec("palindrome_number", "Output 1 if the decimal digits of a non-negative number read the same forwards "
          "and backwards, else 0.", """
 in a
@@ -320,7 +321,8 @@ dec a
 jmp loop
 done:
 out b
-""", lambda x: [sum(k * k for k in range(1, x[0] + 1))], scalars((0, 12)), [[0], [1], [2], [1000]], wide=scalars((0, 1000))),
+""", lambda x: [sum(k * k for k in range(1, x[0] + 1))], scalars((0, 12)), [[0], [1], [2], [1000]],
+         wide=scalars((0, 1000))),
     Spec("count_digits", "How many decimal digits does a non-negative number have? Zero counts as one digit.", """
 in a
 mov b 1
@@ -369,7 +371,8 @@ thirty:
 mov c 30
 done:
 out c
-""", lambda x: [month_days(*x)], scalars((1, 12), (1600, 2400)), [[2, 1900], [2, 2000], [2, 2023], [2, 2024], [12, 1999]]),
+""", lambda x: [month_days(*x)], scalars((1, 12), (1600, 2400)),
+         [[2, 1900], [2, 2000], [2, 2023], [2, 2024], [12, 1999]]),
     Spec("max_digit", "Output the largest decimal digit of a non-negative number.", """
 in a
 mov b 0
@@ -379,7 +382,8 @@ max b b c
 div a a 10
 jnz a loop
 out b
-""", lambda x: [max(digits(x[0]))], scalars((0, 99999)), [[0], [5], [10], [909], [123456789]], wide=scalars((0, 10**9))),
+""", lambda x: [max(digits(x[0]))], scalars((0, 99999)), [[0], [5], [10], [909], [123456789]],
+         wide=scalars((0, 10**9))),
     Spec("digit_product", "Multiply together all the decimal digits of a non-negative number.", """
 in a
 mov b 1
@@ -389,7 +393,8 @@ mul b b c
 div a a 10
 jnz a loop
 out b
-""", lambda x: [math.prod(digits(x[0]))], scalars((0, 9999)), [[0], [7], [10], [999], [111111]], wide=scalars((0, 10**9))),
+""", lambda x: [math.prod(digits(x[0]))], scalars((0, 9999)), [[0], [7], [10], [999], [111111]],
+         wide=scalars((0, 10**9))),
     Spec("factorial_trailing_zeros", "How many zeros are at the end of n factorial (n! written in decimal)?", """
 in a
 mov b 0
@@ -398,7 +403,8 @@ div a a 5
 add b b a
 jnz a loop
 out b
-""", lambda x: [sum(x[0] // 5**k for k in range(1, 30))], scalars((0, 200)), [[0], [4], [5], [25], [100]], 2, wide=scalars((0, 10**6))),
+""", lambda x: [sum(x[0] // 5**k for k in range(1, 30))], scalars((0, 200)), [[0], [4], [5], [25], [100]], 2,
+         wide=scalars((0, 10**6))),
     Spec("smallest_prime_factor", "Output the smallest prime number that divides n, for n of at least 2.", """
 in a
 mov b 2
@@ -413,7 +419,8 @@ prime:
 mov b a
 found:
 out b
-""", lambda x: [smallest_factor(x[0])], scalars((2, 200)), [[2], [3], [4], [97], [9409], [99991]], 2, wide=scalars((2, 10**5))),
+""", lambda x: [smallest_factor(x[0])], scalars((2, 200)), [[2], [3], [4], [97], [9409], [99991]], 2,
+         wide=scalars((2, 10**5))),
     Spec("largest_prime_factor", "Output the largest prime factor of n, for n of at least 2.", """
 in a
 mov b 2
@@ -432,7 +439,8 @@ jmp loop
 rest:
 max e e a
 out e
-""", lambda x: [max(factors(x[0]))], scalars((2, 500)), [[2], [8], [9], [97], [600851], [1024]], 2, wide=scalars((2, 10**6))),
+""", lambda x: [max(factors(x[0]))], scalars((2, 500)), [[2], [8], [9], [97], [600851], [1024]], 2,
+         wide=scalars((2, 10**6))),
     Spec("perfect_number", "Output 1 if n equals the sum of its divisors that are smaller than n itself "
          "(like 28 = 1 + 2 + 4 + 7 + 14), else 0.", """
 in a
@@ -496,7 +504,8 @@ isprime:
 inc e
 jlt e a next
 out b
-""", lambda x: [[p for p in range(2, 1000) if is_prime(p)][x[0] - 1]], scalars((1, 15)), [[1], [2], [3], [25], [50]], 2, wide=scalars((1, 50))),
+""", lambda x: [[p for p in range(2, 1000) if is_prime(p)][x[0] - 1]], scalars((1, 15)), [[1], [2], [3], [25], [50]], 2,
+         wide=scalars((1, 50))),
     Spec("prime_count", "Count the prime numbers that are less than or equal to n.", """
 in a
 mov b 1
@@ -517,7 +526,8 @@ inc e
 jmp next
 done:
 out e
-""", lambda x: [sum(is_prime(k) for k in range(x[0] + 1))], scalars((0, 40)), [[0], [1], [2], [3], [100], [300]], 2, wide=scalars((0, 300))),
+""", lambda x: [sum(is_prime(k) for k in range(x[0] + 1))], scalars((0, 40)), [[0], [1], [2], [3], [100], [300]], 2,
+         wide=scalars((0, 300))),
     Spec("euler_totient", "Count the numbers from 1 to n that share no factor greater than 1 with n.", """
 in a
 mov b 0
@@ -583,7 +593,8 @@ jmp loop
 done:
 out d
 """, lambda x: [pow(x[0], x[1], x[2])], scalars((0, 20), (0, 20), (1, 50)),
-         [[2, 10, 1000], [5, 0, 7], [5, 3, 1], [0, 0, 13], [123456, 789, 1000000]], 2, wide=scalars((0, 10**6), (0, 10**9), (1, 10**6))),
+         [[2, 10, 1000], [5, 0, 7], [5, 3, 1], [0, 0, 13], [123456, 789, 1000000]], 2,
+         wide=scalars((0, 10**6), (0, 10**9), (1, 10**6))),
     Spec("cube_root", "Output the integer cube root of a non-negative number, rounded down.", """
 in a
 mov b 0
@@ -619,7 +630,8 @@ mov b c
 jmp loop
 done:
 out b
-""", lambda x: [1 << (x[0].bit_length() - 1)], scalars((1, 300)), [[1], [2], [3], [1024], [1023]], wide=scalars((1, 10**12))),
+""", lambda x: [1 << (x[0].bit_length() - 1)], scalars((1, 300)), [[1], [2], [3], [1024], [1023]],
+         wide=scalars((1, 10**12))),
     Spec("seconds_to_clock", "Split a number of seconds into whole hours, then the minutes left, then the seconds "
          "left, and output the three numbers.", """
 in a
@@ -630,7 +642,8 @@ mod d a 60
 out b
 out c
 out d
-""", lambda x: [x[0] // 3600, x[0] % 3600 // 60, x[0] % 60], scalars((0, 20000)), [[0], [59], [60], [3600], [86399]], wide=scalars((0, 10**6))),
+""", lambda x: [x[0] // 3600, x[0] % 3600 // 60, x[0] % 60], scalars((0, 20000)), [[0], [59], [60], [3600], [86399]],
+         wide=scalars((0, 10**6))),
     Spec("sort_three", "Output three numbers in increasing order.", """
 in a
 in b
@@ -644,7 +657,8 @@ max i d f
 out h
 out i
 out g
-""", lambda x: sorted(x), scalars((-100, 100), (-100, 100), (-100, 100)), [[1, 1, 1], [3, 2, 1], [2, 3, 1], [0, -1, 0]]),
+""", lambda x: sorted(x), scalars((-100, 100), (-100, 100), (-100, 100)),
+         [[1, 1, 1], [3, 2, 1], [2, 3, 1], [0, -1, 0]]),
     Spec("steps_to_zero", "Start from n; while it is not zero, halve it if it is even or subtract one if it is "
          "odd. Output how many steps that takes.", """
 in a
@@ -678,7 +692,8 @@ shr c c 1
 jmp loop
 done:
 out d
-""", lambda x: [bin(x[0] ^ x[1]).count("1")], scalars((0, 63), (0, 63)), [[0, 0], [1, 4], [7, 7], [0, 1023]], wide=scalars((0, 10**6), (0, 10**6))),
+""", lambda x: [bin(x[0] ^ x[1]).count("1")], scalars((0, 63), (0, 63)), [[0, 0], [1, 4], [7, 7], [0, 1023]],
+         wide=scalars((0, 10**6), (0, 10**6))),
     Spec("gray_decode", "The input is a number in reflected binary Gray code; output the ordinary number it "
          "encodes.", """
 in a
@@ -837,7 +852,8 @@ inc c
 jmp loop
 done:
 out b
-""", lambda x: [math.comb(2 * x[0], x[0]) // (x[0] + 1)], scalars((0, 10)), [[0], [1], [2], [30]], wide=scalars((0, 30))),
+""", lambda x: [math.comb(2 * x[0], x[0]) // (x[0] + 1)], scalars((0, 10)), [[0], [1], [2], [30]],
+         wide=scalars((0, 30))),
     Spec("happy_number", "A number is happy if repeatedly replacing it by the sum of the squares of its digits "
          "eventually gives 1. Output 1 if the positive number n is happy, else 0.", """
 in a
@@ -877,7 +893,8 @@ jnz b sum
 eq f d a
 out f
 """, lambda x: [int(sum(d ** len(str(x[0])) for d in digits(x[0])) == x[0])],
-         lambda rng: [rng.choice([153, 370, 371, 407, 1634, 8208, 9474]) if rng.random() < 0.3 else rng.randint(0, 10**5)],
+         lambda rng: [rng.choice([153, 370, 371, 407, 1634, 8208, 9474]) if rng.random() < 0.3
+                      else rng.randint(0, 10**5)],
          [[0], [9], [10], [153], [154], [9474]], 2),
     Spec("square_of_sum_minus_sum_of_squares", "For the numbers 1 to n, output the square of their sum minus the "
          "sum of their squares.", """
@@ -895,7 +912,9 @@ done:
 mul b b b
 sub b b c
 out b
-""", lambda x: [sum(range(x[0] + 1)) ** 2 - sum(k * k for k in range(x[0] + 1))], scalars((0, 12)), [[0], [1], [2], [10]], wide=scalars((0, 1000))),
+""", lambda x: [sum(range(x[0] + 1)) ** 2 - sum(k * k for k in range(x[0] + 1))], scalars((0, 12)),
+         [[0], [1], [2], [10]],
+         wide=scalars((0, 1000))),
     Spec("last_digit_to_front", "Move the last decimal digit of a non-negative number to the front, so 1234 "
          "becomes 4123 (a leading zero is dropped: 120 becomes 12).", """
 in a
@@ -912,7 +931,8 @@ done:
 mul b b d
 add b b c
 out b
-""", lambda x: [int(str(x[0])[-1] + str(x[0])[:-1])], scalars((0, 99999)), [[0], [5], [10], [120], [1234]], wide=scalars((0, 10**9))),
+""", lambda x: [int(str(x[0])[-1] + str(x[0])[:-1])], scalars((0, 99999)), [[0], [5], [10], [120], [1234]],
+         wide=scalars((0, 10**9))),
     Spec("alternating_digit_sum", "Add and subtract the decimal digits of a non-negative number alternately, "
          "starting by adding the last digit, then subtracting the one before it, and so on.", """
 in a
@@ -976,7 +996,8 @@ mov c f
 jmp loop
 done:
 out d
-""", lambda x: [sum(f for f in _fibs(x[0]) if f % 2 == 0)], scalars((0, 200)), [[0], [1], [2], [8], [34]], wide=scalars((0, 10**12))),
+""", lambda x: [sum(f for f in _fibs(x[0]) if f % 2 == 0)], scalars((0, 200)), [[0], [1], [2], [8], [34]],
+         wide=scalars((0, 10**12))),
     Spec("reverse_byte", "Reverse the order of the eight bits of a number from 0 to 255 (the lowest bit becomes "
          "the highest) and output the result.", """
 in a
@@ -1027,7 +1048,8 @@ inc c
 jmp loop
 done:
 out b
-""", lambda x: [math.lcm(*range(1, x[0] + 1)) if x[0] else 1], scalars((1, 12)), [[1], [2], [10], [40]], 2, wide=scalars((1, 40))),
+""", lambda x: [math.lcm(*range(1, x[0] + 1)) if x[0] else 1], scalars((1, 12)), [[1], [2], [10], [40]], 2,
+         wide=scalars((1, 40))),
     Spec("perfect_square", "Output 1 if n is the square of a whole number, else 0.", """
 in a
 mov b 0
@@ -1102,7 +1124,8 @@ mov b c
 jmp loop
 done:
 out b
-""", lambda x: [(math.isqrt(8 * x[0] + 1) - 1) // 2], scalars((0, 30)), [[0], [1], [2], [3], [6], [10**6]], wide=scalars((0, 10**6))),
+""", lambda x: [(math.isqrt(8 * x[0] + 1) - 1) // 2], scalars((0, 30)), [[0], [1], [2], [3], [6], [10**6]],
+         wide=scalars((0, 10**6))),
     Spec("clock_angle", "Given the hours (0 to 23) and minutes (0 to 59) of a time, output the smaller angle "
          "between the clock's hour and minute hands in degrees, rounded down.", """
 in a
@@ -1137,7 +1160,8 @@ inc a
 jmp loop
 done:
 out c
-""", lambda x: [sum(leap(y) for y in range(x[0], x[1] + 1))], lambda rng: [a := rng.randint(1500, 2500), a + rng.randint(0, 500)],
+""", lambda x: [sum(leap(y) for y in range(x[0], x[1] + 1))],
+         lambda rng: [a := rng.randint(1500, 2500), a + rng.randint(0, 500)],
          [[2000, 2000], [1900, 1900], [2001, 2003], [1600, 2400], [2020, 2019]], 2),
     Spec("day_of_week", "Given a date as year, month and day in the Gregorian calendar, output its day of the "
          "week, with 0 for Sunday, 1 for Monday and so on up to 6 for Saturday.", """
@@ -1170,7 +1194,8 @@ add g g h
 add g g c
 mod g g 7
 out g
-""", lambda x: [datetime.date(*x).isoweekday() % 7], date_input, [[2000, 1, 1], [2024, 2, 29], [1970, 1, 1], [2100, 12, 31]], 3),
+""", lambda x: [datetime.date(*x).isoweekday() % 7], date_input,
+         [[2000, 1, 1], [2024, 2, 29], [1970, 1, 1], [2100, 12, 31]], 3),
     Spec("day_of_year", "Given a date as year, month and day in the Gregorian calendar, output which day of the "
          "year it is, counting January 1 as day 1.", """
 in a
@@ -1204,7 +1229,8 @@ inc e
 jmp loop
 done:
 out d
-""", lambda x: [datetime.date(*x).timetuple().tm_yday], date_input, [[2000, 12, 31], [2023, 12, 31], [2024, 3, 1], [1900, 3, 1]], 3),
+""", lambda x: [datetime.date(*x).timetuple().tm_yday], date_input,
+         [[2000, 12, 31], [2023, 12, 31], [2024, 3, 1], [1900, 3, 1]], 3),
 ]
 
 LISTS = [  # tasks that read a list (length first, then the values) and output a few numbers
@@ -1416,7 +1442,8 @@ dec a
 jmp loop
 done:
 out c
-""", lambda x: [sum(abs(p - q) for p, q in zip(items(x), items(x)[1:]))], array(), [[1, 8], [3, 5, 5, 5], [3, -10, 10, -10]]),
+""", lambda x: [sum(abs(p - q) for p, q in zip(items(x), items(x)[1:]))], array(),
+         [[1, 8], [3, 5, 5, 5], [3, -10, 10, -10]]),
     Spec("alternating_sum", "The input is a list (its length, then its values). Add the values at positions 0, 2, "
          "4, ... and subtract the values at positions 1, 3, 5, ...", """
 in a
@@ -1432,7 +1459,8 @@ dec a
 jmp loop
 done:
 out b
-""", lambda x: [sum(v if i % 2 == 0 else -v for i, v in enumerate(items(x)))], array(), [[1, -3], [2, 5, 5], [4, 1, 2, 3, 4]]),
+""", lambda x: [sum(v if i % 2 == 0 else -v for i, v in enumerate(items(x)))], array(),
+         [[1, -3], [2, 5, 5], [4, 1, 2, 3, 4]]),
     Spec("majority_element", "The input is a list of values from 0 to 9 (its length, then its values). Output the "
          "value that fills more than half of the list, or -1 if there is none.", """
 in a
@@ -1548,7 +1576,8 @@ jmp outer
 done:
 out e
 """, lambda x: [sum(x[2 + i] + x[2 + j] == x[0] for i in range(x[1]) for j in range(i + 1, x[1]))],
-         lambda rng: [rng.randint(0, 10)] + array((1, 10), (0, 10))(rng), [[4, 1, 2], [4, 2, 2, 2], [0, 4, 0, 0, 0, 0]], 2),
+         lambda rng: [rng.randint(0, 10)] + array((1, 10), (0, 10))(rng),
+         [[4, 1, 2], [4, 2, 2, 2], [0, 4, 0, 0, 0, 0]], 2),
     Spec("bits_to_number", "The input is a list of binary digits, most significant first (its length, then the "
          "digits). Output the number they spell.", """
 in a
@@ -1562,7 +1591,8 @@ dec a
 jmp loop
 done:
 out b
-""", lambda x: [int("".join(map(str, items(x))), 2)], array((1, 30), (0, 1)), [[1, 0], [1, 1], [4, 0, 0, 1, 1], [8, 1, 1, 1, 1, 1, 1, 1, 1]]),
+""", lambda x: [int("".join(map(str, items(x))), 2)], array((1, 30), (0, 1)),
+         [[1, 0], [1, 1], [4, 0, 0, 1, 1], [8, 1, 1, 1, 1, 1, 1, 1, 1]]),
     Spec("evaluate_polynomial", "Evaluate a polynomial at x. The input is x, then the number of coefficients, then "
          "the coefficients from the highest power down to the constant term.", """
 in a
@@ -1578,7 +1608,8 @@ jmp loop
 done:
 out c
 """, lambda x: [sum(c * x[0] ** (x[1] - 1 - i) for i, c in enumerate(x[2:2 + x[1]]))],
-         lambda rng: [rng.randint(-5, 5)] + array((1, 7), (-10, 10))(rng), [[0, 3, 1, 2, 3], [1, 1, -9], [-2, 4, 1, 0, 0, 0]], 2),
+         lambda rng: [rng.randint(-5, 5)] + array((1, 7), (-10, 10))(rng),
+         [[0, 3, 1, 2, 3], [1, 1, -9], [-2, 4, 1, 0, 0, 0]], 2),
     Spec("best_trade", "The input is a list of daily prices (its length, then the prices). Output the largest "
          "profit from buying on one day and selling on a later day, or 0 if no trade makes a profit.", """
 in a
@@ -1701,7 +1732,8 @@ inc c
 jmp loop
 done:
 out b
-""", lambda x: [sum(v == i + 1 for i, v in enumerate(items(x)))], array((1, 10), (1, 6)), [[1, 1], [3, 1, 2, 3], [3, 3, 2, 1]]),
+""", lambda x: [sum(v == i + 1 for i, v in enumerate(items(x)))], array((1, 10), (1, 6)),
+         [[1, 1], [3, 1, 2, 3], [3, 3, 2, 1]]),
     Spec("second_largest", "The input is a list of at least two values (its length, then its values). Output the "
          "second largest value, counting repeats (for 5, 5, 3 it is 5).", """
 in a
@@ -1725,7 +1757,8 @@ dec a
 jmp loop
 done:
 out e
-""", lambda x: [sorted(items(x))[-2]], array((2, 10), (-9, 9)), [[2, 1, 2], [3, 5, 5, 3], [3, 3, 5, 5], [4, -1, -2, -3, -4]], 2),
+""", lambda x: [sorted(items(x))[-2]], array((2, 10), (-9, 9)),
+         [[2, 1, 2], [3, 5, 5, 3], [3, 3, 5, 5], [4, -1, -2, -3, -4]], 2),
 ]
 
 LIST_OUTPUTS = [  # tasks whose output is a list (no completion view: their outputs come from a loop)
@@ -1820,7 +1853,8 @@ next:
 inc b
 jmp loop
 done:
-""", lambda x: [d for d in range(1, x[0] + 1) if x[0] % d == 0], scalars((1, 60)), [[1], [2], [12], [997], [720]], 2, wide=scalars((1, 2000))),
+""", lambda x: [d for d in range(1, x[0] + 1) if x[0] % d == 0], scalars((1, 60)), [[1], [2], [12], [997], [720]], 2,
+         wide=scalars((1, 2000))),
     Spec("fizz_buzz_numbers", "For every number k from 1 to n, output 0 if k is divisible by 15, -3 if it is "
          "divisible by 3 only, -5 if it is divisible by 5 only, and k itself otherwise.", """
 in a
@@ -1880,7 +1914,8 @@ last:
 jeq a 1 done
 out a
 done:
-""", lambda x: factors(x[0]), scalars((2, 300)), [[2], [4], [97], [1024], [360], [999983]], 2, wide=scalars((2, 10**6))),
+""", lambda x: factors(x[0]), scalars((2, 300)), [[2], [4], [97], [1024], [360], [999983]], 2,
+         wide=scalars((2, 10**6))),
     Spec("merge_sorted", "The input is two lists sorted in increasing order, each given as its length and then its "
          "values, one after the other. Output all their values merged into one increasing list.", """
 in a
