@@ -8,7 +8,7 @@ from cadmus.data import handwritten
 from cadmus.data import importer as im
 from cadmus.data.builder import COLUMNS, features
 from cadmus.data.recipe import SPLITS
-from cadmus.eval.cli import check_references, score_prompts
+from cadmus.eval.cli import score_prompts
 from cadmus.eval.prompts import SUITES, build_prompts
 
 SUM_LIST = "in a\nmov b 0\nloop:\njz a done\nin c\nadd b b c\ndec a\njmp loop\ndone:\nout b"
@@ -35,6 +35,13 @@ def shipped():
     return dd, info
 
 
+@pytest.fixture(scope="module")
+def shipped_dir(shipped, tmp_path_factory):
+    out = tmp_path_factory.mktemp("handwritten") / "data"
+    im.save_import(*shipped, out, "test")
+    return str(out)
+
+
 # --- the shipped set ----------------------------------------------------------------------------
 
 def test_shipped_set_has_60_tasks_with_5_plus_5_tests_and_a_reference():
@@ -49,13 +56,14 @@ def test_shipped_set_has_60_tasks_with_5_plus_5_tests_and_a_reference():
 
 
 @pytest.mark.parametrize("suite", SUITES)
-def test_every_reference_passes_every_suite(shipped, suite):
-    dd, info = shipped
-    assert info.with_reference == info.tasks
-    prompts = build_prompts(dd["test"], "test", suite)
-    rows = check_references(dd, prompts, suite)  # raises naming any failure
-    assert len(rows) == (info.with_completion if suite == "completion" else info.tasks)
-    assert all(r["passed"] for r in rows)
+def test_check_references_is_100_percent_on_every_suite(shipped, shipped_dir, suite, capsys):
+    from cadmus.cli import main
+
+    info = shipped[1]
+    assert info.with_reference == info.tasks and info.with_completion >= 60
+    assert main(["eval", "--check-references", "--data", shipped_dir, "--suite", suite, "--split", "test"]) == 0
+    n = info.with_completion if suite == "completion" else info.tasks
+    assert f"{n} of {n} reference answers pass" in capsys.readouterr().out
 
 
 def test_committed_files_are_what_the_source_writes(shipped):
@@ -194,6 +202,9 @@ def test_cli_import_and_its_errors(tmp_path, capsys):
     assert main(["data", "import", str(tmp_path / "bad.jsonl"), "--out", str(tmp_path / "out2")]) == 1
     assert "bad.jsonl:1: missing field 'id'" in capsys.readouterr().err
     assert not (tmp_path / "out2").exists()
+    assert main(["data", "import", str(good), "--out", str(tmp_path / "out")]) == 2  # exists
+    assert "use --overwrite" in capsys.readouterr().err
+    assert main(["data", "import", str(good), "--out", str(tmp_path / "out"), "--overwrite"]) == 0
 
 
 @pytest.mark.parametrize("argv", [["data", "import", "--help"], ["tokenizer", "build", "--help"]])

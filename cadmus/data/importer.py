@@ -328,9 +328,8 @@ def save_import(dd, info: ImportInfo, out, command: str) -> None:
 
 def cmd_import(args) -> int:
     import shlex
+    import shutil
     import sys
-
-    from .cli import _prepare_out
 
     try:
         dd, info = import_tasks(args.tasks, args.split, args.fuel)
@@ -338,7 +337,13 @@ def cmd_import(args) -> int:
         print(f"cadmus data import: {err}", file=sys.stderr)
         return 1
     out = Path(args.out)
-    _prepare_out(out, args.overwrite)
+    if out.exists() and any(out.iterdir()):
+        if not args.overwrite or not (out / "dataset_dict.json").exists():
+            print(f"cadmus data import: {out} exists and is not empty" + (
+                " (use --overwrite)" if not args.overwrite else ": refusing to overwrite what is not a dataset"),
+                file=sys.stderr)
+            return 2
+        shutil.rmtree(out)
     import datasets
 
     datasets.disable_progress_bars()  # a few records: the save's bars would be all the output
