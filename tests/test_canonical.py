@@ -125,6 +125,7 @@ def test_views_and_questions_ignore_register_names():
     assert views["completion"] == "mov a 7\nmov b 3\nmod c a b\nassert c 1"
     assert views["synthesis"] == "# gcd of a and b\n" + "# 7 3 -> 1\n" * 3 + "in a\nin b\nmod c a b\nout c"
     assert views["execution"] == "in a\nin b\nmod c a b\nout c\n# input: 7 3\n# output: 1"
+    assert views["execution"] == canonical_view(other["execution_prompt"], other["execution_target"])
     assert question_key(one) == question_key(other) == ("gcd", "euclid", "in a\nin b\nmod c a b\nout c", (7, 3))
     assert question_key(_record(one["program"], one["true_program"], [8, 3])) != question_key(one)
     assert question_key(_record(one["program"], one["true_program"], [7, 3], "sub")) != question_key(one)

@@ -150,7 +150,9 @@ def first_draws(recipe, split: str, size: int, limit: int = MIX_DRAWS) -> list:
 
 
 def mix(dd, recipe, sizes: dict, splits: list, limit: int = MIX_DRAWS) -> dict:
-    """split -> {"family": {family: {"recipe", "drawn", "final"} shares}, "tvd": {...}}."""
+    """split -> {"family": {family: {"recipe", "drawn", "final"} shares}, "tvd": {...}, "drawn": n}.
+    "final" counts the split's records, "drawn" its first draws (at most ``limit``); the
+    distances to the draws compare the same indices (the records of the first ``limit`` draws)."""
     from .builder import make_plans
 
     plans = make_plans(recipe)
@@ -159,19 +161,20 @@ def mix(dd, recipe, sizes: dict, splits: list, limit: int = MIX_DRAWS) -> dict:
         table = dd[s].data.table
         if not len(table):
             continue
+        rows = first_draws(recipe, s, sizes.get(s, len(table)), limit)
+        index = [int(i.rsplit("-", 1)[1]) for i in _column(table, "id")]
         level = [d["level"] for d in _column(table, "difficulty")]
-        final = _mix_counts(zip(_column(table, "family"), _column(table, "variant"), level))
-        drawn = _mix_counts(first_draws(recipe, s, sizes.get(s, len(table)), limit))
+        records = list(zip(_column(table, "family"), _column(table, "variant"), level))
+        final = _shares(Counter(f for f, _, _ in records))
+        kept = _mix_counts(r for r, i in zip(records, index) if i < len(rows))
+        drawn = _mix_counts(rows)
         weights = recipe.families_of(s)
-        names = [f.name for f in plans[s].families]
-        expected = _shares(Counter({f: weights[f] for f in names}))
-        shares = {k: (_shares(final[k]), _shares(drawn[k])) for k in final}
-        fams = sorted(set(expected) | set(shares["family"][0]))
-        out[s] = {"family": {f: {"recipe": round(expected.get(f, 0.0), 4), "drawn": round(shares["family"][1].get(f, 0.0), 4),
-                                 "final": round(shares["family"][0].get(f, 0.0), 4)} for f in fams},
-                  "tvd": {"family_vs_recipe": tvd(shares["family"][0], expected),
-                          **{f"{k}_vs_drawn": tvd(*shares[k]) for k in ("family", "variant", "level")}},
-                  "drawn": sum(drawn["family"].values())}
+        expected = _shares(Counter({f.name: weights[f.name] for f in plans[s].families}))
+        out[s] = {"family": {f: {"recipe": round(expected.get(f, 0.0), 4), "drawn": round(_shares(drawn["family"]).get(f, 0.0), 4),
+                                 "final": round(final.get(f, 0.0), 4)} for f in sorted(set(expected) | set(final))},
+                  "tvd": {"family_vs_recipe": tvd(final, expected),
+                          **{f"{k}_vs_drawn": tvd(_shares(kept[k]), _shares(drawn[k])) for k in drawn}},
+                  "drawn": len(rows)}
     return out
 
 
@@ -290,7 +293,7 @@ def format_audit(report: dict) -> str:
         lines += ["", *(f"WARNING {w}" for w in report["warnings"])]
     if report.get("mix"):
         lines += ["", "mix against the recipe (total variation distance, 0 = the same mix; drawn = the split's "
-                      "first draws before anything is held out):",
+                      f"first draws, at most {MIX_DRAWS:,}, before anything is held out):",
                   f"  {'split':<12} {'family~recipe':>13} {'family~drawn':>12} {'variant~drawn':>13} {'level~drawn':>11}"]
         for s, m in report["mix"].items():
             t = m["tvd"]
@@ -316,6 +319,8 @@ def independence_table(report: dict) -> list:
         pair = f"train|{s}"
         total = nov["seen"] + nov["novel"]
         drop = report.get("dropped", {}).get(s, {}).get("dropped", "?")
+        if not total and not drop:
+            continue  # a split the recipe leaves empty
         lines.append(f"  {s:<12} {total:>8} {report['repeating_records'][pair]:>9} {questions[pair]['records']:>9} "
                      f"{nov['seen']:>7} {nov['novel']:>7} {100 * nov['seen'] / max(total, 1):>6.1f}% {drop:>8}")
     return lines

@@ -576,7 +576,8 @@ class BuildInfo:
         """What ``build_info.json`` records (with the recipe, added by the caller)."""
         return {"hashes": self.hashes, "sizes": self.sizes, "redrawn": self.redrawn, "dropped": self.dropped,
                 "exhausted": self.exhausted, "novelty": self.novelty, "ood_check": self.ood_check,
-                "families": self.families, "seconds": round(self.seconds, 2), "workers": self.workers}
+                "families": self.families, "seconds": round(self.seconds, 2), "workers": self.workers,
+                "cpu_seconds": {k: round(v, 2) for k, v in self.timings.items()}}
 
 
 def _jobs(recipe: Recipe, split: str, size: int) -> list:

@@ -43,7 +43,8 @@ def _percent(part: int, total: int) -> str:
 
 def independence(report: dict, info) -> str:
     """The card's section on how independent the held-out splits are (numbers from the audit)."""
-    held = [s for s in report["novelty"]]
+    held = [s for s, nov in report["novelty"].items()
+            if nov["seen"] + nov["novel"] or report.get("dropped", {}).get(s, {}).get("dropped")]
     rows = ["| split | records | repeating train (view or question) | shared questions | seen | novel | seen share "
             "| dropped |", "|---|" + "---:|" * 7]
     for s in held:

@@ -1,11 +1,13 @@
 """Held-out splits by question: the keys that say "same task", redraws inside a record's family,
-variant and level, domains that run out, novelty tags and the ood_family check.
+variant and level, domains that run out, and novelty tags.
 
 Keys (64-bit xxh3 of canonical texts, ``cadmus.canonical``), five per record, in ``KEYS`` order:
 the canonical full text of each view (completion, synthesis, execution; 0 when a view is
 empty), the record's *question* (family, variant, first visible input, canonical program: what
 its completion and execution prompts ask) and its canonical bare program (for ``novelty``).
-A held-out record may share none of the first four with an earlier split.
+A held-out record may share none of the first four with an earlier split. Two texts with one
+64-bit key (odds about 1e-8 at a million records) cost an unneeded redraw or a wrong "seen";
+the audit recounts from the texts themselves.
 
 A held-out record that does is redrawn from its own generator (seeded by split, index and
 attempt) inside its family, variant and level, so the split keeps the family/variant/level

@@ -16,6 +16,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..canonical import canonical_program
+from ..judge import outputs_match
 
 PER_GROUP = 32  # candidate programs per train (family, variant), and checked records per ood one
 
@@ -77,12 +78,7 @@ def _passed(programs: list, pairs: list, cases: list, fuel: int) -> np.ndarray:
     prog, flat_in, offsets, want_len, want = _runs(programs, pairs, cases)
     res = cadmus.run_batch(programs, inputs=flat_in, input_offsets=offsets, program_index=prog, fuel=fuel,
                            outputs_per_program=16)
-    ok = (res.status == 0) & (res.out_count == want_len)
-    if len(want):
-        run_of_value = np.repeat(np.arange(len(want_len)), want_len)
-        offset_in_run = np.arange(len(want)) - np.repeat(np.cumsum(want_len) - want_len, want_len)
-        where = np.minimum(res.out_start[run_of_value] + offset_in_run, max(len(res.out_values) - 1, 0))
-        ok[run_of_value[res.out_values[where] != want]] = False
+    ok = outputs_match(res, want_len, want)
     runs_per_pair = np.fromiter((len(cases[r]) for _, r in pairs), np.int64, len(pairs))
     pair_of_run = np.repeat(np.arange(len(pairs)), runs_per_pair)
     failed = np.zeros(len(pairs), bool)
