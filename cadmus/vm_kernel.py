@@ -614,12 +614,6 @@ def parse_program(buf, start, end, code, file, k0, lh, ls, lpc, mslots, mkeys, k
 
 # ----------------------------------------------------------------------------- batch kernels
 
-@njit(cache=True, nogil=True, inline="always")
-def _span_ok(off, p, size):
-    """Whether ``off[p]..off[p+1]`` is a range inside an array of ``size`` elements."""
-    return 0 <= off[p] <= off[p + 1] <= size
-
-
 @njit(cache=True, nogil=True, error_model="numpy")
 def run_programs(lo, hi, from_text, buf, text_off, code_in, code_off, consts_in, const_off, prog_of,
                  inputs, in_off, fuel, kinds, mslots, mkeys, region_start, region_end, status,
@@ -635,10 +629,10 @@ def run_programs(lo, hi, from_text, buf, text_off, code_in, code_off, consts_in,
     full tape) gets NEEDS_RERUN. Scratch is allocated once per call, not per program, and
     the helpers are inlined so no array is reference-counted per program.
 
-    ``vm.run_batch`` checks every index argument before this runs; the checks here repeat the
-    cheap ones (per program and per run, never per instruction) so that no mistake there can
-    become an out-of-bounds access: a program with bad offsets is BAD_PROGRAM, a run with bad
-    input offsets BAD_ARGUMENT.
+    ``vm.run_batch`` checks every index argument before this runs; the first loops repeat
+    those checks (once per run, never per instruction; branch-free, so they cost nothing
+    measurable) so that no mistake there can become an out-of-bounds access: a chunk holding
+    a bad index is all BAD_ARGUMENT, and nothing runs.
     """
     n_programs = len(text_off) - 1 if from_text else len(code_off) - 1
     region_start = max(region_start, 0)
@@ -648,21 +642,40 @@ def run_programs(lo, hi, from_text, buf, text_off, code_in, code_off, consts_in,
     cap_ins = 0
     cap_lit = 0
     cap_lab = 0
-    last = -1
-    for i in range(lo, hi):
-        p = prog_of[i]
-        if p == last or p < 0 or p >= n_programs:
-            continue
-        last = p
-        if from_text:
-            if _span_ok(text_off, p, len(buf)):
-                ni, nl, nb = text_capacity(buf, text_off[p], text_off[p + 1])
-                cap_ins = max(cap_ins, ni)
-                cap_lit = max(cap_lit, nl)
-                cap_lab = max(cap_lab, nb)
-        elif _span_ok(code_off, p, len(code_in)) and _span_ok(const_off, p, len(consts_in)):
-            max_words = max(max_words, code_off[p + 1] - code_off[p])
-            max_nk = max(max_nk, const_off[p + 1] - const_off[p])
+    # Every index below is checked once, here, in branch-free loops that stay cheap.
+    bad = region_start > region_end or lo < 0 or hi > len(prog_of) or hi >= len(in_off)
+    if not bad:
+        for i in range(lo, hi):
+            p = prog_of[i]
+            bad |= (p < 0) | (p >= n_programs) | (in_off[i] < 0) | (in_off[i + 1] < in_off[i]) \
+                | (in_off[i + 1] > len(inputs))
+    if not bad:
+        for i in range(lo, hi):
+            p = prog_of[i]
+            if from_text:
+                s0 = text_off[p]
+                s1 = text_off[p + 1]
+                bad |= (s0 < 0) | (s1 < s0) | (s1 > len(buf))
+                if not bad:
+                    ni, nl, nb = text_capacity(buf, s0, s1)
+                    cap_ins = max(cap_ins, ni)
+                    cap_lit = max(cap_lit, nl)
+                    cap_lab = max(cap_lab, nb)
+            else:
+                c0 = code_off[p]
+                c1 = code_off[p + 1]
+                k0 = const_off[p]
+                k1 = const_off[p + 1]
+                bad |= (c0 < 0) | (c1 < c0) | (c1 > len(code_in)) | (k0 < 0) | (k1 < k0) | (k1 > len(consts_in))
+                max_words = max(max_words, c1 - c0)
+                max_nk = max(max_nk, k1 - k0)
+    if bad:  # unreachable through vm.py, which checks all of this with messages
+        for i in range(max(lo, 0), min(hi, len(status))):
+            status[i] = ST_BAD_ARGUMENT
+            steps[i] = 0
+            out_start[i] = 0
+            out_count[i] = 0
+        return
     # Each program is parsed or copied into this one scratch code array, so that no array
     # variable is rebound per program (rebinding costs atomic reference-count updates).
     code = np.zeros(max(4 * cap_ins, max_words) + 4, np.int64)
@@ -688,22 +701,13 @@ def run_programs(lo, hi, from_text, buf, text_off, code_in, code_off, consts_in,
         if p != loaded:
             loaded = p
             load_status = ST_OK
-            n = 0
-            nk = 0
-            if p < 0 or p >= n_programs:
-                load_status = ST_BAD_PROGRAM
-            elif from_text:
-                if not _span_ok(text_off, p, len(buf)):
+            if from_text:
+                n, nk = parse_program(buf, text_off[p], text_off[p + 1], code, file, N_REGS, lh, ls,
+                                      lpc, mslots, mkeys, kinds)
+                if n == -1:
+                    load_status = ST_PARSE_ERROR
+                elif n < 0:
                     load_status = ST_BAD_PROGRAM
-                else:
-                    n, nk = parse_program(buf, text_off[p], text_off[p + 1], code, file, N_REGS, lh, ls,
-                                          lpc, mslots, mkeys, kinds)
-                    if n == -1:
-                        load_status = ST_PARSE_ERROR
-                    elif n < 0:
-                        load_status = ST_BAD_PROGRAM
-            elif not (_span_ok(code_off, p, len(code_in)) and _span_ok(const_off, p, len(consts_in))):
-                load_status = ST_BAD_PROGRAM
             else:
                 c0 = code_off[p]
                 k0 = const_off[p]
@@ -722,9 +726,6 @@ def run_programs(lo, hi, from_text, buf, text_off, code_in, code_off, consts_in,
             continue
         i0 = in_off[i]
         ni = in_off[i + 1] - i0
-        if i0 < 0 or ni < 0 or i0 + ni > len(inputs):
-            status[i] = ST_BAD_ARGUMENT
-            continue
         for r in range(N_REGS):  # literals in file[N_REGS:] are never written: no reload
             file[r] = 0
         ocap = min(MAX_OUTPUTS, region_end - cursor)
