@@ -1,18 +1,25 @@
-"""``cadmus quickstart``: the whole research loop on embedded defaults, inside a time budget.
+"""``cadmus quickstart``: the whole research loop on embedded defaults, on a schedule in steps.
 
-    cadmus quickstart                      # 15 minutes on a 2-core CPU, writes runs/quickstart/
-    cadmus quickstart --minutes 1 --data-limit 2000 --out /tmp/qs   # a smoke run (CI)
+    cadmus quickstart                      # about 15 minutes on a 2-core CPU, writes runs/quickstart/
+    cadmus quickstart --seed 3             # the same data, another initialisation and data order
+    cadmus quickstart --first-max-steps 30 --train-max-steps 20 --data-limit 800 --eval-limit 20 \\
+        --out /tmp/qs                      # a smoke run (CI)
 
 Stages, each with a progress bar and a time estimate:
 
 1. data   ``cadmus data build recipes/data/quickstart.yaml`` (arith and copy rows, VM-verified,
           audited)
-2. train  a two-phase curriculum in what the budget leaves after the evaluation reserve
-          (``cadmus/train/budget.py`` fits the step count to the minutes): ``cadmus train
-          recipes/quickstart_copy.yaml`` (copy rows: the register look-up) for at most
-          ``first_share`` of the time, then ``recipes/quickstart_after_copy.yaml`` (arith and copy
-          rows) started from its model with ``--init_from``. ``--first-recipe ''
-          --train-recipe recipes/quickstart.yaml`` trains a single arith phase instead
+2. train  a two-phase curriculum whose length is in steps, from the recipes, so that the same
+          ``--seed`` gives the same model on any machine (up to float non-determinism: thread
+          counts and CPU kernels change the rounding of sums, and a training run amplifies
+          such differences over thousands of steps): ``cadmus train
+          recipes/quickstart_copy.yaml`` (copy rows: the register look-up) until its
+          ``stop_at_accuracy`` or its ``max_steps``, then ``recipes/quickstart_after_copy.yaml``
+          (arith and copy rows, its fixed ``max_steps``) started from its model with
+          ``--init_from``. ``--minutes`` is only a safety cap (``max_minutes_mode: cap``, see
+          ``cadmus/train/budget.py``): if it cuts a phase short, the report says so in its first
+          lines. ``--first-recipe '' --train-recipe recipes/quickstart.yaml`` trains a single
+          arith phase instead
 3. eval   ``cadmus eval`` greedy, suites completion / synthesis / execution, splits test and
           ood_numbers (``eval_limit`` prompts each)
 4. report ``OUT/summary.json`` (each suite's eval summary, in ``cadmus eval``'s format, plus the
@@ -22,7 +29,7 @@ Stages, each with a progress bar and a time estimate:
 The folder also keeps what each stage wrote: ``OUT/data`` (the DatasetDict), ``OUT/model``
 (the trained model, loadable with ``from_pretrained``), ``OUT/model_first`` (a curriculum's
 first-phase model) and ``OUT/eval/<suite>``.
-The recipes hold every tuned choice (and the measurements behind it, in their comments).
+The recipes hold every tuned choice; the measurements behind them are in docs/experiments/.
 """
 from __future__ import annotations
 
@@ -45,21 +52,25 @@ TARGET = {"suite": "completion", "split": "test", "family": "arith", "level": 1,
 
 @dataclass
 class QuickstartArgs:
-    minutes: float = field(default=15.0, metadata={"help": "wall-clock budget of the whole run"})
+    seed: int = field(default=0, metadata={
+        "help": "training seed of every phase: initialisation and data order (the data recipe has its own)"})
+    minutes: float = field(default=30.0, metadata={
+        "help": "safety cap on the whole run's wall-clock time: training stops early only if it would pass it, "
+                "and the report says so (the schedule itself is in steps, in the recipes)"})
     out: str = field(default="runs/quickstart", metadata={"help": "report directory"})
     data_recipe: str = field(default=str(REPO_ROOT / "recipes/data/quickstart.yaml"),
                              metadata={"help": "data recipe"})
     first_recipe: str = field(default=str(REPO_ROOT / "recipes/quickstart_copy.yaml"), metadata={
         "help": "the curriculum's first phase: its model starts train_recipe ('' = none: train_recipe alone)"})
-    first_share: float = field(default=0.6, metadata={
-        "help": "most of the training time the first phase may use (it stops sooner at its max_steps)"})
+    first_max_steps: Optional[int] = field(default=None, metadata={
+        "help": "replace the first phase's max_steps (its upper bound: it ends sooner at its stop_at_accuracy)"})
     train_recipe: str = field(default=str(REPO_ROOT / "recipes/quickstart_after_copy.yaml"),
                               metadata={"help": "training recipe (the last phase)"})
+    train_max_steps: Optional[int] = field(default=None, metadata={"help": "replace the last phase's max_steps"})
     data_limit: Optional[int] = field(default=None, metadata={"help": "cap every split (smoke runs)"})
-    eval_limit: int = field(default=300, metadata={
-        "help": "prompts per suite and split (at most 20 per budget minute, so short runs stay short)"})
+    eval_limit: int = field(default=300, metadata={"help": "prompts per suite and split"})
     eval_share: float = field(default=0.03, metadata={
-        "help": "share of the budget kept for evaluation and the report (at least 20 s)"})
+        "help": "share of the time cap kept for evaluation and the report (at least 20 s)"})
     overwrite: bool = field(default=False, metadata={"help": "replace an existing report directory"})
 
 
@@ -93,31 +104,74 @@ def build_data(args: QuickstartArgs, data_dir: Path) -> None:
         raise QuickstartError(f"data build failed (exit code {code})")
 
 
-def train_phase(recipe: str, data_dir: Path, model_dir: Path, minutes: float, init_from=None) -> dict:
+def train_phase(recipe: str, data_dir: Path, model_dir: Path, seed: int, minutes: float, max_steps=None,
+                init_from=None) -> dict:
+    """One ``cadmus train`` run on the recipe's step schedule, ``minutes`` a safety cap only.
+    Returns its final metrics and how it ended (:func:`phase_outcome`)."""
     from .train import config
     from .train.trainer import train
 
-    overrides = ["--dataset_path", str(data_dir), "--output_dir", str(model_dir), "--max_minutes", f"{minutes:.4f}"]
+    overrides = ["--dataset_path", str(data_dir), "--output_dir", str(model_dir), "--seed", str(seed),
+                 "--max_minutes", f"{minutes:.4f}", "--max_minutes_mode", "cap"]
+    if max_steps is not None:
+        overrides += ["--max_steps", str(max_steps)]
     if init_from is not None:
         overrides += ["--init_from", str(init_from)]
     margs, dargs, targs = config.parse(recipe, overrides)
-    return train(margs, dargs, targs, recipe_path=recipe)
+    planned, stop_at = targs.max_steps, targs.stop_at_accuracy  # train() lowers max_steps when it stops early
+    start = time.perf_counter()
+    metrics = train(margs, dargs, targs, recipe_path=recipe)
+    records = [json.loads(line) for line in (model_dir / "metrics.jsonl").read_text().splitlines() if line.strip()]
+    return {**metrics, **phase_outcome(records, metrics["step"], planned, stop_at),
+            "seconds": round(time.perf_counter() - start, 1)}
+
+
+def phase_outcome(records: list, step: int, planned: int, stop_at) -> dict:
+    """How a phase ended, from its metrics records: ``stop_at_accuracy`` (the skill formed),
+    ``max_steps`` (the planned schedule ran out), or ``time cap`` (cut short: nothing else stops
+    a run early). ``reached_at`` is the first evaluation at or above ``stop_at``."""
+    reached_at = next((r["step"] for r in records if stop_at is not None
+                       and r.get("valid_accuracy") is not None and r["valid_accuracy"] >= stop_at), None)
+    if reached_at is not None and reached_at == step:
+        ended_by = "stop_at_accuracy"
+    elif step >= planned:
+        ended_by = "max_steps"
+    else:
+        ended_by = "time cap"
+    return {"planned_steps": planned, "stop_at_accuracy": stop_at, "reached_at": reached_at, "ended_by": ended_by}
 
 
 def train_model(args: QuickstartArgs, data_dir: Path, out: Path, minutes: float) -> dict:
-    """The curriculum: the first phase (if any) for at most ``first_share`` of ``minutes``, then
-    the train recipe from its model for the rest. Returns the last phase's final metrics, with
+    """The curriculum: the first phase (if any) on its step schedule, then the train recipe from
+    its model, all within the ``minutes`` safety cap. Returns the last phase's final metrics, with
     each phase's under ``phases``."""
-    start, phases, init_from = time.perf_counter(), [], None
+    deadline, phases, init_from = time.perf_counter() + minutes * 60.0, [], None
+    plan = [(args.train_recipe, out / "model", args.train_max_steps)]
     if args.first_recipe:
-        first_dir = out / "model_first"
-        metrics = train_phase(args.first_recipe, data_dir, first_dir, minutes * args.first_share)
-        phases.append({"recipe": args.first_recipe, "model": str(first_dir), **metrics})
-        init_from = first_dir
-    left = minutes - (time.perf_counter() - start) / 60.0
-    metrics = train_phase(args.train_recipe, data_dir, out / "model", max(left, 0.05), init_from)
-    phases.append({"recipe": args.train_recipe, "model": str(out / "model"), **metrics})
+        plan.insert(0, (args.first_recipe, out / "model_first", args.first_max_steps))
+    for recipe, model_dir, max_steps in plan:
+        left = max((deadline - time.perf_counter()) / 60.0, 0.05)  # a phase always runs a few steps and saves
+        metrics = train_phase(recipe, data_dir, model_dir, args.seed, left, max_steps, init_from)
+        phases.append({"recipe": recipe, "model": str(model_dir), **metrics})
+        init_from = model_dir
     return {**metrics, "phases": phases}
+
+
+def cap_notes(phases: list) -> list:
+    """One line per phase that the time cap cut short (empty when none was)."""
+    return [f"{Path(p['recipe']).stem}: cut by the time cap at step {p['step']} of {p['planned_steps']}"
+            for p in phases if p["ended_by"] == "time cap"]
+
+
+def phases_table(phases: list) -> str:
+    """Markdown: per training phase, the steps run of those planned, how it ended, its time."""
+    lines = ["| phase | steps | of | ended by | stop_at_accuracy reached at | minutes |\n",
+             "|---|---:|---:|---|---:|---:|\n"]
+    for p in phases:
+        reached = "-" if p["stop_at_accuracy"] is None else (p["reached_at"] or f"not (>= {p['stop_at_accuracy']})")
+        lines.append(f"| {Path(p['recipe']).stem} | {p['step']} | {p['planned_steps']} | {p['ended_by']} | "
+                     f"{reached} | {p['seconds'] / 60:.1f} |\n")
+    return "".join(lines)
 
 
 def training_curves(out: Path, phases: list) -> None:
@@ -227,6 +281,7 @@ def write_report(out: Path, args: QuickstartArgs, summaries: dict, runtimes: dic
                     "content_sha256": json.loads((out / "data" / "build_info.json").read_text())["hashes"]["all"]},
         "model": {**model["model"], "steps": trained.get("step"), "train_metrics": trained},
         "curriculum": trained["phases"],
+        "schedule": schedule_summary(args, trained["phases"]),
         "suites": summaries,
     }
     table = results_table(summaries)
@@ -234,14 +289,33 @@ def write_report(out: Path, args: QuickstartArgs, summaries: dict, runtimes: dic
     verdict = (f"target: {t['suite']} accuracy on {t['split']} {t['family']} level {t['level']} = "
                + (f"{t['measured']:.3f}" if t["measured"] is not None else "n/a")
                + f" (goal >= {t['accuracy']}: {'met' if t['met'] else 'NOT met'})")
-    (out / "results.md").write_text(f"# Cadmus quickstart\n\n{table}\n{verdict}\n\nruntime (s): "
-                                    + ", ".join(f"{k} {v:.0f}" for k, v in summary["runtime_s"].items()) + "\n")
+    warning = cap_warning(args, summary["schedule"]["cap_notes"])
+    (out / "results.md").write_text(
+        "# Cadmus quickstart\n\n" + (f"{warning}\n\n" if warning else "") + f"{table}\n{verdict}\n\n"
+        + f"## Training (seed {args.seed}, schedule in steps)\n\n{phases_table(trained['phases'])}\nruntime (s): "
+        + ", ".join(f"{k} {v:.0f}" for k, v in summary["runtime_s"].items()) + "\n")
     plot_by_difficulty(summaries, out / "accuracy_by_difficulty.png")
     training_curves(out, trained["phases"])
     shutil.copyfile(out / "data" / "README.md", out / "dataset_card.md")
     (out / "quickstart.json").write_text(json.dumps({"stages_done": list(runtimes)}, indent=1) + "\n")
-    print("\n" + table + "\n" + verdict)
+    print("\n" + table + "\n" + verdict + "\n\n" + phases_table(trained["phases"]) + (f"\n{warning}" if warning else ""))
     return summary
+
+
+def schedule_summary(args: QuickstartArgs, phases: list) -> dict:
+    """The schedule as it ran: seed, per phase steps run / planned and how it ended, the cap."""
+    notes = cap_notes(phases)
+    return {"seed": args.seed, "time_cap_minutes": args.minutes, "cut_by_time_cap": bool(notes), "cap_notes": notes,
+            "phases": [{k: p[k] for k in ("recipe", "step", "planned_steps", "ended_by", "stop_at_accuracy",
+                                          "reached_at", "seconds")} for p in phases]}
+
+
+def cap_warning(args: QuickstartArgs, notes: list) -> str:
+    if not notes:
+        return ""
+    return (f"**WARNING: the time cap (--minutes {args.minutes:g}) cut training short, so this is not the model "
+            "the step schedule defines (a slower or busier machine; raise --minutes):** "
+            + "; ".join(notes) + ".")
 
 
 def run(args: QuickstartArgs) -> dict:
@@ -265,8 +339,8 @@ def run(args: QuickstartArgs) -> dict:
         raise QuickstartError(f"the data stage used the budget ({runtimes['data']:.0f} s of {budget_s:.0f} s): "
                               "raise --minutes or lower --data-limit")
     recipes = [Path(r).name for r in (args.first_recipe, args.train_recipe) if r]
-    _stage(2, "train", f"{' then '.join(recipes)}, about {train_minutes:.1f} min "
-           f"(then about {reserve:.0f} s for evaluation and the report)")
+    _stage(2, "train", f"{' then '.join(recipes)}, seed {args.seed}, on the recipes' step schedule "
+           f"(time cap {train_minutes:.1f} min, then about {reserve:.0f} s for evaluation and the report)")
     t = time.perf_counter()
     trained = train_model(args, data_dir, out, train_minutes)
     runtimes["train"] = time.perf_counter() - t
@@ -274,7 +348,6 @@ def run(args: QuickstartArgs) -> dict:
     from .data.io import load_dataset_dir
 
     present = [s for s in SPLITS if len(load_dataset_dir(data_dir).get(s, [])) > 0]
-    args.eval_limit = max(1, min(args.eval_limit, int(20 * args.minutes)))
     _stage(3, "eval", f"greedy, suites {', '.join(SUITES)} on {', '.join(present)}, "
            f"up to {args.eval_limit} prompts each (about {reserve:.0f} s)")
     t = time.perf_counter()
@@ -289,7 +362,7 @@ def run(args: QuickstartArgs) -> dict:
     summary["runtime_s"] = {k: round(v, 1) for k, v in runtimes.items()}
     (out / "summary.json").write_text(json.dumps(summary, indent=1) + "\n")  # once, with every runtime
     over = runtimes["total"] - budget_s
-    print(f"\ncadmus quickstart: done in {runtimes['total'] / 60:.1f} min (budget {args.minutes:g} min"
+    print(f"\ncadmus quickstart: done in {runtimes['total'] / 60:.1f} min (time cap {args.minutes:g} min"
           + (f", over by {over:.0f} s" if over > 0 else "") + f"); report in {out}")
     return summary
 
@@ -307,7 +380,7 @@ def cmd_quickstart(ns) -> int:
 def register(sub) -> None:
     from dataclasses import MISSING, fields
 
-    p = sub.add_parser("quickstart", help="build data, train tiny, evaluate and report, in a time budget (CPU)",
+    p = sub.add_parser("quickstart", help="build data, train tiny on a step schedule, evaluate and report (CPU)",
                        description=__doc__.split("\n\n")[0])
     for f in fields(QuickstartArgs):
         flag = "--" + f.name.replace("_", "-")

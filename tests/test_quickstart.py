@@ -4,7 +4,8 @@ import json
 import pytest
 
 from cadmus.cli import main
-from cadmus.quickstart import QuickstartArgs, QuickstartError, results_table, run, target_result, train_model
+from cadmus.quickstart import (QuickstartArgs, QuickstartError, cap_notes, phase_outcome, phases_table, results_table,
+                                run, target_result, train_model)
 from cadmus.tokenization import REPO_ROOT
 
 REPORT_FILES = ("summary.json", "results.md", "accuracy_by_difficulty.png", "training_curves.png", "dataset_card.md",
@@ -14,8 +15,9 @@ REPORT_FILES = ("summary.json", "results.md", "accuracy_by_difficulty.png", "tra
 @pytest.fixture(scope="module")
 def report(tmp_path_factory):
     out = tmp_path_factory.mktemp("quickstart") / "run"
-    # the defaults: the curriculum's two phases (copy rows, then arith and copy rows)
-    code = main(["quickstart", "--minutes", "1", "--data-limit", "800", "--out", str(out)])
+    # the defaults (the curriculum's two phases: copy rows, then arith and copy rows) on a tiny step budget
+    code = main(["quickstart", "--first-max-steps", "30", "--train-max-steps", "20", "--seed", "3",
+                 "--data-limit", "800", "--eval-limit", "20", "--out", str(out)])
     assert code == 0
     return out
 
@@ -28,9 +30,16 @@ def test_every_stage_ran_and_every_report_file_exists(report):
     assert summary["model"]["steps"] >= 1
     first, last = summary["curriculum"]  # the copy phase, then arith started from its model
     assert first["recipe"].endswith("quickstart_copy.yaml") and last["recipe"].endswith("quickstart_after_copy.yaml")
-    assert first["step"] >= 1 and last["step"] == summary["model"]["steps"]
-    recipe = json.loads((report / "model" / "cadmus.json").read_text())["recipe"]
+    assert last["step"] == summary["model"]["steps"] == 20 and last["ended_by"] == "max_steps"
+    assert first["planned_steps"] == 30 and first["ended_by"] in ("max_steps", "stop_at_accuracy")
+    schedule = summary["schedule"]
+    assert schedule["seed"] == 3 and not schedule["cut_by_time_cap"] and schedule["cap_notes"] == []
+    for phase in ("model_first", "model"):  # both phases ran with the quickstart's seed, on their step schedule
+        recipe = json.loads((report / phase / "cadmus.json").read_text())["recipe"]
+        assert recipe["seed"] == 3 and recipe["max_minutes_mode"] == "cap"
     assert recipe["init_from"] == first["model"] and recipe["families"] == ["arith", "copy"]
+    results = (report / "results.md").read_text()
+    assert "| quickstart_after_copy | 20 | 20 | max_steps |" in results and "WARNING" not in results
     for suite in ("completion", "synthesis", "execution"):
         splits = summary["suites"][suite]["splits"]
         assert set(splits) == {"test", "ood_numbers"}
@@ -42,12 +51,31 @@ def test_every_stage_ran_and_every_report_file_exists(report):
 
 
 def test_an_empty_first_recipe_trains_the_train_recipe_alone(report, tmp_path):
-    args = QuickstartArgs(first_recipe="", train_recipe=str(REPO_ROOT / "recipes/quickstart.yaml"))
-    metrics = train_model(args, report / "data", tmp_path, minutes=0.05)
-    assert [phase["recipe"] for phase in metrics["phases"]] == [args.train_recipe] and metrics["step"] >= 1
+    args = QuickstartArgs(first_recipe="", train_recipe=str(REPO_ROOT / "recipes/quickstart.yaml"), train_max_steps=5)
+    metrics = train_model(args, report / "data", tmp_path, minutes=5)
+    assert [phase["recipe"] for phase in metrics["phases"]] == [args.train_recipe] and metrics["step"] == 5
     assert (tmp_path / "model" / "model.safetensors").is_file() and not (tmp_path / "model_first").exists()
     recipe = json.loads((tmp_path / "model" / "cadmus.json").read_text())["recipe"]
     assert recipe["init_from"] is None and recipe["families"] == ["arith"]
+
+
+def test_the_time_cap_cuts_a_phase_and_says_so(report, tmp_path):
+    args = QuickstartArgs(first_max_steps=1_000_000, train_max_steps=5, seed=1)
+    first, last = train_model(args, report / "data", tmp_path, minutes=0.2)["phases"]
+    assert first["ended_by"] == "time cap" and 1 <= first["step"] < 1_000_000
+    assert last["ended_by"] == "max_steps" and last["step"] == 5  # the next phase still runs (a few steps at least)
+    assert cap_notes([first, last]) == [f"quickstart_copy: cut by the time cap at step {first['step']} of 1000000"]
+    assert f"| quickstart_copy | {first['step']} | 1000000 | time cap |" in phases_table([first, last])
+
+
+def test_phase_outcome_tells_how_a_phase_ended():
+    records = [{"step": 100, "valid_accuracy": 0.4}, {"step": 150}, {"step": 200, "valid_accuracy": 0.98}]
+    assert phase_outcome(records, 200, 5000, 0.97)["ended_by"] == "stop_at_accuracy"
+    assert phase_outcome(records, 200, 5000, 0.97)["reached_at"] == 200
+    assert phase_outcome(records, 200, 200, None) == {"planned_steps": 200, "stop_at_accuracy": None,
+                                                      "reached_at": None, "ended_by": "max_steps"}
+    records[-1]["valid_accuracy"] = 0.5
+    assert phase_outcome(records, 200, 5000, 0.97)["ended_by"] == "time cap"  # nothing else ends a run early
 
 
 def test_results_table_and_target_come_from_the_summaries():

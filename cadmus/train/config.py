@@ -85,6 +85,11 @@ class TrainingArguments:
         metadata={"help": "wall-clock budget of the training loop; max_steps shrinks to the steps that fit, "
                           "measured while training (see cadmus/train/budget.py)"},
     )
+    max_minutes_mode: Literal["fit", "cap"] = field(
+        default="fit",
+        metadata={"help": "fit: max_steps shrinks to the steps that fit max_minutes (the schedule depends on the "
+                          "machine); cap: the recipe's schedule runs as written, max_minutes only stops it early"},
+    )
     per_device_batch_size: int = field(default=32, metadata={"help": "sequences per device per micro-step"})
     gradient_accumulation_steps: int = field(default=1, metadata={"help": "micro-steps per optimizer step"})
     learning_rate: float = field(default=1e-3, metadata={"help": "peak learning rate"})

@@ -190,7 +190,8 @@ def train(margs, dargs, targs, recipe_path=None) -> dict:
     from torch.utils.data import DataLoader
 
     # the budget counts from here: data preparation and model set-up use it too
-    budget = TimeBudget(targs.max_minutes, targs.max_steps, targs.eval_steps) if targs.max_minutes else None
+    budget = (TimeBudget(targs.max_minutes, targs.max_steps, targs.eval_steps, mode=targs.max_minutes_mode)
+              if targs.max_minutes else None)
     accelerator = make_accelerator(targs)
     out = Path(targs.output_dir)
     main = accelerator.is_main_process
