@@ -213,7 +213,7 @@ def test_cli_build_show_audit(tmp_path, capsys, request):
     assert len(load_dataset_dir(out)["valid"]) == 8
     assert main(["data", "show", str(out), "-n", "1"]) == 0
     shown = capsys.readouterr().out
-    assert "train: 8 records" in shown and "completion" in shown
+    assert "train: 8 records" in shown and "completion" in shown and "  novelty:  " in shown
     assert main(["data", "audit", str(out), "--hash"]) == 0
     assert "matches build_info.json" in capsys.readouterr().out
     with pytest.raises(SystemExit, match="not empty"):
