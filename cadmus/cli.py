@@ -21,6 +21,7 @@ COMMAND_MODULES = [
     "cadmus.eval.cli",
     "cadmus.instruments.cli",
     "cadmus.hub",
+    "cadmus.results",
     "cadmus.commands.complete",
 ]
 

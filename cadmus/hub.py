@@ -86,7 +86,8 @@ def model_card(folder, repo_id=None, dataset_repo=None) -> str:
     """README.md for a model folder: YAML front matter for the Hub, then recipe, data, metrics, eval."""
     import yaml
 
-    from .eval.report import markdown_table
+    from .eval.report import HEADLINE_NOTE
+    from .results import collect_evals, suite_sections
 
     folder = Path(folder)
     info_path = folder / "cadmus.json"
@@ -128,10 +129,11 @@ def model_card(folder, repo_id=None, dataset_repo=None) -> str:
                   f"* precision: {info.get('mixed_precision')}, git revision `{info.get('git_revision')}`", "",
                   _metrics_table(info.get("metrics", {})), ""]
     if summaries:
-        lines += ["## Evaluation", "", "pass@k with VM-verified samples (`cadmus eval`):", ""]
-        for path, summary in summaries:
-            table = markdown_table(summary).replace("# Cadmus eval", "### Cadmus eval", 1)
-            lines += [table.rstrip(), "", f"Command: `{summary['config'].get('command')}`", ""]
+        # the same tables as the results page (cadmus report): splits, then family x level per split
+        evals = collect_evals([(path.parent, summary) for path, summary in summaries])
+        lines += ["## Evaluation", "", f"pass@k with VM-verified samples (`cadmus eval`). {HEADLINE_NOTE}", "",
+                  suite_sections([evals], "###").rstrip(), "", "Commands:", "", "```"]
+        lines += [command for ev in evals.values() for command in ev.commands()] + ["```", ""]
     return "\n".join(lines).rstrip() + "\n"
 
 

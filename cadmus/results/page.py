@@ -1,0 +1,142 @@
+"""The results page: ``OUT/results.md`` and its PNGs in ``OUT/results/``, from groups of runs."""
+from __future__ import annotations
+
+import re
+import time
+from pathlib import Path
+
+from .plots import by_level, learning_curves
+from .tables import cell, metric, suite_sections
+
+ASSETS = "results"  # PNG folder next to results.md (ours: its PNGs are rewritten each time)
+
+
+def slug(text: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-") or "run"
+
+
+def machine_text(machine) -> str:
+    if not machine:
+        return "not recorded"
+    parts = [machine.get("processor"), machine.get("platform"),
+             f"{machine['cpus']} CPUs" if machine.get("cpus") else None,
+             f"{machine['torch_threads']} torch threads" if machine.get("torch_threads") else None,
+             f"torch {machine['torch']}" if machine.get("torch") else None,
+             f"GPU {machine['cuda']}" if machine.get("cuda") else "no GPU"]
+    return ", ".join(p for p in parts if p)
+
+
+def on_gpu(run) -> bool:
+    """Trained on a GPU: the recorded machine names one, or the precision was bf16/fp16 (the trainer's
+    ``auto`` picks those only on a GPU)."""
+    if run.machine and run.machine.get("cuda"):
+        return True
+    return any(p.info.get("mixed_precision") in ("bf16", "fp16") for p in run.phases)
+
+
+def _minutes(seconds) -> str:
+    return "-" if seconds is None else f"{seconds / 60:.1f} min"
+
+
+def runs_table(runs: list) -> str:
+    """One row per run: seed, steps, times, final training metrics, each suite's first split, target."""
+    columns = []  # (label, split, metric name)
+    for run in runs:
+        for label, ev in run.evals.items():
+            split = next(iter(ev.splits), None)
+            if split and (label, split) not in [c[:2] for c in columns]:
+                columns.append((label, split, ev.headline_metric()))
+    has_target = any(r.target for r in runs)
+    head = ["run", "seed", "steps", "train loop", "wall clock", "eval loss", "valid accuracy"]
+    head += [f"{label}: {split} {name}" for label, split, name in columns]
+    head += ["target"] if has_target else []
+    lines = ["| " + " | ".join(head) + " |\n", "|---|---:|" + "---:|" * (len(head) - 2) + "\n"]
+    for run in runs:
+        final = run.phases[-1].info.get("metrics", {}) if run.phases else {}
+        cells = [f"`{run.name}`", str(run.seed), str(run.steps()), _minutes(run.train_time_s()),
+                 _minutes(run.runtime_s), cell([final.get("eval_loss")]), cell([final.get("valid_accuracy")])]
+        for label, split, name in columns:
+            ev = run.evals.get(label)
+            cells.append(cell([metric(ev.splits.get(split), name) if ev else None]))
+        if has_target:
+            t = run.target or {}
+            cells.append(f"{cell([t.get('measured')])} ({'met' if t.get('met') else 'NOT met'})" if t else "-")
+        lines.append("| " + " | ".join(cells) + " |\n")
+    return "".join(lines)
+
+
+def target_line(runs: list) -> str:
+    targets = [r.target for r in runs if r.target]
+    if not targets:
+        return ""
+    t = targets[0]
+    values = [x.get("measured") for x in targets]
+    met = sum(bool(x.get("met")) for x in targets)
+    return (f"Target: {t['suite']} accuracy on {t['split']} {t['family']} level {t['level']} >= {t['accuracy']}: "
+            f"{cell(values)}{' (mean / worst)' if len(values) > 1 else ''}; met by {met} of {len(targets)} run(s).\n\n")
+
+
+def provenance(runs: list) -> str:
+    """Per run: where, seed, data and model hashes, machine, git revision, the exact commands."""
+    out = []
+    for run in runs:
+        revisions = sorted({p.info.get("git_revision") for p in run.phases} - {None})
+        lines = [f"- `{run.name}` ({run.kind}), seed {run.seed}"]
+        lines += [f"  - {name}: sha256 `{sha}`" for name, sha in run.dataset.items()]
+        lines.append(f"  - model weights: sha256 `{run.model_sha256() or 'not recorded'}`")
+        if run.phases:
+            params = run.phases[-1].info.get("model", {}).get("parameters")
+            procs = run.phases[-1].info.get("num_processes")
+            lines.append(f"  - model: {params:,} parameters; {procs} process(es), precision "
+                         f"{run.phases[-1].info.get('mixed_precision')}" if params else "  - model: not recorded")
+        lines.append(f"  - machine: {machine_text(run.machine)}")
+        if revisions:
+            lines.append(f"  - git revision: {', '.join(f'`{r}`' for r in revisions)}")
+        lines.append("  - commands:\n\n    ```\n" + "".join(f"    {c}\n" for c in run.commands) + "    ```\n")
+        out.append("\n".join(lines))
+    return "\n".join(out) + "\n"
+
+
+def group_section(title: str, runs: list, out: Path) -> str:
+    name = slug(title)
+    seeds = f"{len(runs)} runs (seeds {', '.join(str(r.seed) for r in runs)}); every cell below is mean / worst " \
+            "over them" if len(runs) > 1 else "1 run"
+    parts = [f'<a id="{name}"></a>\n\n## {title}\n\n{seeds}.\n\n', target_line(runs), runs_table(runs), "\n"]
+    assets = out / ASSETS
+    if learning_curves(runs, assets / f"{name}-curves.png", title):
+        parts.append(f"![learning curves of {title}]({ASSETS}/{name}-curves.png)\n\n")
+    per_seed = [r.evals for r in runs]
+    if by_level(per_seed, assets / f"{name}-levels.png", title):
+        parts.append(f"![pass@k by difficulty level of {title}]({ASSETS}/{name}-levels.png)\n\n")
+    parts.append(suite_sections(per_seed, "###"))
+    parts.append(f"### Provenance\n\n{provenance(runs)}\n")
+    return "".join(parts)
+
+
+def gpu_section(groups: list) -> str:
+    gpu = [r for _, runs in groups for r in runs if on_gpu(r)]
+    if not gpu:
+        return ("## GPU\n\n`recipes/small.yaml` and `recipes/base.yaml`: **not measured on GPU** (no run on this "
+                "page was trained on a GPU).\n\n")
+    return "## GPU\n\nRuns trained on a GPU: " + ", ".join(f"`{r.name}` ({machine_text(r.machine)})" for r in gpu) \
+        + ".\n\n"
+
+
+def write_page(groups: list, out: Path, command: str) -> Path:
+    """Write ``out/results.md`` and its PNGs; returns the page's path."""
+    from ..eval.report import HEADLINE_NOTE
+    from ..train.trainer import git_revision
+
+    assets = out / ASSETS
+    assets.mkdir(parents=True, exist_ok=True)
+    for old in list(assets.glob("*-curves.png")) + list(assets.glob("*-levels.png")):
+        old.unlink()  # a group that is gone must not leave its pictures behind
+    head = (f"# Cadmus results\n\nGenerated by `{command}` on {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())} "
+            f"at git revision `{git_revision()}` from the run folders named below; regenerate it with that command "
+            "rather than editing it. " + HEADLINE_NOTE + " Greedy runs report pass@1 = accuracy. A group of runs "
+            "that differ only by their seed shows mean / worst over the seeds in each cell.\n\n")
+    contents = "".join(f"- [{title}](#{slug(title)}): {len(runs)} run(s)\n" for title, runs in groups)
+    body = "".join(group_section(title, runs, out) for title, runs in groups)
+    page = out / "results.md"
+    page.write_text(head + gpu_section(groups) + "## Contents\n\n" + contents + "\n" + body)
+    return page
