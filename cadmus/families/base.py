@@ -402,8 +402,9 @@ def edge_slots(n_hidden: int) -> int:
 def arrange_cases(draws: Draws, sample_cases: Callable, params: Params, count: int, n: int, n_visible: int,
                   edges: list, extra: Optional[list] = None, tries: int = 8) -> list:
     """``count`` records' ``n`` input lists from ``sample_cases(draws, params, k)``: ``n_visible``
-    visible cases, then the hidden ones: a random subset of ``edges`` (and of the record's own
-    ``extra[r]``) that no visible case equals, then random cases.
+    visible cases, then the hidden ones: the edge cases (``edges`` and the record's own
+    ``extra[r]``; a random ``edge_slots`` of them when there are more) that no visible case
+    equals, then random cases.
 
     Cases are distinct within a record where the domain allows: a repeated case is redrawn (all
     repeats of the batch together, ``CANDIDATES`` fresh cases each) up to ``tries`` times, the
@@ -415,16 +416,61 @@ def arrange_cases(draws: Draws, sample_cases: Callable, params: Params, count: i
     if n_visible >= n:
         _redraw_repeats(draws, sample_cases, params, cases, 0, n, tries)
         return cases
+    slots = edge_slots(n - n_visible)
+    picks = _edge_picks(draws, count, slots, edges, extra)
+    # one pass for the common case: distinct visible cases, then the edge cases, then the hidden
+    # random cases that repeat none of them (taken in order)
+    slow = []
+    for r, (cs, mine) in enumerate(zip(cases, picks)):
+        keys = list(map(tuple, cs))
+        visible = set(keys[:n_visible])
+        picked = [e for e in mine if e not in visible][:slots]
+        taken = visible.union(picked)
+        rest = [j for j in range(n_visible, n) if keys[j] not in taken][:n - n_visible - len(picked)]
+        if len(visible) == n_visible and len(rest) + len(picked) == n - n_visible \
+                and len({keys[j] for j in rest}) == len(rest):
+            cs[n_visible:] = list(map(list, picked)) + [cs[j] for j in rest]
+        else:
+            slow.append(r)
+    if slow:
+        _arrange_slowly(draws, sample_cases, params, [cases[r] for r in slow], n_visible, slots,
+                        [picks[r] for r in slow], tries)
+    return cases
+
+
+def _edge_picks(draws: Draws, count: int, slots: int, edges: list, extra: Optional[list]) -> list:
+    """Per record, its edge cases as tuples: all in their order when they fit in ``slots`` (every
+    record the same list), else in a random order (the first ``slots`` that no visible case
+    equals are used)."""
+    base = list(map(tuple, edges))
+    if extra is None:
+        if len(base) <= slots:
+            return [base] * count
+        order = np.argsort(draws.uniform((count, len(base))), axis=1).tolist()
+        return [[base[j] for j in perm] for perm in order]
+    own = [list(dict.fromkeys([*base, *map(tuple, more)])) for more in extra]
+    keys = draws.uniform((count, len(base) + max(map(len, extra), default=0))).tolist()
+    return [mine if len(mine) <= slots else sorted(mine, key=dict(zip(mine, key)).__getitem__)
+            for mine, key in zip(own, keys)]
+
+
+def _arrange_slowly(draws: Draws, sample_cases: Callable, params: Params, cases: list, n_visible: int,
+                    slots: int, picks: list, tries: int) -> None:
+    """``arrange_cases`` for records with a repeat (in place): redraw the visible repeats, place
+    the edge cases, redraw the hidden repeats; a tiny domain's hidden cases then copy a hidden
+    case rather than equal a visible one."""
+    n = len(cases[0])
     _redraw_repeats(draws, sample_cases, params, cases, 0, n_visible, tries)
-    if edges or extra:
-        place_edges(draws, cases, n_visible, edge_slots(n - n_visible), edges, extra)
+    for cs, mine in zip(cases, picks):
+        visible = set(map(tuple, cs[:n_visible]))
+        picked = [list(e) for e in mine if e not in visible][:slots]
+        cs[n_visible:n_visible + len(picked)] = picked
     for r in _redraw_repeats(draws, sample_cases, params, cases, n_visible, n, tries):
         cs = cases[r]
         visible = set(map(tuple, cs[:n_visible]))
         spare = next((c for c in cs[n_visible:] if tuple(c) not in visible), None)
         if spare is not None:
             cs[n_visible:] = [spare if tuple(c) in visible else c for c in cs[n_visible:]]
-    return cases
 
 
 def _redraw_repeats(draws: Draws, sample_cases: Callable, params: Params, cases: list, lo: int, hi: int,
@@ -444,32 +490,6 @@ def _redraw_repeats(draws: Draws, sample_cases: Callable, params: Params, cases:
             if new is not None:
                 cases[r][j] = new
     return suspects
-
-
-def place_edges(draws: Draws, cases: list, n_visible: int, slots: int, edges: list, extra: Optional[list]) -> None:
-    """Put the edge cases that no visible case equals right after each record's visible cases (in
-    place): all of them in their order when they fit in ``slots``, else a random ``slots`` of them."""
-    count = len(cases)
-    if extra is None:
-        keys = list(map(tuple, edges))
-        if len(edges) <= slots:  # every edge case that no visible one equals, in a fixed order
-            order = [range(len(edges))] * count
-        else:
-            order = np.argsort(draws.uniform((count, len(edges))), axis=1).tolist()
-        for cs, perm in zip(cases, order):
-            visible = set(map(tuple, cs[:n_visible]))
-            picked = [list(edges[j]) for j in perm if keys[j] not in visible][:slots]
-            cs[n_visible:n_visible + len(picked)] = picked
-        return
-    base = list(map(tuple, edges))
-    random_keys = draws.uniform((count, len(edges) + max(map(len, extra), default=0))).tolist()
-    for cs, more, key in zip(cases, extra, random_keys):
-        mine = list(dict.fromkeys([*base, *map(tuple, more)]))
-        visible = set(map(tuple, cs[:n_visible]))
-        if len(mine) > slots:
-            mine = sorted(mine, key=dict(zip(mine, key)).__getitem__)
-        picked = [list(e) for e in mine if e not in visible][:slots]
-        cs[n_visible:n_visible + len(picked)] = picked
 
 
 def _repeated(cases: list) -> list:

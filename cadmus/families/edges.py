@@ -189,19 +189,31 @@ def alternate(a: int, b: int, n: int) -> list:
 
 
 def greater_cases(params: Params, consts: dict) -> list:
-    """``count_greater``: values equal to K (not greater) and K + 1, one and many of them."""
+    """``count_greater``: values equal to K (not greater) and K + 1, one and many of them.
+    Called per record (K differs): plain loops, no generators."""
     lengths, d = clip(params.lengths, 1, 500), clip(params.numbers, -BIG, BIG)
     if lengths is None or d is None:
         return []
     (la, lb), (a, b), k = lengths, d, consts["K"]
-    found = [[k] * lb, [k + 1] * lb, [k], [k + 1], [k, k + 1] * (lb // 2)]
-    return [[len(v), *v] for v in found if la <= len(v) <= lb and all(a <= x <= b for x in v)]
+    out = []
+    for v in (k, k + 1):
+        if a <= v <= b:
+            out.append([lb, *[v] * lb])
+            if la == 1:
+                out.append([1, v])
+    if a <= k and k + 1 <= b and lb >= 2 and la <= lb // 2 * 2:
+        out.append([lb // 2 * 2, *[k, k + 1] * (lb // 2)])
+    return out
 
 
 def multiple_cases(params: Params, consts: dict) -> list:
-    """``sum_multiples``: n just below, at and above K and at 2K."""
+    """``sum_multiples``: n just below, at and above K and at 2K (called per record)."""
+    d = clip(params.numbers, 1, 10**4)
+    if d is None:
+        return []
+    lo, hi = d
     k = consts["K"]
-    return inside([[k - 1], [k], [k + 1], [2 * k]], clip(params.numbers, 1, 10**4))
+    return [[v] for v in (k - 1, k, k + 1, 2 * k) if lo <= v <= hi]
 
 
 def binomial_cases(params: Params, top: int) -> list:
