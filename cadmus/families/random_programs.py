@@ -264,24 +264,13 @@ def tainted(stmts: list, taint: set) -> set:
     taint = set(taint)
     for s in stmts:
         kind = s[0]
-        if kind == "bin":
-            hit = s[3] in taint or s[4] in taint
-        elif kind == "un":
-            hit = s[3] in taint
-        elif kind == "store":
-            key, hit = ("mem", s[1]), s[2] in taint
-            taint.add(key) if hit else taint.discard(key)
-            continue
-        elif kind == "load":
-            taint.add(s[1]) if ("mem", s[2]) in taint else taint.discard(s[1])
-            continue
-        elif kind == "if":
+        if kind == "if":
             after = tainted(s[4], taint) | tainted(s[5], taint)
             if s[2] in taint or s[3] in taint:
                 after |= written(s[4]) | written(s[5])
             taint |= after
             continue
-        else:  # loop: the counter is set to literals; the body runs one or more times
+        if kind == "loop":  # the counter is set to literals; the body runs one or more times
             counter, body = s[1], s[3]
             while True:
                 taint.discard(counter)
@@ -291,7 +280,18 @@ def tainted(stmts: list, taint: set) -> set:
                 taint = grown
             taint.discard(counter)
             continue
-        taint.add(s[2]) if hit else taint.discard(s[2])
+        if kind == "bin":
+            dst, hit = s[2], s[3] in taint or s[4] in taint
+        elif kind == "un":
+            dst, hit = s[2], s[3] in taint
+        elif kind == "store":
+            dst, hit = ("mem", s[1]), s[2] in taint
+        else:  # load
+            dst, hit = s[1], ("mem", s[2]) in taint
+        if hit:
+            taint.add(dst)
+        else:
+            taint.discard(dst)  # overwritten with a value that is the same on every case
     return taint
 
 
