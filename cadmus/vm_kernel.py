@@ -650,13 +650,15 @@ def run_programs(lo, hi, from_text, buf, text_off, code_in, code_off, consts_in,
             bad |= (p < 0) | (p >= n_programs) | (in_off[i] < 0) | (in_off[i + 1] < in_off[i]) \
                 | (in_off[i + 1] > len(inputs))
     if not bad:
+        last = -1
         for i in range(lo, hi):
             p = prog_of[i]
             if from_text:
                 s0 = text_off[p]
                 s1 = text_off[p + 1]
                 bad |= (s0 < 0) | (s1 < s0) | (s1 > len(buf))
-                if not bad:
+                if not bad and p != last:  # a long text is counted once for its consecutive runs
+                    last = p
                     ni, nl, nb = text_capacity(buf, s0, s1)
                     cap_ins = max(cap_ins, ni)
                     cap_lit = max(cap_lit, nl)
