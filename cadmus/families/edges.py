@@ -222,7 +222,7 @@ def binomial_cases(params: Params, top: int) -> list:
     if d is None:
         return []
     a, b = d
-    cases = [[0, 0], [1, 0], [1, 1], [2, 1], [b, 0], [b, b], [b, 1], [b, b - 1], [b, b // 2], [b, a]]
+    cases = [[0, 0], [1, 0], [1, 1], [b, 0], [b, b], [b, 1], [b, b - 1], [b, b // 2], [b, a]]
     return [[n, k] for n, k in cases if a <= n <= b and a <= k <= n]
 
 
