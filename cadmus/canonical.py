@@ -59,6 +59,11 @@ _CANONICAL_SHAPE = re.compile(f"(?:{_LINE}\n)*{_LINE}")
 # Comment lines, code, comment lines (a view's text): the code is tried on the fast path.
 _FRAME = re.compile(r"((?:#[^\n]*\n)*)([^#]*)((?:\n#[^\n]*)*)")
 _LABEL_TOKEN = re.compile("L[0-9]+:?")
+# A register operand of such a text: a space then a letter (mnemonics start lines; labels and
+# literals start with "L", a digit or "-").
+_REGISTER_OPERAND = re.compile(f" ({_REG})")
+_SPACED_REGISTERS = [" " + r for r in REG_NAMES]
+VECTOR_MIN = 64  # texts from which canonical_programs renames in numpy
 _LABEL_NAMES = [f"L{i}" for i in range(1024)]
 _TOKENS = re.compile(r"[^ \t\r]+")
 
@@ -67,13 +72,19 @@ def canonical_program(text: str) -> str:
     """The canonical text of an assembler-valid program (see the module docstring).
 
     Raises ``cadmus.AsmError`` for a text that does not assemble."""
-    return canonical_programs([text])[0]
+    frame = _FRAME.fullmatch(text)
+    if frame and _is_disassembled(frame.group(2)):
+        head, code, tail = frame.groups()
+        return head + _rename_registers(code) + tail
+    return _general(text)
 
 
 def canonical_programs(texts) -> list:
     """``canonical_program`` of each text: the registers of the disassembler-shaped code (between
     comment lines) of all of them renamed in one numpy pass, any other text by the general path."""
     texts = list(texts)
+    if len(texts) < VECTOR_MIN:  # numpy's fixed costs outweigh its speed on a few texts
+        return list(map(canonical_program, texts))
     out = [None] * len(texts)
     fast, frames = [], []
     for i, text in enumerate(texts):
@@ -109,6 +120,15 @@ def _rename_many(texts: list) -> list:
     rank[by_first] = np.arange(len(distinct)) - np.searchsorted(owner, owner, side="left")
     buf[at] = 97 + rank[np.searchsorted(distinct, key)]
     return buf.tobytes().decode("ascii").split("\0")
+
+
+def _rename_registers(code: str) -> str:
+    """``_rename_many`` of one text, in Python: split at the register operands, rename, join."""
+    parts = _REGISTER_OPERAND.split(code)  # text, register, text, register, ...
+    regs = parts[1::2]
+    rename = dict(zip(dict.fromkeys(regs), _SPACED_REGISTERS))
+    parts[1::2] = map(rename.__getitem__, regs)
+    return "".join(parts)
 
 
 def _is_disassembled(text: str) -> bool:

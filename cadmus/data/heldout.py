@@ -9,12 +9,12 @@ A held-out record may share none of the first four with an earlier split. Two te
 64-bit key (odds about 1e-8 at a million records) cost an unneeded redraw or a wrong "seen";
 the audit recounts from the texts themselves.
 
-A held-out record that does is redrawn from its own generator (seeded by split, index and
-attempt) inside its family, variant and level, so the split keeps the family/variant/level
+A held-out record that does is redrawn from its own generators (seeded by split, index and
+batch) inside its family, variant and level, so the split keeps the family/variant/level
 mix its recipe draws. A redraw must also differ from the keys of the records kept before it
 in its split: redraws do not pile onto the few questions a small domain has left. When a
 (family, variant, level) has failed ``max_attempts`` redraws in a row, or ``TOTAL_FAILURES``
-times ``max_attempts`` in all, its domain is *exhausted*: that record and every later one of
+times ``max_attempts`` in all (``Redrawer.replace`` says what counts as one), its domain is *exhausted*: that record and every later one of
 the group are dropped (counted in ``BuildInfo``, the audit and the card), never filled with
 repeats. Records are handled in index order, so all of this is deterministic.
 """
@@ -26,7 +26,7 @@ from typing import Optional
 import numpy as np
 import xxhash
 
-from ..canonical import canonical_program, canonical_views
+from ..canonical import canonical_programs
 from ..families import get as get_family
 from ..families.base import Draws
 
@@ -34,7 +34,7 @@ KEYS = ("completion", "synthesis", "execution", "question", "program")
 N_FORBIDDEN = 4  # the first four keys: a held-out record may share none with an earlier split
 PROGRAM = KEYS.index("program")
 SEED = {name: i for i, name in enumerate(KEYS)}  # each kind of key hashes with its own seed
-CANDIDATES = 8  # tasks of the record's variant generated per redraw attempt; the first of its level is tried
+CANDIDATES = 4  # tasks of the record's variant generated per batch of redraws (those of its level are tried)
 TOTAL_FAILURES = 10  # a group's failed redraws in all, in units of max_attempts
 NOVELTY = ("novel", "seen")
 
@@ -51,11 +51,12 @@ def question_text(family: str, variant: str, first_input: str, canonical: str) -
 
 
 def record_keys(rec: dict) -> list:
-    """The five keys of a record dict (the reference of ``builder.chunk_columns``'s keys)."""
-    views = canonical_views(rec)
-    program = canonical_program(rec["program"])
+    """The five keys of a record dict (the reference of ``builder.chunk_columns``'s keys): each
+    view's full text and the program canonicalised on their own (``canonical_view``)."""
+    texts = [rec[f"{v}_prompt"] + rec[f"{v}_target"] for v in KEYS[:3]]
+    *views, program = canonical_programs([*texts, rec["program"]])
     first = " ".join(map(str, rec["tests"][0]["input"]))
-    return [*(digest(views[v], v) if views[v] else 0 for v in KEYS[:3]),
+    return [*(digest(c, v) if t else 0 for c, t, v in zip(views, texts, KEYS)),
             digest(question_text(rec["family"], rec["variant"], first, program), "question"),
             digest(program, "program")]
 
@@ -110,33 +111,42 @@ class Redrawer:
 
     def replace(self, index: int, family: str, variant: str, level: int) -> Optional[tuple]:
         """(record, keys) of the first fresh redraw of record ``index``, or None once its group's
-        domain is exhausted (the record is then dropped)."""
+        domain is exhausted (the record is then dropped). Redraws come in batches (one generator
+        per batch, seeded by the record's index and the batch number); every candidate of the
+        record's level is an attempt, and so is a batch without one."""
         group = (family, variant, level)
-        limit = self.recipe.max_attempts
-        attempt = 0
+        batch = 0
         while group not in self.exhausted:
-            attempt += 1
-            rec = self._candidate(index, attempt, family, variant, level)
-            keys = record_keys(rec) if rec is not None else None
-            if keys is not None and self.fresh(keys):
-                self.in_a_row[group] = 0
-                self.redrawn += 1
-                self.keep(keys)
-                return rec, keys
-            self.in_a_row[group] += 1
-            self.failures[group] += 1
-            if self.in_a_row[group] >= limit or self.failures[group] >= TOTAL_FAILURES * limit:
-                self.exhausted.append(group)
+            batch += 1
+            for rec in self._candidates(index, batch, family, variant, level) or [None]:
+                keys = record_keys(rec) if rec is not None else None
+                if keys is not None and self.fresh(keys):
+                    self.in_a_row[group] = 0
+                    self.redrawn += 1
+                    self.keep(keys)
+                    return rec, keys
+                if self._failed(group):
+                    break
         self.dropped["/".join(map(str, group))] += 1
         return None
 
-    def _candidate(self, index: int, attempt: int, family: str, variant: str, level: int) -> Optional[dict]:
+    def _failed(self, group: tuple) -> bool:
+        """Count a failed attempt of ``group``; whether its domain is now exhausted."""
+        limit = self.recipe.max_attempts
+        self.in_a_row[group] += 1
+        self.failures[group] += 1
+        if self.in_a_row[group] >= limit or self.failures[group] >= TOTAL_FAILURES * limit:
+            self.exhausted.append(group)
+            return True
+        return False
+
+    def _candidates(self, index: int, batch: int, family: str, variant: str, level: int) -> list:
+        """The records of one batch of redraws that have the family, variant and level."""
         recipe, plan = self.recipe, self.plan
-        draws = Draws(self.record_seed(recipe.seed, plan.split, index, attempt))
+        draws = Draws(self.record_seed(recipe.seed, plan.split, index, batch))
         tasks = get_family(family).generate(draws, plan.params, recipe.n_tests + recipe.n_challenge, CANDIDATES,
                                             variant=variant, n_visible=recipe.n_tests)
-        task = next((t for t in tasks if t.level == level), None)
-        return None if task is None else self.make_record(task, plan.split, index, recipe.n_tests)
+        return [self.make_record(t, plan.split, index, recipe.n_tests) for t in tasks if t.level == level]
 
 
 def novelty(program_keys: np.ndarray, train_programs: KeySet) -> list:
