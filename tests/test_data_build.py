@@ -434,6 +434,24 @@ def test_ood_family_solved_by_a_train_family_stops_the_build(tmp_path):
         build(recipe, workers=1, progress=False)
 
 
+def test_ood_check_finds_a_planted_program_and_passes_the_others(tiny):
+    """The ood_family records' own programs, renamed and planted among train's candidates, solve
+    them; train's real candidates solve none."""
+    from cadmus.canonical import canonical_program
+    from cadmus.data.heldout import digest
+    from cadmus.data.ood_check import OodFamilyError, check_ood_family, train_candidates
+
+    recipe, dd, _ = tiny
+    train, ood = dd["train"].data.table, dd["ood_family"].data.table
+    keys = [digest(canonical_program(p), "program") for p in train.column("program").to_pylist()]
+    candidates = train_candidates(train, keys)
+    report = check_ood_family(candidates, ood, recipe.fuel)
+    assert report["hits"] == 0 and report["records"] == len(ood) and report["candidates"] == len(candidates)
+    planted = ood.slice(0, 1).to_pylist()[0]  # the first record: the first hit listed
+    with pytest.raises(OodFamilyError, match=f"planted/x solves {planted['id']} \\({planted['family']}/"):
+        check_ood_family([*candidates, ("planted", "x", _renamed(planted)["program"])], ood, recipe.fuel)
+
+
 def test_an_empty_split_saves_and_loads(tmp_path, request):
     """No held-out families means an empty ood_family split; the directory must still load."""
     from cadmus.data import load_dataset_dir
