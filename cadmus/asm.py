@@ -54,7 +54,8 @@ def int64_array(values, what: str, *, flat: bool = False, copy: bool = False) ->
     """
     if isinstance(values, (str, bytes, bytearray)):
         raise TypeError(f"{what} must be a sequence of integers, got {type(values).__name__}")
-    if not isinstance(values, np.ndarray):
+    given = values if isinstance(values, np.ndarray) else None  # the caller's own array, if any
+    if given is None:
         try:  # list() reads what iteration yields, whatever a subclass's __len__ says
             values = np.asarray(values if type(values) in (list, tuple) else list(values))
         except (TypeError, ValueError) as err:
@@ -76,7 +77,7 @@ def int64_array(values, what: str, *, flat: bool = False, copy: bool = False) ->
     elif kind not in "iub":
         raise TypeError(f"{what} must hold integers, got dtype {values.dtype}")
     out = np.ascontiguousarray(values.reshape(-1), dtype=np.int64)
-    return out.copy() if copy and np.shares_memory(out, values) else out
+    return out.copy() if copy and given is not None and np.shares_memory(out, given) else out
 
 
 @dataclass(frozen=True, eq=False)

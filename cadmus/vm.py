@@ -307,13 +307,18 @@ def run(prog: ProgramLike, inputs: Sequence[int] = (), fuel: int = DEFAULT_FUEL)
     """Run one program (a :class:`Program` or DSL text) on ``inputs``.
 
     Never raises for a bad program: text that does not assemble gives PARSE_ERROR (with the
-    assembler's message in ``.error``), malformed bytecode gives BAD_PROGRAM.
+    assembler's message in ``.error``), malformed bytecode gives BAD_PROGRAM. A wrong argument
+    (not a Program or str, inputs that are not integers within int64, fuel outside
+    0..2**63-1) raises TypeError or ValueError naming it.
     """
     return _run(prog, inputs, fuel, tracing=False)[0]
 
 
 def trace(prog: ProgramLike, inputs: Sequence[int] = (), fuel: int = DEFAULT_FUEL) -> Trace:
-    """Run one program and record every executed step (pc, opcode, registers before it)."""
+    """Run one program and record every executed step (pc, opcode, registers before it).
+
+    Arguments as for :func:`run`; fuel is at most 10,000,000 (the trace holds a row per step).
+    """
     if _check_fuel(fuel) > MAX_TRACE_STEPS:
         raise ValueError(f"trace() records every step: fuel must be <= {MAX_TRACE_STEPS:,}")
     result, arrays = _run(prog, inputs, fuel, tracing=True)

@@ -10,7 +10,10 @@ while the tables the code only indexes (operand kinds, mnemonic keys) come in as
 Safety: Numba does not bounds-check. Every program is validated before it runs (opcode in
 range, register/value/label operands in range, unused words zero), and every index derived
 at run time (memory address, stack pointers, input and output cursors, shift counts) is
-checked in the loop. Nothing here raises: every outcome is a status code.
+checked in the loop. The index arrays a batch comes with (program index, text, code and input
+offsets, output regions) are checked by ``vm.py`` and again once per chunk here; the parser
+checks each write against its scratch arrays' sizes. Nothing here raises: every outcome is a
+status code.
 
 Nothing is compiled at import time; the first call compiles (or loads the cache).
 """
