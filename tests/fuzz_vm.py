@@ -355,7 +355,7 @@ def _call_run_batch(recipe):
     programs = build_programs(prog_r)
     n_programs = _n_programs(programs)
     index = build_index(index_r, n_programs)
-    n_runs = n_programs if index_r is None else (_length(lambda: build_index(index_r, n_programs)) or 0)
+    n_runs = n_programs if index is None else (_length(lambda: build_index(index_r, n_programs)) or 0)
     inputs = build_inputs(in_r, n_runs)
     n_values = _length(lambda: build_inputs(in_r, n_runs)) or 0
     offsets = build_offsets(off_r, n_runs, n_values)
@@ -367,7 +367,7 @@ def _call_run_batch(recipe):
     assert isinstance(bat, cadmus.BatchResult) and len(bat) == n_runs, (len(bat), n_runs)
     assert (bat.errors is not None) == bool(messages)
     progs = programs if isinstance(programs, list) else [programs[i] for i in range(len(programs))]
-    index = list(range(n_programs)) if index_r is None else _as_input_list(build_index(index_r, n_programs))
+    index = list(range(n_programs)) if index is None else _as_input_list(build_index(index_r, n_programs))
     if offsets is not None:
         flat = _as_input_list(build_inputs(in_r, n_runs))
         off = _as_input_list(build_offsets(off_r, n_runs, n_values))
