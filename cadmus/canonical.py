@@ -10,6 +10,11 @@ renamed ``a``, ``b``, ``c``... in order of first use. Comment lines and blank li
 of the program: comment lines stay as they are, where they are (a prompt's description and
 tests), blank lines stay as empty lines, and a comment after an instruction stays after it.
 
+A trace view's text (a program, ``# input: ...``, then ``# trace:`` and the VM's trace lines
+``c=42`` / ``out 42``, ``cadmus.data.views``) is not a program: ``canonical_program`` takes the
+part before the ``# trace:`` line as the program and renames the registers of the trace lines
+as it renamed the program's, so a renamed program's trace view has the same canonical text.
+
 ``canonical_view`` is ``canonical_program`` of a view's full text (prompt + target);
 ``question_key`` is what a completion or execution prompt asks: (family, variant, canonical
 program, first visible test input).
@@ -32,7 +37,8 @@ import numpy as np
 from .asm import assemble, canonical as _disassembler_canonical
 from .isa import BY_MNEMONIC, INSTRUCTIONS, REG_NAMES
 
-VIEWS = ("completion", "synthesis", "execution")  # as cadmus.data.views (data depends on core)
+VIEWS = ("completion", "synthesis", "execution", "trace")  # as cadmus.data.views (data depends on core)
+TRACE_HEAD = "\n# trace:\n"  # where a trace view's program part ends (judge.TRACE_HEAD after a newline)
 
 __all__ = ["canonical_program", "canonical_programs", "canonical_view", "canonical_views", "question_key"]
 
@@ -66,17 +72,35 @@ _SPACED_REGISTERS = [" " + r for r in REG_NAMES]
 VECTOR_MIN = 64  # texts from which canonical_programs renames in numpy
 _LABEL_NAMES = [f"L{i}" for i in range(1024)]
 _TOKENS = re.compile(r"[^ \t\r]+")
+_TRACE_REGISTER = re.compile(f"(?<![a-z])({_REG})=")  # a register written on a trace line
 
 
 def canonical_program(text: str) -> str:
     """The canonical text of an assembler-valid program (see the module docstring).
 
-    Raises ``cadmus.AsmError`` for a text that does not assemble."""
+    Raises ``cadmus.AsmError`` for a text that does not assemble (in a trace view: its part
+    before ``# trace:``)."""
+    if TRACE_HEAD in text:
+        return _canonical_trace_view(text)
+    return _canonical_renamed(text)[0]
+
+
+def _canonical_renamed(text: str) -> tuple:
+    """(``canonical_program`` of a program text, {old register: new register})."""
     frame = _FRAME.fullmatch(text)
     if frame and _is_disassembled(frame.group(2)):
         head, code, tail = frame.groups()
-        return head + _rename_registers(code) + tail
-    return _general(text)
+        renamed, renaming = _rename_registers(code)
+        return head + renamed + tail, renaming
+    return _general_renamed(text)
+
+
+def _canonical_trace_view(text: str) -> str:
+    """A trace view's text: its program part canonical, the trace lines' registers renamed alike
+    (a register the program never names keeps its name)."""
+    program, head, trace = text.partition(TRACE_HEAD)
+    canonical, renaming = _canonical_renamed(program)
+    return canonical + head + _TRACE_REGISTER.sub(lambda m: renaming.get(m.group(1), m.group(1)) + "=", trace)
 
 
 def canonical_programs(texts) -> list:
@@ -88,7 +112,7 @@ def canonical_programs(texts) -> list:
     out = [None] * len(texts)
     fast, frames = [], []
     for i, text in enumerate(texts):
-        frame = _FRAME.fullmatch(text)
+        frame = _FRAME.fullmatch(text) if TRACE_HEAD not in text else None
         if frame and _is_disassembled(frame.group(2)):
             fast.append(i)
             frames.append(frame.groups())
@@ -96,7 +120,7 @@ def canonical_programs(texts) -> list:
         out[i] = head + code + tail
     for i, text in enumerate(texts):
         if out[i] is None:
-            out[i] = _general(text)
+            out[i] = canonical_program(text)
     return out
 
 
@@ -122,13 +146,14 @@ def _rename_many(texts: list) -> list:
     return buf.tobytes().decode("ascii").split("\0")
 
 
-def _rename_registers(code: str) -> str:
-    """``_rename_many`` of one text, in Python: split at the register operands, rename, join."""
+def _rename_registers(code: str) -> tuple:
+    """``_rename_many`` of one text, in Python: split at the register operands, rename, join;
+    with the renaming ({old: new} register names)."""
     parts = _REGISTER_OPERAND.split(code)  # text, register, text, register, ...
     regs = parts[1::2]
     rename = dict(zip(dict.fromkeys(regs), _SPACED_REGISTERS))
     parts[1::2] = map(rename.__getitem__, regs)
-    return "".join(parts)
+    return "".join(parts), {old: new[1] for old, new in rename.items()}
 
 
 def _is_disassembled(text: str) -> bool:
@@ -157,6 +182,11 @@ def _is_disassembled(text: str) -> bool:
 
 def _general(text: str) -> str:
     """Any assembler-valid text: instruction lines rewritten, comment and blank lines kept."""
+    return _general_renamed(text)[0]
+
+
+def _general_renamed(text: str) -> tuple:
+    """``_general`` with the register renaming ({old: new})."""
     assemble(text)  # raises AsmError on invalid text, so the parse below can trust it
     lines = []  # ("keep", raw) | ("label", pc, comment) | ("ins", instr, tokens, comment)
     label_pc = {}
@@ -200,7 +230,7 @@ def _general(text: str) -> str:
         else:
             _, ins, ops, comment = item
             out.append(_with_comment(" ".join([ins.mnemonic, *map(operand, ins.operands, ops)]), comment))
-    return "\n".join(out)
+    return "\n".join(out), registers
 
 
 def _with_comment(line: str, comment: str) -> str:

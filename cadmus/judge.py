@@ -29,6 +29,16 @@ whitespace is kept, so it fails: the prompt already ends in the separator.
   exactly the first visible test's outputs (values it never reads do not matter: that is
   still an input giving those outputs).
 
+**Trace answers** (trace): the sample's lines up to and including the first line that starts
+with ``# output:`` (what follows it is ignored), each without trailing spaces, tabs and ``\r``.
+Every line before it must be a trace line, ``REG=INT``, ``REG=INT REG=INT`` (a ``swap``) or
+``out INT``, with canonical integers, and the output line ``# output:`` then a space and the
+outputs as in execution (``# output:`` alone: no outputs); anything else is REJECTED. It passes
+iff the lines are exactly those of :func:`execution_trace` of the record's program on its first
+visible input (the VM's trace: one line per executed instruction that writes a register or an
+output) and the program, run on that input, ends OK with exactly the claimed outputs. A wrong
+line fails without a run (``WRONG_OUTPUT``, its reason names the first wrong line).
+
 **Program answers** (synthesis, repair): the whole sample is the program (the evaluation has
 already cut it at the suite's stop strings); one with no instruction line (only blanks,
 comments, labels) is REJECTED. It runs on every visible test and every hidden test
@@ -52,13 +62,14 @@ from __future__ import annotations
 import re
 import time
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Callable, Optional, Sequence
 
 import numpy as np
 
-from .isa import DEFAULT_FUEL, INT64_MAX, INT64_MIN, Status
+from .isa import DEFAULT_FUEL, INT64_MAX, INT64_MIN, REG_NAMES, Status
 
-SUITES = ("completion", "synthesis", "execution", "input", "repair")
+SUITES = ("completion", "synthesis", "execution", "input", "repair", "trace")
 PROGRAM_SUITES = ("synthesis", "repair")
 MAX_ANSWER_CHARS = 65_536  # far above any real answer; bounds the memory one sample can take
 TRAILING = " \t\r"  # removed from the end of a line answer: the DSL's separators
@@ -85,7 +96,8 @@ class Check:
     cases: tuple = ()  # ((inputs, expected outputs or None), ...)
     n_visible: Optional[int] = None
     rejected: Optional[str] = None
-    suite: str = ""  # how a failure is described (execution: the answer is the expected output)
+    suite: str = ""
+    wrong: Optional[str] = None  # an answer already known wrong (a trace line): fails without running  # how a failure is described (execution: the answer is the expected output)
 
 
 # --- answers ---------------------------------------------------------------------------------
@@ -147,6 +159,8 @@ def read_answer(suite: str, sample):
         if "" in tokens:
             raise Rejected("not integers separated by single spaces")
         return tuple(_integer(t) for t in tokens)
+    if suite == "trace":
+        return _trace_answer(sample)
     raise ValueError(f"unknown suite {suite!r}; expected one of {', '.join(SUITES)}")
 
 
@@ -164,6 +178,109 @@ def _has_instruction(program: str) -> bool:
         if line and not line.startswith("#") and not line.endswith(":"):
             return True
     return False
+
+
+# --- traces ----------------------------------------------------------------------------------
+
+TRACE_HEAD = "# trace:\n"  # the trace view's prompt ends with it
+OUTPUT_HEAD = "# output:"  # the line that ends a trace answer
+TRACE_MAX_LINES = 64  # a longer trace is no view: the record's trace columns are empty
+TRACE_MAX_STEPS = 512  # and so is a run of more instructions (it bounds the trace's memory)
+_TRACE_LINE = re.compile(r"([a-p])=([^ ]+)(?: ([a-p])=([^ ]+))?|out ([^ ]+)")
+
+
+def _trace_opcodes() -> tuple:
+    from .isa import INSTRUCTIONS, BY_MNEMONIC
+
+    writes = [i.opcode for i in INSTRUCTIONS if i.operands[:1] == "r" and i.mnemonic != "swap"]
+    return np.array(writes, np.int64), BY_MNEMONIC["swap"].opcode, BY_MNEMONIC["out"].opcode
+
+
+_WRITES, _SWAP, _OUT = _trace_opcodes()
+
+
+def execution_trace(program: str, inputs: Sequence[int], max_lines: int = TRACE_MAX_LINES,
+                    max_steps: int = TRACE_MAX_STEPS) -> Optional[tuple]:
+    """``(lines, outputs)`` of ``program``'s run on ``inputs`` (``cadmus.trace``): one line per
+    executed instruction that writes a register, ``c=42`` (``swap a b``: ``a=5 b=3``, both
+    registers in operand order), or an output, ``out 42``, in execution order; memory, stacks
+    and jumps write no line. None when the text does not assemble, or the run does not end OK
+    within ``max_steps`` instructions, or it writes more than ``max_lines`` lines."""
+    from .asm import AsmError, assemble
+    from .vm import trace
+
+    try:
+        prog = assemble(program)
+    except AsmError:
+        return None
+    tr = trace(prog, inputs, fuel=max_steps)
+    if tr.result.status != Status.OK:
+        return None
+    op = tr.opcode
+    shown = np.isin(op, _WRITES) | (op == _SWAP) | (op == _OUT)
+    rows = np.flatnonzero(shown)
+    if len(rows) > max_lines:
+        return None
+    after = np.vstack([tr.registers[1:], tr.final_registers[None]])[rows]  # registers after each step
+    code = prog.code.reshape(-1, 4)[tr.pc[rows]]
+    first, second = code[:, 1], np.minimum(code[:, 2], 15)  # a swap's two registers
+    ops, regs1, regs2 = op[rows].tolist(), first.tolist(), second.tolist()
+    values1 = after[np.arange(len(rows)), np.minimum(first, 15)].tolist()
+    values2 = after[np.arange(len(rows)), second].tolist()
+    outputs = iter(tr.result.outputs)
+    lines = []
+    for o, r1, v1, r2, v2 in zip(ops, regs1, values1, regs2, values2):
+        if o == _OUT:
+            lines.append(f"out {next(outputs)}")
+        elif o == _SWAP:
+            lines.append(f"{REG_NAMES[r1]}={v1} {REG_NAMES[r2]}={v2}")
+        else:
+            lines.append(f"{REG_NAMES[r1]}={v1}")
+    return tuple(lines), tuple(tr.result.outputs)
+
+
+def trace_target(lines: Sequence[str], outputs: Sequence[int]) -> str:
+    """The trace view's target: the lines, then ``# output: OUTPUTS``."""
+    return "".join(line + "\n" for line in lines) + f"{OUTPUT_HEAD} {' '.join(map(str, outputs))}"
+
+
+@lru_cache(maxsize=4096)
+def _true_trace(program: str, inputs: tuple) -> Optional[tuple]:
+    return execution_trace(program, inputs)
+
+
+def _trace_answer(sample: str) -> tuple:
+    """(trace lines, outputs) of a trace sample; raises :class:`Rejected`."""
+    lines = []
+    for k, line in enumerate(sample.split("\n")):
+        line = line.rstrip(TRAILING)
+        if line.startswith(OUTPUT_HEAD):
+            rest = line[len(OUTPUT_HEAD):]
+            if rest and rest[0] != " ":
+                raise Rejected(f"not an output line: {_shown(line)}")
+            return tuple(lines), read_answer("execution", rest[1:])
+        form = _TRACE_LINE.fullmatch(line)
+        if not form:
+            raise Rejected(f"trace line {k + 1} is not REG=INT, REG=INT REG=INT nor out INT: {_shown(line)}")
+        for value in form.group(2, 4, 5):
+            if value is not None:
+                _integer(value)
+        lines.append(line)
+    raise Rejected(f"no {OUTPUT_HEAD!r} line")
+
+
+def _trace_check(record: dict, first: dict, lines: tuple, outputs: tuple) -> Check:
+    """The trace lines compared here with the VM's; the outputs then run like an execution answer."""
+    truth = _true_trace(record["program"], tuple(first["input"]))
+    if truth is None:
+        return Check(record["program"], suite="trace", wrong="the record's run has no trace (over the trace caps)")
+    want = truth[0]
+    for k, (w, g) in enumerate(zip(want, lines)):
+        if w != g:
+            return Check(record["program"], suite="trace", wrong=f"wrong trace line {k + 1}: expected {w}, got {_shown(g)}")
+    if len(lines) != len(want):
+        return Check(record["program"], suite="trace", wrong=f"the trace has {len(lines)} lines, expected {len(want)}")
+    return Check(record["program"], ((first["input"], outputs),), suite="trace")
 
 
 # --- checks ----------------------------------------------------------------------------------
@@ -191,6 +308,8 @@ def check(suite: str, record: dict, sample) -> Check:
         hidden = tuple((t["input"], t["output"]) for t in record["challenge_tests"])
         return Check(answer, visible + hidden, len(visible), suite=suite)
     first = record["tests"][0]
+    if suite == "trace":
+        return _trace_check(record, first, *answer)
     if suite == "execution":
         return Check(record["program"], ((first["input"], answer),), suite=suite)
     return Check(record["program"], ((answer, first["output"]),), suite=suite)
@@ -226,7 +345,7 @@ class Judged:
         for k, c in enumerate(checks):  # per check, not per run
             if c.n_visible is not None and c.n_visible < len(c.cases):
                 hidden[first_run[k] + c.n_visible:first_run[k + 1]] = True
-        rejected = np.fromiter((c.rejected is not None for c in checks), bool, n)
+        rejected = np.fromiter((c.rejected is not None or c.wrong is not None for c in checks), bool, n)
         self.passed = ~rejected & (np.bincount(owner[~run_ok], minlength=n) == 0)
         self.passed_visible = ~rejected & (np.bincount(owner[~run_ok & ~hidden], minlength=n) == 0)
 
@@ -234,13 +353,15 @@ class Judged:
         """``REJECTED``, else the VM status of check ``k``'s first run (``OK`` when it ended OK)."""
         if self.checks[k].rejected is not None:
             return "REJECTED"
+        if self.checks[k].wrong is not None:
+            return "WRONG_OUTPUT"
         if self.first_run[k] == self.first_run[k + 1]:  # nothing to run: nothing failed
             return "OK"
         return Status(int(self.res.status[self.first_run[k]])).name
 
     def outputs(self, k: int) -> list:
         """The outputs of check ``k``'s first run (empty when rejected)."""
-        if self.checks[k].rejected is not None or self.first_run[k] == self.first_run[k + 1]:
+        if not self._ran(self.checks[k]) or self.first_run[k] == self.first_run[k + 1]:
             return []
         return self.res.outputs_of(int(self.first_run[k]))
 
@@ -252,6 +373,8 @@ class Judged:
                "passed_visible": bool(self.passed_visible[k]) if program_suite else None}
         if c.rejected is not None:
             return {**out, "status": "REJECTED", "reason": f"rejected: {c.rejected}"}
+        if c.wrong is not None:
+            return {**out, "status": "WRONG_OUTPUT", "reason": f"failed: {c.wrong}"}
         if out["passed"]:
             return {**out, "status": "OK", "reason": "passed"}
         start = int(self.first_run[k])
@@ -263,6 +386,10 @@ class Judged:
             return {**out, "status": status, "reason": self._describe(c, j, start + j, status)}
         n_hidden = len(c.cases) - n_visible
         return {**out, "status": status, "reason": f"failed: {len(failed)} of {n_hidden} hidden tests ({status})"}
+
+    @staticmethod
+    def _ran(c: Check) -> bool:
+        return c.rejected is None and c.wrong is None
 
     def _status_of(self, run: int) -> str:
         status = Status(int(self.res.status[run])).name
@@ -276,7 +403,7 @@ class Judged:
             return f"failed: PARSE_ERROR {where}: {_parse_error(c.program)}"
         if status != "WRONG_OUTPUT":
             return f"failed: {status} {where}"
-        if c.suite == "execution":  # the answer is the claimed output; the VM's is the truth
+        if c.suite in ("execution", "trace"):  # the answer is the claimed output; the VM's is the truth
             expected, got = got, expected
         return f"failed: wrong output {where}: expected [{_values(expected)}], got [{_values(got)}]"
 
@@ -304,10 +431,10 @@ def execute(checks: Sequence[Check], fuel: int = DEFAULT_FUEL, timings: Optional
     import cadmus
 
     checks = list(checks)
-    n_runs = np.fromiter((0 if c.rejected is not None else len(c.cases) for c in checks), np.int64, len(checks))
+    n_runs = np.fromiter((len(c.cases) if Judged._ran(c) else 0 for c in checks), np.int64, len(checks))
     first_run = np.zeros(len(checks) + 1, np.int64)
     np.cumsum(n_runs, out=first_run[1:])
-    runnable = [c for c in checks if c.rejected is None and c.cases]
+    runnable = [c for c in checks if Judged._ran(c) and c.cases]
     cases = [case for c in runnable for case in c.cases]
     in_len = np.fromiter((len(i) for i, _ in cases), np.int64, len(cases))
     input_offsets = np.zeros(len(cases) + 1, np.int64)

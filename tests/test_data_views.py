@@ -49,7 +49,7 @@ def test_judge_passes_true_targets_and_fails_wrong_ones():
     bad = [judge("completion", rec, "7"), judge("synthesis", rec, "in a\nin b\nout a"),
            judge("execution", rec, "5"), judge("execution", rec, "six"), judge("completion", rec, "6 6"),
            judge("synthesis", rec, "in a\nin b\nmod c a b\nout b")]
-    assert run_checks(good).tolist() == [True] * 3
+    assert run_checks(good).tolist() == [True] * len(VIEWS)
     assert run_checks(bad).tolist() == [False] * len(bad)
 
 

@@ -31,8 +31,10 @@ RIGHT = "in a\nmov b a\nout b"
 LOOKUP = "in a\njne a 30 L0\nout 30\nhalt\nL0:\njne a 7 L1\nout 7\nhalt\nL1:\nout -4"
 HUGE_LITERAL = "in a\nmov b " + "9" * 5000 + "\nout b"
 
-# sample, then whether it passes as a completion, execution, input and synthesis answer
+# sample, then whether it passes as a completion, execution, input and synthesis answer, and
+# as a trace answer (a sixth column; a row without one is no trace answer: False)
 T, F = True, False
+TRACE = "a=30\nb=30\nout 30\n# output: 30"  # the VM's trace of the identity program on 30
 TABLE = [
     ("30", T, T, T, F),
     ("30 ", T, T, T, F),  # trailing spaces, tabs and \r are the DSL's separators
@@ -81,6 +83,26 @@ TABLE = [
     ("L0:\njmp L0", F, F, F, F),
     ("# only a comment\nL0:", F, F, F, F),
     ("\n\n\n", F, F, F, F),
+    (TRACE, F, F, F, F, T),
+    (TRACE + "\n", F, F, F, F, T),
+    (TRACE + "\n\nin a junk", F, F, F, F, T),  # a trace answer ends with its output line
+    (TRACE.replace("\n", " \r\n") + "\t", F, F, F, F, T),  # trailing separators on each line
+    (TRACE[:-2] + "31", F, F, F, F, F),  # right trace, wrong outputs
+    (TRACE[:-3], F, F, F, F, F),  # right trace, no outputs
+    (TRACE.replace("b=30", "b=31"), F, F, F, F, F),  # a wrong value
+    (TRACE.replace("b=30\n", ""), F, F, F, F, F),  # a missing line
+    (TRACE.replace("out 30\n", "out 30\nout 30\n"), F, F, F, F, F),  # an extra line
+    (TRACE.replace("b=30", "c=30"), F, F, F, F, F),  # the wrong register
+    (TRACE.replace("b=30", "b=030"), F, F, F, F, F),  # one canonical form per value
+    (TRACE.replace("b=30", "b = 30"), F, F, F, F, F),
+    (TRACE.replace("b=30", "q=30"), F, F, F, F, F),  # not a register
+    (TRACE.replace("b=30", "b=" + "9" * 5000), F, F, F, F, F),
+    (" " + TRACE, F, F, F, F, F),
+    (TRACE.replace("# output: ", "# output:"), F, F, F, F, F),
+    (TRACE.replace("# output: ", "#output: "), F, F, F, F, F),
+    (TRACE + " 30", F, F, F, F, F),
+    (TRACE.rsplit("\n", 1)[0], F, F, F, F, F),  # no output line
+    ("# output: 30", F, F, F, F, F),  # the outputs without the trace
 ]
 # the same questions when the answer is 0
 ZERO_TABLE = [
@@ -93,10 +115,14 @@ ZERO_TABLE = [
     (" 0", F, F, F, F),
     ("O", F, F, F, F),
     (RIGHT, F, F, F, T),
+    (TRACE.replace("30", "0"), F, F, F, F, T),
+    (TRACE.replace("30", "-0"), F, F, F, F, F),
+    (TRACE.replace("30", "00"), F, F, F, F, F),
+    (TRACE.replace("b=30", "b=-0").replace("30", "0"), F, F, F, F, F),
 ]
 TABLES = {30: TABLE, 0: ZERO_TABLE}
 SAMPLES = [row[0] for row in TABLE]
-COLUMNS = {"completion": 1, "execution": 2, "input": 3, "synthesis": 4, "repair": 4}
+COLUMNS = {"completion": 1, "execution": 2, "input": 3, "synthesis": 4, "repair": 4, "trace": 5}
 
 
 def samples(first=30):
@@ -104,7 +130,7 @@ def samples(first=30):
 
 
 def expected(suite, first=30):
-    return [row[COLUMNS[suite]] for row in TABLES[first]]
+    return [row[COLUMNS[suite]] if COLUMNS[suite] < len(row) else False for row in TABLES[first]]
 
 
 def _printable(text):
@@ -112,7 +138,7 @@ def _printable(text):
 
 
 @pytest.mark.parametrize("first", TABLES)
-@pytest.mark.parametrize("suite", ["completion", "execution", "input", "synthesis", "repair"])
+@pytest.mark.parametrize("suite", ["completion", "execution", "input", "synthesis", "repair", "trace"])
 def test_score_samples_verdicts_follow_the_table(suite, first):
     rec = identity_record(first)
     verdicts = judge.score_samples(suite, [(rec, s) for s in samples(first)])

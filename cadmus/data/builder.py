@@ -47,14 +47,14 @@ from typing import NamedTuple, Optional
 
 import numpy as np
 
-from ..canonical import canonical_programs
+from ..canonical import canonical_program, canonical_programs
 from ..families import get as get_family
 from ..families.base import Draws
 from ..judge import outputs_match
 from .heldout import KEYS, N_FORBIDDEN, PROGRAM, KeySet, Redrawer, digest as key_digest, novelty, question_text
 from .ood_check import OodFamilyError, check_ood_family, train_candidates
 from .recipe import SPLITS, Recipe, RecipeError
-from .views import VIEWS, Check, execution_prompt, judge, render_views, run_checks  # noqa: F401
+from .views import VIEWS, Check, execution_prompt, judge, render_views, run_checks, trace_prompt, trace_view  # noqa: F401
 
 SPLIT_IDS = {name: i for i, name in enumerate(SPLITS)}
 RECORD_COLUMNS = ("id", "family", "variant", "difficulty", "description", "program", "true_program",
@@ -144,14 +144,15 @@ def generate_chunk(plan: Plan, recipe: Recipe, draws: Draws, length: int) -> lis
     return tasks
 
 
-def make_record(task, split: str, index: int, n_tests: int) -> dict:
-    """The one-record reference of ``chunk_columns`` (views by ``render_views``)."""
+def make_record(task, split: str, index: int, n_tests: int, trace: bool = False) -> dict:
+    """The one-record reference of ``chunk_columns`` (views by ``render_views``; the trace view
+    only with ``trace``, the recipe's ``trace_view``)."""
     cases = [{"input": c, "output": o} for c, o in zip(task.cases, task.outputs)]
     rec = {"id": f"{split}-{index:07d}", "family": task.family, "variant": task.variant,
            "difficulty": {"level": task.level, "size": task.size}, "description": task.description,
            "program": task.program, "true_program": task.true_program, "tests": cases[:n_tests],
            "challenge_tests": cases[n_tests:], "split": split, "novelty": ""}
-    rec.update(render_views(rec))
+    rec.update(render_views(rec, trace))
     return rec
 
 
@@ -308,7 +309,7 @@ def _chunk(recipe: Recipe, split: str, start: int, stop: int, length: int) -> tu
     t0 = time.process_time()
     draws = Draws(chunk_seed(recipe.seed, split, start // CHUNK))
     tasks = generate_chunk(plan, recipe, draws, length)[:stop - start]
-    cols, keys, runs = chunk_columns(tasks, split, start, recipe.n_tests)
+    cols, keys, runs = chunk_columns(tasks, split, start, recipe.n_tests, recipe.trace_view)
     timings = {"generate": time.process_time() - t0}
     # Arrow conversion and hashing here, not in the parent: the parent is one process for all
     # workers, and an Arrow table crosses the process boundary far cheaper than Python columns
@@ -341,13 +342,15 @@ def columns_to_arrow(cols: dict):
                                  for c in COLUMNS], schema=schema)
 
 
-def chunk_columns(tasks: list, split: str, start: int, n_tests: int) -> tuple:
+def chunk_columns(tasks: list, split: str, start: int, n_tests: int, trace: bool = False) -> tuple:
     """The columns of records ``start, start + 1, ...`` made of ``tasks``, built directly (no record
     dicts: the same values as ``make_record``, at a fraction of the cost), their keys (an
     ``(n, 5)`` uint64 array, see ``heldout``), and the VM runs that verify them (see
     ``verify_columns``).
 
-    Byte for byte the output of ``make_record`` + ``record_keys`` (a test holds it so)."""
+    Byte for byte the output of ``make_record`` + ``record_keys`` (a test holds it so). The trace
+    view (only with ``trace``) is one traced run per record, its outputs checked here against the
+    first test's (which ``verify_columns`` verifies)."""
     n = len(tasks)
     family, variant, level, size, description, program, true_program, cases, outputs = (
         zip(*tasks) if tasks else ((),) * 9)
@@ -368,18 +371,33 @@ def chunk_columns(tasks: list, split: str, start: int, n_tests: int) -> tuple:
     synths = [sp + prog for sp, prog in zip(s_prompt, program)]  # the bare program without a description
     e_tail = [f"\n# input: {inputs}\n# output: " for inputs in first_in]  # after the program
     e_prompt = [prog + tail for prog, tail in zip(program, e_tail)]
-    keys = _keys(family, variant, program, true_program, s_prompt, e_tail, first_in, first_out)
+    t_prompt, t_target = _trace_columns(split, start, program, cases, outputs) if trace else ([""] * n, [""] * n)
+    keys = _keys(family, variant, program, true_program, s_prompt, e_tail, first_in, first_out, t_prompt, t_target)
     difficulty, tests, challenge, runs = _nested_columns(level, size, cases, outputs, true_program, synths, n_tests)
     cols = {"id": [f"{split}-{i:07d}" for i in range(start, start + n)], "family": family, "variant": variant,
             "difficulty": difficulty, "description": description, "program": program,
             "true_program": true_program, "tests": tests, "challenge_tests": challenge, "split": [split] * n,
             "novelty": [""] * n, "completion_prompt": c_prompt, "completion_target": c_target,
             "synthesis_prompt": s_prompt, "synthesis_target": s_target, "execution_prompt": e_prompt,
-            "execution_target": first_out}
+            "execution_target": first_out, "trace_prompt": t_prompt, "trace_target": t_target}
     return cols, keys, runs
 
 
-def _keys(family, variant, program, true_program, s_prompt, e_tail, first_in, first_out) -> np.ndarray:
+def _trace_columns(split: str, start: int, program, cases, outputs) -> tuple:
+    """(prompts, targets) of the trace view (``views.trace_view``), each trace's outputs checked
+    against the record's first test."""
+    prompts, targets = [], []
+    for i, (prog, cs, os_) in enumerate(zip(program, cases, outputs)):
+        prompt, target = trace_view(prog, cs[0])
+        if prompt and target[target.rindex("\n") + 1:] != f"# output: {' '.join(map(str, os_[0]))}":
+            raise BuildError(f"record {split}-{start + i:07d}: the traced run's outputs differ from the first "
+                             f"test's {os_[0]}:\n{prog}\n{target}")
+        prompts.append(prompt)
+        targets.append(target)
+    return prompts, targets
+
+
+def _keys(family, variant, program, true_program, s_prompt, e_tail, first_in, first_out, t_prompt, t_target) -> np.ndarray:
     """``record_keys`` of a chunk's records, from their columns: each program canonicalised once
     (the completion view's full text is the true program; the synthesis view is comment lines
     then the program; the execution view is the program then comment lines)."""
@@ -388,9 +406,11 @@ def _keys(family, variant, program, true_program, s_prompt, e_tail, first_in, fi
     completion = [key_digest(t, "completion") for t in both[len(program):]]
     synthesis = [key_digest(sp + c, "synthesis") if sp else 0 for sp, c in zip(s_prompt, canon)]
     execution = [key_digest(c + tail + out, "execution") for c, tail, out in zip(canon, e_tail, first_out)]
+    trace = [key_digest(canonical_program(tp + tt), "trace") if tp else 0 for tp, tt in zip(t_prompt, t_target)]
     question = [key_digest(question_text(f, v, i, c), "question") for f, v, i, c in zip(family, variant, first_in, canon)]
     programs = [key_digest(c, "program") for c in canon]
-    return np.array([completion, synthesis, execution, question, programs], np.uint64).T.reshape(len(canon), len(KEYS))
+    return np.array([completion, synthesis, execution, trace, question, programs],
+                    np.uint64).T.reshape(len(canon), len(KEYS))
 
 
 _INT_LISTS = re.compile(r"\[\[[0-9, \[\]-]*\]\]")
@@ -473,15 +493,20 @@ def record_checks(rec: dict) -> list:
     target is an answer that holds, and the synthesis view's full text (the bare program for
     ``random``) passes as a synthesis answer, with the oracle's outputs on every visible and
     hidden test. The execution view runs the same program on the first test, so its target is
-    checked against that test's verified output in Python rather than by a seventh VM run."""
-    return [judge("completion", rec, rec["completion_target"]),
-            judge("synthesis", rec, rec["synthesis_prompt"] + rec["program"])]
+    checked against that test's verified output in Python rather than by a seventh VM run. A
+    trace view is judged as a trace answer (its lines against a traced run, its outputs run)."""
+    checks = [judge("completion", rec, rec["completion_target"]),
+              judge("synthesis", rec, rec["synthesis_prompt"] + rec["program"])]
+    if rec["trace_prompt"]:  # a trace view is every line of the VM's trace and the outputs
+        checks.append(judge("trace", rec, rec["trace_target"]))
+    return checks
 
 
 def _execution_view_holds(rec: dict) -> bool:
     first = rec["tests"][0]
     return (rec["execution_prompt"] == execution_prompt(rec["program"], first["input"])
-            and rec["execution_target"] == " ".join(map(str, first["output"])))
+            and rec["execution_target"] == " ".join(map(str, first["output"]))
+            and rec["trace_prompt"] in ("", trace_prompt(rec["program"], first["input"])))
 
 
 def verify(records: list, fuel: int, timings: Optional[dict] = None) -> None:
@@ -507,6 +532,8 @@ def verify(records: list, fuel: int, timings: Optional[dict] = None) -> None:
     check, rec = checks[j], records[owner[j]]
     if check.rejected is not None:
         raise BuildError(f"record's target is not an answer ({check.rejected}):\n{json.dumps(rec, indent=1)}")
+    if check.wrong is not None:
+        raise BuildError(f"record's trace view disagrees with the VM ({check.wrong}):\n{json.dumps(rec, indent=1)}")
     # run_batch, not run: the batch kernel is already compiled, the single-run one may not be
     res = cadmus.run_batch([check.program] * len(check.cases), inputs=[list(i) for i, _ in check.cases],
                            fuel=fuel, messages=True)
@@ -689,7 +716,8 @@ def build(recipe: Recipe, workers: Optional[int] = None, limit: Optional[int] = 
         for split in SPLITS:
             jobs = _jobs(recipe, split, sizes[split])
             chunks = pool.map(ship, jobs) if pool else map(_generate_chunk, jobs)
-            redrawer = Redrawer(plans[split], recipe, forbidden, make_record, record_seed)
+            redrawer = Redrawer(plans[split], recipe, forbidden, functools.partial(make_record, trace=recipe.trace_view),
+                                record_seed)
             tables[split], keys[split], digests = _collect(split, jobs, chunks, redrawer, train_programs, info, bar)
             info.hashes[split] = hashlib.sha256(b"".join(digests)).hexdigest() if split == "train" else \
                 split_hash(tables[split])

@@ -157,7 +157,8 @@ Same recipe and seed give the same hashes, whatever the number of worker process
 (the self-contained form for the first visible test), `tests` (visible) and `challenge_tests`
 (hidden, never in a prompt), each a list of `{{"input": [int], "output": [int]}}`, `split`,
 `novelty` ("seen" or "novel" in held-out splits, see above; "" in train), and the views
-`completion_prompt`/`_target`, `synthesis_prompt`/`_target`, `execution_prompt`/`_target`.
+`completion_prompt`/`_target`, `synthesis_prompt`/`_target`, `execution_prompt`/`_target`,
+`trace_prompt`/`_target` ({"rendered" if recipe.trace_view else "empty: the recipe does not set `trace_view: true`"}).
 
 {DIFFICULTY}
 

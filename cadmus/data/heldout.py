@@ -1,11 +1,11 @@
 """Held-out splits by question: the keys that say "same task", redraws inside a record's family,
 variant and level, domains that run out, and novelty tags.
 
-Keys (64-bit xxh3 of canonical texts, ``cadmus.canonical``), five per record, in ``KEYS`` order:
-the canonical full text of each view (completion, synthesis, execution; 0 when a view is
-empty), the record's *question* (family, variant, first visible input, canonical program: what
+Keys (64-bit xxh3 of canonical texts, ``cadmus.canonical``), six per record, in ``KEYS`` order:
+the canonical full text of each view (completion, synthesis, execution, trace; 0 when a view
+is empty), the record's *question* (family, variant, first visible input, canonical program: what
 its completion and execution prompts ask) and its canonical bare program (for ``novelty``).
-A held-out record may share none of the first four with an earlier split. Two texts with one
+A held-out record may share none of the first five with an earlier split. Two texts with one
 64-bit key (odds about 1e-8 at a million records) cost an unneeded redraw or a wrong "seen";
 the audit recounts from the texts themselves.
 
@@ -30,8 +30,9 @@ from ..canonical import canonical_programs
 from ..families import get as get_family
 from ..families.base import Draws
 
-KEYS = ("completion", "synthesis", "execution", "question", "program")
-N_FORBIDDEN = 4  # the first four keys: a held-out record may share none with an earlier split
+KEYS = ("completion", "synthesis", "execution", "trace", "question", "program")
+VIEW_KEYS = 4  # the views' keys come first
+N_FORBIDDEN = 5  # the first five keys: a held-out record may share none with an earlier split
 PROGRAM = KEYS.index("program")
 SEED = {name: i for i, name in enumerate(KEYS)}  # each kind of key hashes with its own seed
 CANDIDATES = 4  # tasks of the record's variant generated per batch of redraws (those of its level are tried)
@@ -51,9 +52,9 @@ def question_text(family: str, variant: str, first_input: str, canonical: str) -
 
 
 def record_keys(rec: dict) -> list:
-    """The five keys of a record dict (the reference of ``builder.chunk_columns``'s keys): each
+    """The six keys of a record dict (the reference of ``builder.chunk_columns``'s keys): each
     view's full text and the program canonicalised on their own (``canonical_view``)."""
-    texts = [rec[f"{v}_prompt"] + rec[f"{v}_target"] for v in KEYS[:3]]
+    texts = [rec[f"{v}_prompt"] + rec[f"{v}_target"] for v in KEYS[:VIEW_KEYS]]
     *views, program = canonical_programs([*texts, rec["program"]])
     first = " ".join(map(str, rec["tests"][0]["input"]))
     return [*(digest(c, v) if t else 0 for c, t, v in zip(views, texts, KEYS)),
@@ -90,7 +91,7 @@ class Redrawer:
     def __init__(self, plan, recipe, forbidden: KeySet, make_record, record_seed):
         self.plan, self.recipe, self.forbidden = plan, recipe, forbidden
         self.make_record, self.record_seed = make_record, record_seed
-        self.kept = set()  # keys (first four) of the split's records kept so far
+        self.kept = set()  # keys (first five) of the split's records kept so far
         self.in_a_row = Counter()  # group -> failed redraws since its last success
         self.failures = Counter()  # group -> failed redraws in all
         self.exhausted = []  # groups in the order they ran out

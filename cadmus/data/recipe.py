@@ -70,6 +70,9 @@ class Recipe:
     fuel: int = field(default=100_000, metadata={"help": "VM step budget when verifying records"})
     max_attempts: int = field(default=200, metadata={
         "help": "draws per held-out record before giving up when every draw collides with an earlier split"})
+    trace_view: bool = field(default=False, metadata={
+        "help": "render the trace view (the VM's execution line by line, one traced run per record); "
+                "false: its columns are empty"})
 
     def params(self, split: str) -> Params:
         spec, dist = self.splits[split], self.distribution
@@ -167,6 +170,8 @@ def validate(recipe: Recipe, source: str) -> Recipe:
         raise RecipeError(f"{source}: splits.ood_numbers.numbers {ood_n.numbers} overlaps distribution.numbers {dist.numbers}")
     if ood_l.size and ood_l.lengths is not None and not _disjoint(ood_l.lengths, dist.lengths):
         raise RecipeError(f"{source}: splits.ood_length.lengths {ood_l.lengths} overlaps distribution.lengths {dist.lengths}")
+    if not isinstance(recipe.trace_view, bool):
+        raise RecipeError(f"{source}: trace_view must be true or false, got {recipe.trace_view!r}")
     if recipe.seed < 0:
         raise RecipeError(f"{source}: seed must be >= 0, got {recipe.seed}")
     if recipe.n_tests < 3:

@@ -1,4 +1,4 @@
-"""The three views of a record, and how to judge a model's sample for each.
+"""The four views of a record, and how to judge a model's sample for each.
 
 Views (a view's full text is ``prompt + target``; all text is printable ASCII and ``\\n``):
 
@@ -12,6 +12,13 @@ Views (a view's full text is ``prompt + target``; all text is printable ASCII an
   target = the canonical program. Challenge tests never appear. Empty for ``random``.
 * ``execution``: prompt = the program, then ``\\n# input: INPUTS\\n# output: `` for the first
   visible test; target = the outputs separated by spaces.
+* ``trace``: the execution view with the VM's execution in between: prompt = the program, then
+  ``\n# input: INPUTS\n# trace:\n``; target = one line per executed instruction that writes a
+  register (``c=42``; a ``swap a b`` writes ``a=5 b=3``) or an output (``out 42``), in execution
+  order (memory, stacks and jumps write no line), then ``# output: OUTPUTS`` (no newline after).
+  Empty (prompt and target) when the run takes more than 512 instructions or writes more than 64
+  lines (``judge.TRACE_MAX_STEPS``, ``TRACE_MAX_LINES``), and in datasets whose recipe does not
+  set ``trace_view: true`` (rendering a trace costs a traced VM run per record).
 
 Answers are judged by :mod:`cadmus.judge`, with the same rules in the builder, evaluation,
 training-time accuracy and the completion pipeline. A completion answer is the first line of
@@ -29,9 +36,9 @@ from typing import Optional, Sequence
 
 from .. import judge as _judge
 from ..isa import DEFAULT_FUEL
-from ..judge import Check, completion_answer  # noqa: F401  (re-exported: the builder and tests use them)
+from ..judge import TRACE_HEAD, Check, completion_answer, execution_trace, trace_target  # noqa: F401  (re-exported)
 
-VIEWS = ("completion", "synthesis", "execution")
+VIEWS = ("completion", "synthesis", "execution", "trace")
 
 
 def ints(values) -> str:
@@ -54,20 +61,35 @@ def execution_prompt(program: str, inputs: Sequence[int]) -> str:
     return f"{program}\n# input: {ints(inputs)}\n# output: "
 
 
-def render_views(record: dict) -> dict:
-    """The six view columns of a record (``*_prompt``, ``*_target`` for the three views)."""
+def trace_prompt(program: str, inputs: Sequence[int]) -> str:
+    return f"{program}\n# input: {ints(inputs)}\n{TRACE_HEAD}"
+
+
+def trace_view(program: str, inputs: Sequence[int]) -> tuple:
+    """(prompt, target) of the trace view; ("", "") over the trace caps."""
+    trace = execution_trace(program, inputs)
+    if trace is None:
+        return "", ""
+    return trace_prompt(program, inputs), trace_target(*trace)
+
+
+def render_views(record: dict, trace: bool = True) -> dict:
+    """The eight view columns of a record (``*_prompt``, ``*_target`` for the four views); the
+    trace view is empty unless ``trace``."""
     first = record["tests"][0]
     completion = split_completion(record["true_program"])
     if record["description"]:
         synthesis = (synthesis_prompt(record["description"], record["tests"]), record["program"])
     else:
         synthesis = ("", "")
-    return {
+    views = {
         "completion_prompt": completion[0], "completion_target": completion[1],
         "synthesis_prompt": synthesis[0], "synthesis_target": synthesis[1],
         "execution_prompt": execution_prompt(record["program"], first["input"]),
         "execution_target": ints(first["output"]),
     }
+    views["trace_prompt"], views["trace_target"] = trace_view(record["program"], first["input"]) if trace else ("", "")
+    return views
 
 
 def judge(view: str, record: dict, sample) -> Check:

@@ -4,6 +4,7 @@
     cadmus eval MODEL_DIR --data DIR --suite synthesis --n 20 --k 1,5,10 --temperature 0.8 --out OUT
     cadmus eval MODEL_DIR --data DIR --suite repair --rounds 2 --n 5 --k 1,5 --out OUT
     cadmus eval --check-references --data DIR --suite synthesis --split test   (no model: must be 100%)
+    cadmus eval MODEL_DIR --data DIR --suite trace --split test --out OUT   (data built with trace_view: true)
     cadmus eval export-prompts --data DIR --suite synthesis --split test --out prompts.jsonl
     cadmus eval export-prompts --preamble --data DIR --suite synthesis --split test --out prompts.jsonl
     cadmus eval score ANSWERS.jsonl --data DIR --suite synthesis --out OUT
@@ -34,6 +35,8 @@ from .prompts import SUITES, build_prompts, check_shot_split, cut_sample, few_sh
 
 SUBCOMMANDS = ("export-prompts", "score", "baselines")
 DEFAULT_KS = (1, 5, 10)
+# default --max-new-tokens per suite (others 256): a trace has up to 64 lines (judge.TRACE_MAX_LINES)
+BUDGETS = {"completion": 24, "execution": 24, "input": 24, "trace": 768}
 
 
 class EvalError(ValueError):
@@ -272,7 +275,7 @@ def cmd_run(args) -> int:
     model_dir = Path(args.model)
     model, tokenizer = _load_model(model_dir)
     accelerator = _accelerator()
-    budget = args.max_new_tokens or (24 if args.suite in ("completion", "execution", "input") else 256)
+    budget = args.max_new_tokens or BUDGETS.get(args.suite, 256)
     settings = GenerationSettings(n=args.n, temperature=args.temperature, top_p=args.top_p,
                                   batch_size=args.batch_size, max_new_tokens=budget, seed=args.seed)
     suite = "synthesis" if args.suite == "repair" else args.suite

@@ -13,6 +13,10 @@ Suites (every one runs on any split, IID or OOD):
 * ``input`` (CRUXEval-I): the program, ``# output: OUTPUTS`` and ``# input: ``; the answer
   is an input (integers on one line) on which the program produces those outputs.
 * ``repair``: synthesis prompts, then rounds of VM feedback (see :mod:`cadmus.eval.repair`).
+* ``trace``: ``trace_prompt`` (program, ``# input: ...``, ``# trace:``); the answer is the
+  VM's trace lines then ``# output: OUTPUTS``, ended by end-of-sequence or a blank line
+  (what follows the output line is ignored by the judge). Records without a trace view (over
+  the trace caps, or a dataset built without ``trace_view: true``) are skipped.
 
 Few-shot: ``shots`` solved examples (prompt + reference answer, each followed by a blank
 line) are put before every prompt. They come from a fixed prompt split, never ``test`` and
@@ -23,10 +27,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Optional, Sequence
 
-SUITES = ("completion", "synthesis", "execution", "input", "repair")
+SUITES = ("completion", "synthesis", "execution", "input", "repair", "trace")
 # The text that ends an answer (besides end-of-sequence), per suite.
 LINE_SUITES = ("completion", "execution", "input")
 SYNTHESIS_STOPS = ("\n\n", "\n#")
+TRACE_STOPS = ("\n\n",)  # a trace answer has several lines and ends with a comment line
 
 
 @dataclass(frozen=True)
@@ -44,6 +49,8 @@ class Prompt:
 
 def stop_strings(suite: str) -> tuple:
     """Texts that end a sample of ``suite`` (end-of-sequence always ends one too)."""
+    if suite == "trace":
+        return TRACE_STOPS
     return ("\n",) if suite in LINE_SUITES else SYNTHESIS_STOPS
 
 
@@ -68,8 +75,9 @@ def input_prompt(program: str, outputs: Sequence[int]) -> str:
 def record_prompt(suite: str, record: dict) -> Optional[tuple]:
     """``(prompt text, reference answer)`` for a record, or None when the suite skips it."""
     # imported hand-written tasks may lack a program (no reference) or a completion view
-    needed = {"completion": "completion_prompt", "execution": "execution_prompt", "input": "program"}.get(suite)
-    if needed and not record[needed]:
+    needed = {"completion": "completion_prompt", "execution": "execution_prompt", "input": "program",
+              "trace": "trace_prompt"}.get(suite)
+    if needed and not record.get(needed):  # .get: a dataset built before the trace view
         return None
     if suite == "completion":
         return record["completion_prompt"], record["completion_target"]
@@ -79,6 +87,8 @@ def record_prompt(suite: str, record: dict) -> Optional[tuple]:
         return record["synthesis_prompt"], record["synthesis_target"]
     if suite == "execution":
         return record["execution_prompt"], record["execution_target"]
+    if suite == "trace":
+        return record["trace_prompt"], record["trace_target"]
     if suite == "input":
         first = record["tests"][0]
         return input_prompt(record["program"], first["output"]), ints(first["input"])
@@ -94,6 +104,9 @@ TASK_LINES = {
                  "program only, ended by a blank line.",
     "execution": "Task: give the outputs the program prints on the input shown, as integers on one line.",
     "input": "Task: give an input (integers on one line) on which the program prints the outputs shown.",
+    "trace": "Task: give the program's execution on the input shown: one line per executed instruction that "
+             "writes a register (`c=42`; a swap: `a=5 b=3`) or an output (`out 42`), then `# output: ` and the "
+             "outputs.",
 }
 TASK_LINES["repair"] = TASK_LINES["synthesis"]
 

@@ -10,7 +10,7 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Literal, Optional
 
-VIEWS = ("completion", "synthesis", "execution")
+VIEWS = ("completion", "synthesis", "execution", "trace")
 
 
 @dataclass
@@ -53,6 +53,10 @@ class DataArguments:
     )
     synthesis_weight: float = field(default=0.0, metadata={"help": "mixture weight of the synthesis view"})
     execution_weight: float = field(default=0.0, metadata={"help": "mixture weight of the execution view"})
+    trace_weight: float = field(
+        default=0.0, metadata={"help": "mixture weight of the trace view (the dataset must be built with "
+                                       "trace_view: true)"}
+    )
     families: list[str] = field(
         default_factory=list, metadata={"help": "keep only these task families (empty = all)"}
     )

@@ -15,8 +15,9 @@ from ..tokenization import check_text
 from .config import VIEWS
 
 SPLITS = ("train", "valid", "test", "ood_numbers", "ood_length", "ood_family")
+OPTIONAL_VIEWS = ("trace",)  # datasets built before it lack its columns; needed only when weighted
 COLUMNS = ("id", "family", "variant", "program", "description") + tuple(
-    f"{view}_{part}" for view in VIEWS for part in ("prompt", "target")
+    f"{view}_{part}" for view in VIEWS if view not in OPTIONAL_VIEWS for part in ("prompt", "target")
 )
 IGNORE_INDEX = -100  # label value the loss skips (PyTorch / transformers convention)
 
@@ -117,7 +118,10 @@ def _prompt_tokens(tokenizer, texts, n_chars, enc) -> list:
 def tokenize(ds, tokenizer, weights: dict, seed: int = 0, num_proc=None):
     """One row per (row, view, copy): ``input_ids`` (ending in EOS) and ``n_prompt``."""
     if not weights:
-        raise ValueError("no view selected: set completion_weight, synthesis_weight or execution_weight > 0")
+        raise ValueError("no view selected: set completion_weight, synthesis_weight, execution_weight or "
+                         "trace_weight > 0")
+    for view in weights:
+        check_view(ds, view)
     return ds.map(
         _tokenize_batch,
         batched=True,
@@ -126,6 +130,21 @@ def tokenize(ds, tokenizer, weights: dict, seed: int = 0, num_proc=None):
         num_proc=num_proc,
         desc="tokenize",
     )
+
+
+def check_view(ds, view: str) -> None:
+    """A weighted view must exist in ``ds`` and, for the optional trace view, be rendered in some
+    row: a dataset built without ``trace_view: true`` has empty trace columns, which would train on
+    nothing without a word."""
+    if f"{view}_prompt" not in ds.column_names:
+        raise DatasetError(f"{view}_weight > 0 but the dataset has no {view}_prompt column; rebuild it with "
+                           f"`cadmus data build` (and trace_view: true for the trace view)")
+    if view in OPTIONAL_VIEWS and len(ds):
+        import pyarrow.compute as pc
+
+        if pc.max(pc.utf8_length(ds.data.table.column(f"{view}_prompt"))).as_py() == 0:
+            raise DatasetError(f"{view}_weight > 0 but every {view}_prompt is empty: build the dataset with "
+                               f"`{view}_view: true` in its data recipe")
 
 
 def _labels(ids, n_prompt, target_only):
