@@ -262,6 +262,27 @@ def _scalar(r):
             "bool": bool(value), "float": float(value), "str": str(value), "none": None}[kind]
 
 
+def _weighted(*pairs):
+    """one_of with weights: (weight, strategy) pairs (one_of would merge a repeated strategy)."""
+    from hypothesis import strategies as st
+
+    return st.sampled_from([strategy for weight, strategy in pairs for _ in range(weight)]).flatmap(lambda s: s)
+
+
+def _valid_text(st):
+    """Programs that assemble: every instruction with operands of the right kind, labels L0..L2
+    all defined; values are registers, small literals or int64 edges (fuel keeps loops short)."""
+    regs = st.sampled_from(list("abcdefghijklmnop"))
+    values = st.one_of(regs, regs, st.integers(-5, 1030).map(str), st.sampled_from([str(INT64_MIN), str(INT64_MAX), "63", "64"]))
+    kinds = {"r": regs, "v": values, "L": st.sampled_from(["L0", "L1", "L2"])}
+    line = st.sampled_from(cadmus.INSTRUCTIONS).flatmap(
+        lambda ins: st.tuples(*(kinds[k] for k in ins.operands)).map(lambda ops: " ".join([ins.mnemonic, *ops])))
+    body = st.lists(line, max_size=12)
+    return st.tuples(body, st.lists(st.integers(0, 12), min_size=3, max_size=3)).map(
+        lambda t: "\n".join(sum(([f"L{k}:" for k, at in enumerate(t[1]) if at == i] + t[0][i:i + 1]
+                                  for i in range(max(len(t[0]), max(t[1])) + 1)), [])))
+
+
 def api_strategies():
     from hypothesis import strategies as st
 
@@ -276,49 +297,58 @@ def api_strategies():
         st.tuples(st.just("array2d"), int_lists), st.tuples(st.just("npint"), st.lists(st.integers(-5, 5), max_size=4)),
         st.tuples(st.just("floats"), st.lists(st.floats(allow_nan=False, allow_infinity=False), max_size=4)),
         st.tuples(st.just("junk"), st.sampled_from(JUNK)))
-    good_seq = st.one_of(st.tuples(st.just("list"), st.lists(st.integers(-50, 50), max_size=6)), seq)
+    small_ints = st.lists(st.integers(-50, 50), max_size=6)
+    good_seq = _weighted((3, st.tuples(st.sampled_from(["list", "tuple", "iter", "noncontig", "readonly", "npint"]),
+                                       small_ints)),
+                         (1, st.tuples(st.just("array"), st.sampled_from(["int64", "int8", "uint8", "bool"]), small_ints)),
+                         (1, st.tuples(st.just("lying"), small_ints, st.integers(0, 60))), (1, seq))
     code_seq = st.one_of(st.tuples(st.just("list"), code_words), st.tuples(st.just("array"), st.sampled_from(DTYPES), code_words),
                          seq)
     line = st.lists(st.sampled_from(TOKENS), max_size=4).map(" ".join)
-    text = st.one_of(st.lists(line, max_size=12).map("\n".join), st.text(max_size=60),
-                     st.lists(st.sampled_from(TOKENS), max_size=20).map("".join))
-    prog = st.one_of(st.tuples(st.just("text"), text), st.tuples(st.just("text"), text),
-                     st.tuples(st.just("program"), code_seq, st.one_of(st.tuples(st.just("list"), int_lists), seq)),
-                     st.tuples(st.just("strsub"), text, st.integers(0, 80)), st.tuples(st.just("junk"), st.sampled_from(JUNK)))
-    text_prog = st.tuples(st.just("text"), text)
-    programs = st.one_of(
-        st.tuples(st.just("list"), st.lists(text_prog, max_size=6)),
-        st.tuples(st.just("list"), st.lists(prog, max_size=6)),
-        st.tuples(st.just("packed"), st.lists(text, max_size=5)),
-        st.tuples(st.just("batch"), code_seq, good_seq, good_seq, good_seq),
-        st.tuples(st.just("junk"), st.sampled_from(JUNK)))
+    valid = _valid_text(st)
+    text = _weighted((3, valid), (2, st.lists(line, max_size=12).map("\n".join)), (1, st.text(max_size=60)),
+                     (1, st.lists(st.sampled_from(TOKENS), max_size=20).map("".join)))
+    prog = _weighted((4, st.tuples(st.just("text"), text)),
+                     (2, st.tuples(st.just("program"), code_seq, st.one_of(st.tuples(st.just("list"), int_lists), seq))),
+                     (1, st.tuples(st.just("strsub"), text, st.integers(0, 80))), (1, st.tuples(st.just("junk"), st.sampled_from(JUNK))))
+    bytecode = _weighted((4, st.tuples(st.just("program"), code_seq, st.tuples(st.just("list"), int_lists))),
+                         (1, st.tuples(st.just("program"), code_seq, seq)), (1, prog))
+    programs = _weighted(
+        (4, st.tuples(st.just("list"), st.lists(st.tuples(st.just("text"), text), max_size=6))),
+        (2, st.tuples(st.just("list"), st.lists(prog, max_size=6))),
+        (2, st.tuples(st.just("packed"), st.lists(valid, max_size=5))),
+        (1, st.tuples(st.just("batch"), code_seq, good_seq, good_seq, good_seq)),
+        (1, st.tuples(st.just("junk"), st.sampled_from(JUNK))))
     bad_ints = st.one_of(st.integers(max_value=-1), st.integers(min_value=INT64_MAX + 1), st.sampled_from(EDGE_INTS))
     small = st.integers(0, 3000)
-    fuel = st.one_of(st.tuples(st.sampled_from(["int", "int", "int", "np"]), small),  # a huge valid fuel could hang
-                     st.tuples(st.sampled_from(["int", "np", "bool", "float", "str", "none"]), bad_ints))
+    fuel = _weighted((6, st.tuples(st.sampled_from(["int", "int", "int", "np"]), small)),  # a huge valid fuel could hang
+                     (1, st.tuples(st.sampled_from(["int", "np", "bool", "float", "str", "none"]), bad_ints)))
     trace_fuel = st.one_of(fuel, st.just(("int", 10_000_001)))
-    inputs = st.one_of(st.none(), st.tuples(st.just("runs"), st.lists(good_seq, max_size=8), st.booleans()),
-                       st.tuples(st.just("flat"), good_seq), st.tuples(st.just("junk"), st.sampled_from(JUNK)))
-    index = st.one_of(st.none(), st.tuples(st.just("fit"), st.lists(st.integers(0, 20), max_size=10)), seq)
-    offsets = st.one_of(st.none(), st.tuples(st.just("fit"), st.lists(st.integers(0, 30), max_size=10)), seq)
-    per_run = st.one_of(st.tuples(st.sampled_from(["int", "int", "np"]), st.integers(0, 40)),
-                        st.tuples(st.sampled_from(["int", "np", "bool", "float", "str", "none"]), ints))
-    messages = st.one_of(st.booleans(), st.sampled_from([0, 1, "yes", None]))
+    runs = st.lists(good_seq, max_size=8)
+    flat = st.tuples(st.just("flat"), good_seq)
+    cuts = st.tuples(st.just("fit"), st.lists(st.integers(0, 30), max_size=10))
+    inputs_offsets = _weighted(  # (inputs, input_offsets): the two only fit together in some pairs
+        (2, st.tuples(st.none(), st.none())), (4, st.tuples(st.tuples(st.just("runs"), runs, st.just(True)), st.none())),
+        (1, st.tuples(st.tuples(st.just("runs"), runs, st.just(False)), st.none())), (3, st.tuples(flat, cuts)),
+        (1, st.tuples(flat, seq)), (1, st.tuples(st.tuples(st.just("junk"), st.sampled_from(JUNK)), st.none())),
+        (1, st.tuples(st.tuples(st.just("runs"), runs, st.booleans()), cuts)))
+    index = _weighted((3, st.none()), (3, st.tuples(st.just("fit"), st.lists(st.integers(0, 20), max_size=10))), (1, seq))
+    per_run = _weighted((5, st.tuples(st.sampled_from(["int", "int", "np"]), st.integers(0, 40))),
+                        (1, st.tuples(st.sampled_from(["int", "np", "bool", "float", "str", "none"]), ints)))
+    messages = _weighted((4, st.booleans()), (1, st.sampled_from([0, 1, "yes", None])))
+    run_batch = st.tuples(programs, inputs_offsets, fuel, index, messages, per_run).map(
+        lambda t: ("run_batch", t[0], t[1][0], t[2], t[3], t[4], t[5], t[1][1]))
     cli_args = st.tuples(st.sampled_from(["run", "fmt"]), text, st.one_of(st.just(""), st.text("0123456789,- x", max_size=12),
                                                                        st.sampled_from(["9223372036854775808", "1" * 5000])),
                          st.one_of(st.just("1000"), st.sampled_from(["-1", "x", "9" * 30, "0"])), st.booleans())
-    return st.one_of(
-        st.tuples(st.just("assemble"), st.one_of(text, st.sampled_from(JUNK).map(lambda j: ("junk", j)))),
-        st.tuples(st.just("disassemble"), prog), st.tuples(st.just("validate"), prog),
-        st.tuples(st.just("canonical"), text), st.tuples(st.just("parse_compiled"), text),
-        st.tuples(st.just("Program"), code_seq, seq),
-        st.tuples(st.just("pack"), st.lists(prog, max_size=5), st.sampled_from([True, False, 1, None])),
-        st.tuples(st.just("run"), prog, good_seq, fuel), st.tuples(st.just("run"), prog, good_seq, fuel),
-        st.tuples(st.just("trace"), prog, good_seq, trace_fuel),
-        st.tuples(st.just("run_batch"), programs, inputs, fuel, index, messages, per_run, offsets),
-        st.tuples(st.just("run_batch"), programs, inputs, fuel, index, messages, per_run, offsets),
-        st.tuples(st.just("run_batch"), programs, inputs, fuel, index, messages, per_run, offsets),
-        st.tuples(st.just("cli"), cli_args))
+    return _weighted(
+        (1, st.tuples(st.just("assemble"), st.one_of(text, st.sampled_from(JUNK).map(lambda j: ("junk", j))))),
+        (1, st.tuples(st.just("disassemble"), bytecode)), (1, st.tuples(st.just("validate"), bytecode)),
+        (1, st.tuples(st.just("canonical"), text)), (1, st.tuples(st.just("parse_compiled"), text)),
+        (1, st.tuples(st.just("Program"), code_seq, seq)),
+        (1, st.tuples(st.just("pack"), st.lists(prog, max_size=5), st.sampled_from([True, False, 1, None]))),
+        (2, st.tuples(st.just("run"), prog, good_seq, fuel)), (1, st.tuples(st.just("trace"), prog, good_seq, trace_fuel)),
+        (5, run_batch), (1, st.tuples(st.just("cli"), cli_args)))
 
 
 def _as_input_list(obj) -> list:
