@@ -190,13 +190,16 @@ _TRACE_LINE = re.compile(r"([a-p])=([^ ]+)(?: ([a-p])=([^ ]+))?|out ([^ ]+)")
 
 
 def _trace_opcodes() -> tuple:
-    from .isa import INSTRUCTIONS, BY_MNEMONIC
+    """(per opcode: whether it writes a trace line, the opcode of swap, of out)."""
+    from .isa import BY_MNEMONIC, INSTRUCTIONS, N_OPCODES
 
-    writes = [i.opcode for i in INSTRUCTIONS if i.operands[:1] == "r" and i.mnemonic != "swap"]
-    return np.array(writes, np.int64), BY_MNEMONIC["swap"].opcode, BY_MNEMONIC["out"].opcode
+    shown = np.zeros(N_OPCODES, bool)
+    for ins in INSTRUCTIONS:
+        shown[ins.opcode] = ins.operands[:1] == "r" or ins.mnemonic == "out"  # a register written, or out
+    return shown, BY_MNEMONIC["swap"].opcode, BY_MNEMONIC["out"].opcode
 
 
-_WRITES, _SWAP, _OUT = _trace_opcodes()
+_SHOWN, _SWAP, _OUT = _trace_opcodes()
 
 
 def execution_trace(program: str, inputs: Sequence[int], max_lines: int = TRACE_MAX_LINES,
@@ -217,11 +220,10 @@ def execution_trace(program: str, inputs: Sequence[int], max_lines: int = TRACE_
     if tr.result.status != Status.OK:
         return None
     op = tr.opcode
-    shown = np.isin(op, _WRITES) | (op == _SWAP) | (op == _OUT)
-    rows = np.flatnonzero(shown)
+    rows = np.flatnonzero(_SHOWN[op])
     if len(rows) > max_lines:
         return None
-    after = np.vstack([tr.registers[1:], tr.final_registers[None]])[rows]  # registers after each step
+    after = np.concatenate([tr.registers, tr.final_registers[None]])[rows + 1]  # registers after each step
     code = prog.code.reshape(-1, 4)[tr.pc[rows]]
     first, second = code[:, 1], np.minimum(code[:, 2], 15)  # a swap's two registers
     ops, regs1, regs2 = op[rows].tolist(), first.tolist(), second.tolist()
