@@ -30,7 +30,7 @@ whitespace is kept, so it fails: the prompt already ends in the separator.
   still an input giving those outputs).
 
 **Trace answers** (trace): the sample's lines up to and including the first line that starts
-with ``# output:`` (what follows it is ignored), each without trailing spaces, tabs and ``\r``.
+with ``# output:`` (what follows it is ignored), each without trailing spaces, tabs and ``\\r``.
 Every line before it must be a trace line, ``REG=INT``, ``REG=INT REG=INT`` (a ``swap``) or
 ``out INT``, with canonical integers, and the output line ``# output:`` then a space and the
 outputs as in execution (``# output:`` alone: no outputs); anything else is REJECTED. It passes

@@ -13,7 +13,7 @@ Views (a view's full text is ``prompt + target``; all text is printable ASCII an
 * ``execution``: prompt = the program, then ``\\n# input: INPUTS\\n# output: `` for the first
   visible test; target = the outputs separated by spaces.
 * ``trace``: the execution view with the VM's execution in between: prompt = the program, then
-  ``\n# input: INPUTS\n# trace:\n``; target = one line per executed instruction that writes a
+  ``\\n# input: INPUTS\\n# trace:\\n``; target = one line per executed instruction that writes a
   register (``c=42``; a ``swap a b`` writes ``a=5 b=3``) or an output (``out 42``), in execution
   order (memory, stacks and jumps write no line), then ``# output: OUTPUTS`` (no newline after).
   Empty (prompt and target) when the run takes more than 512 instructions or writes more than 64
@@ -25,8 +25,10 @@ training-time accuracy and the completion pipeline. A completion answer is the f
 the sample without trailing spaces, tabs and ``\\r``, and must be one int64 in canonical
 decimal (``126``, ``-7``, ``0``; not ``0126``, ``-0``, ``+7`` nor a leading space) with which the
 program's asserts hold; an execution answer is such integers separated by single spaces, the
-program's outputs on the first visible test; a synthesis answer is a program that must give
-the expected outputs on every visible test and every hidden test (``challenge_tests``) to pass.
+program's outputs on the first visible test; a trace answer is the trace lines and the output
+line, each exactly as the VM's (what follows the output line is ignored); a synthesis answer is
+a program that must give the expected outputs on every visible test and every hidden test
+(``challenge_tests``) to pass.
 ``judge(view, record, sample)`` and ``run_checks(checks)`` here are the builder's entry points.
 """
 from __future__ import annotations
