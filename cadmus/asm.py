@@ -154,6 +154,7 @@ def assemble(text: str) -> Program:
     """
     if not isinstance(text, str):
         raise TypeError(f"assemble() expects str, got {type(text).__name__}")
+    text = str.__str__(text)  # a plain str: a subclass's len() could disagree with its contents
     code = array("q")
     consts = array("q")
     base = len(text) + 2  # above any line number: a label's pc and line packed in one int

@@ -196,6 +196,14 @@ def test_str_subclass_lengths_cannot_shift_text_offsets():
     assert res.outputs == [[1], [2]]
     assert cadmus.run(Lying("out 3")).outputs == [3]
 
+    class Empty(str):
+        def __len__(self):
+            return 0
+
+    text = "L1:\nL2:\njmp L0\nL0:"  # found by the API fuzz: a label's pc was decoded with len()
+    assert cadmus.assemble(Empty(text)) == cadmus.assemble(text)
+    assert cadmus.trace(Empty(text)).result.status == Status.OK
+
 
 def test_integers_outside_int64_are_refused_not_wrapped():
     with pytest.raises(ValueError, match=r"inputs holds 9223372036854775808, outside int64"):
