@@ -73,7 +73,7 @@ def run_parser() -> argparse.ArgumentParser:
     p.add_argument("--top-p", type=float, default=0.95, help="nucleus sampling mass (n > 1)")
     p.add_argument("--batch-size", type=int, default=64, help="rows per generate call")
     p.add_argument("--max-new-tokens", type=int, default=None,
-                   help="answer budget (default: 24 for line answers, 256 for programs)")
+                   help="answer budget (default: 24 for line answers, 256 for programs, 768 for traces)")
     p.add_argument("--seed", type=int, default=0, help="sampling seed")
     p.add_argument("--rounds", type=int, default=2, help="repair rounds (suite repair)")
     p.add_argument("--check-references", action="store_true",
