@@ -345,7 +345,7 @@ def columns_to_arrow(cols: dict):
 def chunk_columns(tasks: list, split: str, start: int, n_tests: int, trace: bool = False) -> tuple:
     """The columns of records ``start, start + 1, ...`` made of ``tasks``, built directly (no record
     dicts: the same values as ``make_record``, at a fraction of the cost), their keys (an
-    ``(n, 5)`` uint64 array, see ``heldout``), and the VM runs that verify them (see
+    ``(n, 6)`` uint64 array, see ``heldout``), and the VM runs that verify them (see
     ``verify_columns``).
 
     Byte for byte the output of ``make_record`` + ``record_keys`` (a test holds it so). The trace
@@ -519,7 +519,7 @@ def verify(records: list, fuel: int, timings: Optional[dict] = None) -> None:
     passed = run_checks(checks, fuel, timings)
     for rec in records:
         if not _execution_view_holds(rec):
-            raise BuildError(f"execution view does not match the verified first test:\n{json.dumps(rec, indent=1)}")
+            raise BuildError(f"execution or trace prompt does not match the verified first test:\n{json.dumps(rec, indent=1)}")
     if passed.all():
         text = "".join(r[c] for r in records for c in VIEW_COLUMNS)
         bad = _NOT_TEXT.search(text)
