@@ -189,6 +189,17 @@ def test_verify_stops_on_a_wrong_record(tiny):
     rec["execution_target"] = "123456789"
     with pytest.raises(BuildError, match="execution view"):
         verify([rec], 100_000)
+    # the tiny recipe renders the trace view: a wrong line, wrong outputs, a wrong prompt
+    rec = next(r for r in dd["train"] if r["trace_prompt"] and "=" in r["trace_target"])
+    first_line = rec["trace_target"].split("\n")[0]
+    wrong_line = {**rec, "trace_target": rec["trace_target"].replace(first_line, first_line + "1", 1)}
+    with pytest.raises(BuildError, match="trace view disagrees with the VM .wrong trace line 1"):
+        verify([wrong_line], 100_000)
+    wrong_out = {**rec, "trace_target": rec["trace_target"] + " 123456789"}
+    with pytest.raises(BuildError, match="disagrees with the VM"):
+        verify([wrong_out], 100_000)
+    with pytest.raises(BuildError, match="trace prompt"):
+        verify([{**rec, "trace_prompt": rec["trace_prompt"].replace("# trace:", "# steps:")}], 100_000)
 
 
 def test_cli_help_for_every_data_command(capsys):

@@ -519,7 +519,7 @@ def verify(records: list, fuel: int, timings: Optional[dict] = None) -> None:
     passed = run_checks(checks, fuel, timings)
     for rec in records:
         if not _execution_view_holds(rec):
-            raise BuildError(f"execution or trace prompt does not match the verified first test:\n{json.dumps(rec, indent=1)}")
+            raise BuildError(f"execution view (or trace prompt) does not match the verified first test:\n{json.dumps(rec, indent=1)}")
     if passed.all():
         text = "".join(r[c] for r in records for c in VIEW_COLUMNS)
         bad = _NOT_TEXT.search(text)
