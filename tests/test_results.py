@@ -71,6 +71,10 @@ def test_page_tables_hashes_commands_and_pictures(runs, tmp_path):
     # family x level of the two seeds: arith level 1 is 3/4 and 1/4
     assert "| arith | 0.500 / 0.250 | - | 0.500 / 0.250 | 4 |" in page
     assert "| gcd | - | 0.250 / 0.000 | 0.250 / 0.000 | 2 |" in page
+    # families weigh alike in the mean (the all-prompts row weighs arith's 4 prompts twice gcd's 2)
+    assert "| **all prompts** | 0.500 / 0.250 | 0.250 / 0.000 | 0.417 / 0.167 | 6 |" in page
+    assert "| **mean over families** | 0.500 / 0.250 | 0.250 / 0.000 | 0.375 / 0.125 | |" in page
+    assert "| **families with pass@1 > 0** | 1.0 / 1 | 0.5 / 0 | 1.5 / 1 | |" in page
     # split table with the seen / novel breakdown; novel only: arith 0/1 and 1/1, gcd 1/1 and 0/1
     assert "| test / novel | 2 | 0.500 / 0.500 |" in page and "| test / seen | 4 | 0.375 / 0.000 |" in page
     novel = page.split("novel prompts only")[1]
@@ -79,7 +83,7 @@ def test_page_tables_hashes_commands_and_pictures(runs, tmp_path):
     assert info["dataset"]["content_hash"] in page and "d" * 64 in page
     assert re.search(r"model weights: sha256 `[0-9a-f]{64}`", page)
     assert "--seed 2" in page and "cadmus eval " in page and "2 runs (seeds 1, 2)" in page
-    assert "not measured on GPU" in page
+    assert "not measured on GPU" in page and "no GPU" in page and "machine: not recorded" not in page
     for png in re.findall(r"\]\((results/[^)]+\.png)\)", page):
         assert (tmp_path / "docs" / png).stat().st_size > 1000, png
     assert len(re.findall(r"\]\((results/[^)]+\.png)\)", page)) == 2

@@ -60,8 +60,31 @@ def family_level_table(entries: list, name: str) -> str:
         lines.append(f"| {fam} | " + " | ".join(cells) + " |\n")
     cells = [cell([metric(e["by_level"].get(f"level {lv}"), name) for e in present]) for lv in levels]
     cells += [cell([metric(e, name) for e in present]), str(present[0]["prompts"])]
-    lines.append("| **all** | " + " | ".join(cells) + " |\n")
+    lines.append("| **all prompts** | " + " | ".join(cells) + " |\n")
+    columns = [(f"{{}} level {lv}", "by_family_level") for lv in levels] + [("{}", "by_family")]
+    per_column = [[_family_values(e, key, group, name) for e in present] for key, group in columns]
+    lines.append("| **mean over families** | " + " | ".join(
+        cell([mean(vs) if vs else None for vs in col]) for col in per_column) + " | |\n")
+    lines.append(f"| **families with {name} > 0** | " + " | ".join(
+        count_cell([sum(v > 0 for v in vs) for vs in col]) for col in per_column) + " | |\n")
     return "".join(lines)
+
+
+def _family_values(entry, key: str, group: str, name: str) -> list:
+    """The metric of every family present in ``entry[group]`` under ``key`` (e.g. ``"{} level 1"``)."""
+    values = []
+    for label, m in entry.get(group, {}).items():
+        match = LEVEL.match(label) if group == "by_family_level" else None
+        fam = match.group(1) if match else label
+        if label == key.format(fam) and metric(m, name) is not None:
+            values.append(metric(m, name))
+    return values
+
+
+def count_cell(counts: list) -> str:
+    if len(counts) == 1:
+        return str(counts[0])
+    return f"{mean(counts):.1f} / {min(counts)}"
 
 
 def split_table(evs: list) -> str:
