@@ -169,6 +169,18 @@ def batches(loader, sampler, accelerator, start: int):
         epoch, skip = epoch + 1, 0
 
 
+def machine() -> dict:
+    """Where the run trained (recorded in cadmus.json; the results page shows it): CPU, cores,
+    torch threads, versions and the GPU (None without one)."""
+    import platform
+
+    import torch
+
+    return {"platform": platform.platform(), "processor": platform.processor() or platform.machine(),
+            "cpus": os.cpu_count(), "torch_threads": torch.get_num_threads(), "python": platform.python_version(),
+            "torch": torch.__version__, "cuda": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None}
+
+
 def git_revision():
     try:
         rev = subprocess.run(["git", "rev-parse", "HEAD"], cwd=REPO_ROOT, capture_output=True, text=True, check=True)
@@ -379,6 +391,7 @@ def save_final(accelerator, model, tokenizer, out, final, prep, n_params, args, 
             "model": {"preset": args[0].preset, "parameters": n_params, "context_length": prep.context_length,
                       "n_positions": prep.n_positions},
             "git_revision": git_revision(),
+            "machine": machine(),
             "num_processes": accelerator.num_processes,
             "mixed_precision": accelerator.mixed_precision,
             "best_checkpoint": str(best) if best else None,
