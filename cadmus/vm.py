@@ -255,8 +255,9 @@ def _run_one(from_text: bool, buf, text_off, code_args, inputs: np.ndarray, fuel
     """One run through the batch loop on the calling thread: (status, outputs, steps)."""
     kinds, mslots, mkeys = _tables()
     outs = np.zeros(MAX_OUTPUTS, np.int64)
-    status, steps, out_start, out_count = (np.zeros(1, np.int64) for _ in range(4))
-    _kernel().run_programs(0, 1, from_text, buf, text_off, *code_args, _FIRST, inputs,
+    status = np.full(1, Status.BAD_ARGUMENT, np.int64)  # kept if the kernel's own index check fails
+    steps, out_start, out_count = (np.zeros(1, np.int64) for _ in range(3))
+    _kernel().run_checked(0, 1, from_text, buf, text_off, *code_args, _FIRST, inputs,
                            np.array([0, len(inputs)], np.int64), fuel, kinds, mslots, mkeys, 0, MAX_OUTPUTS,
                            status, steps, out_start, out_count, outs)
     return Status(int(status[0])), outs[:out_count[0]].tolist(), int(steps[0])
@@ -497,11 +498,12 @@ def run_batch(
     in_flat, in_off = _pack_inputs(inputs, n, input_offsets)
     # Sizes in Python, within caps: the kernel's chunk regions (run * per_run) then fit in int64
     per_run = min(per_run, MAX_OUTPUT_WORDS // max(n, 1))
-    status, steps, out_start, out_count = (np.zeros(n, np.int64) for _ in range(4))
+    status = np.full(n, Status.BAD_ARGUMENT, np.int64)  # kept where the kernel's own index check fails
+    steps, out_start, out_count = (np.zeros(n, np.int64) for _ in range(3))
     outs = np.zeros(max(1, n * per_run), np.int64)
     args = (buf, text_off, *code_args, prog_of, in_flat, in_off, fuel, kinds, mslots, mkeys)
     if 0 < n <= SERIAL_BATCH:  # starting the thread pool would cost more than it saves
-        k.run_programs(0, n, texts is not None, *args, 0, len(outs), status, steps, out_start, out_count, outs)
+        k.run_checked(0, n, texts is not None, *args, 0, len(outs), status, steps, out_start, out_count, outs)
     elif n:
         # chunks are taken dynamically by idle threads; torch's thread count is read first, as
         # entering parallel_chunksize starts Numba's pool

@@ -134,8 +134,8 @@ def test_other_threads_cannot_change_what_the_kernels_index_with():
 
 
 def test_kernel_refuses_bad_indices_itself():
-    # run_programs trusts nothing it indexes with: vm.py checks these first, and a mistake
-    # there becomes BAD_ARGUMENT for the chunk, not an out-of-bounds access
+    # vm.py checks these first; the kernel's entry points (run_checked, the parallel run_batch)
+    # check them again per chunk, so a mistake there is BAD_ARGUMENT, not an out-of-bounds access
     out = child("""
         import numpy as np, cadmus
         from cadmus import vm
@@ -145,15 +145,23 @@ def test_kernel_refuses_bad_indices_itself():
         i64 = lambda *v: np.array(v, np.int64)
         def call(prog_of=i64(0, 1), in_off=i64(0, 0, 1), code_off=b.code_offsets, const_off=b.const_offsets,
                  region=(0, 8), text=None):
-            status, steps, start, count = (np.zeros(2, np.int64) for _ in range(4))
+            status = np.full(2, 9, np.int64)  # BAD_ARGUMENT unless a run overwrites it
+            steps, start, count = (np.zeros(2, np.int64) for _ in range(3))
             outs = np.zeros(8, np.int64)
             if text is None:
                 src = (False, vm._NO_TEXT, i64(0), b.code, code_off, b.consts, const_off)
             else:
                 src = (True, np.frombuffer(b"out 1", np.uint8), text, *vm._NO_CODE)
-            k.run_programs(0, 2, *src, prog_of, i64(5), in_off, 100, kinds, mslots, mkeys, *region,
-                           status, steps, start, count, outs)
+            k.run_checked(0, 2, *src, prog_of, i64(5), in_off, 100, kinds, mslots, mkeys, *region,
+                          status, steps, start, count, outs)
             return status.tolist()
+        def parallel(prog_of):  # 4 chunks of 25 runs; the third holds a bad program index
+            status = np.full(100, 9, np.int64)
+            steps, start, count = (np.zeros(100, np.int64) for _ in range(3))
+            k.run_batch(False, vm._NO_TEXT, i64(0), b.code, b.code_offsets, b.consts, b.const_offsets, prog_of,
+                        i64(5), np.zeros(101, np.int64), 100, kinds, mslots, mkeys, 4, 1, status, steps, start,
+                        count, np.zeros(100, np.int64))
+            return sorted(set(status[:50].tolist())), sorted(set(status[50:75].tolist())), sorted(set(status[75:].tolist()))
         print("good", call())
         print("prog_of", call(prog_of=i64(0, 2)), call(prog_of=i64(-1, 0)))
         print("in_off", call(in_off=i64(0, 0, 2)), call(in_off=i64(0, 1, 0)), call(in_off=i64(-5, 0, 1)))
@@ -161,6 +169,9 @@ def test_kernel_refuses_bad_indices_itself():
         print("const_off", call(const_off=i64(0, -9, 1)))
         print("region", call(region=(8, 0)), call(region=(0, 10 ** 9)))
         print("text_off", call(text=i64(0, 10 ** 9), prog_of=i64(0, 0)), call(text=i64(0, 5), prog_of=i64(0, 0)))
+        index = np.zeros(100, np.int64)
+        index[60] = 7
+        print("parallel", *parallel(index))
     """)
     bad = f"[{int(Status.BAD_ARGUMENT)}, {int(Status.BAD_ARGUMENT)}]"
     lines = dict(line.split(" ", 1) for line in out.strip().splitlines())
@@ -171,6 +182,7 @@ def test_kernel_refuses_bad_indices_itself():
     assert lines["const_off"] == bad
     assert lines["region"] == f"{bad} [0, 0]"  # a falling region: nothing runs; past the buffer: clamped
     assert lines["text_off"] == f"{bad} [0, 0]"
+    assert lines["parallel"] == f"[0] [{int(Status.BAD_ARGUMENT)}] [0]"  # only the bad chunk is refused
 
 
 # ----------------------------------------------------------------------------- wrong results
