@@ -44,18 +44,17 @@ class AsmError(ValueError):
         self.col = col
 
 
-def int64_array(values, what: str, *, flat: bool = False, copy: bool = False) -> np.ndarray:
+def int64_array(values, what: str, *, flat: bool = False) -> np.ndarray:
     """``values`` as a C-contiguous 1-D int64 array, checked before any compiled code sees it.
 
     Integers only (Python or numpy ints, bools as 0/1), each within int64: a float, a string or
     a value such as ``2**63`` raises TypeError / ValueError naming ``what`` instead of being
-    truncated or wrapped. ``flat``: any shape is flattened (else only 1-D is accepted).
-    ``copy``: always a fresh array (else an int64 array is used as it is).
+    truncated or wrapped. ``flat``: any shape is flattened (else only 1-D is accepted). An
+    int64 array is used as it is (no copy).
     """
     if isinstance(values, (str, bytes, bytearray)):
         raise TypeError(f"{what} must be a sequence of integers, got {type(values).__name__}")
-    given = values if isinstance(values, np.ndarray) else None  # the caller's own array, if any
-    if given is None:
+    if not isinstance(values, np.ndarray):
         try:  # list() reads what iteration yields, whatever a subclass's __len__ says
             values = np.asarray(values if type(values) in (list, tuple) else list(values))
         except (TypeError, ValueError) as err:
@@ -76,8 +75,7 @@ def int64_array(values, what: str, *, flat: bool = False, copy: bool = False) ->
             raise ValueError(f"{what} holds {int(bad)}, outside int64")
     elif kind not in "iub":
         raise TypeError(f"{what} must hold integers, got dtype {values.dtype}")
-    out = np.ascontiguousarray(values.reshape(-1), dtype=np.int64)
-    return out.copy() if copy and given is not None and np.shares_memory(out, given) else out
+    return np.ascontiguousarray(values.reshape(-1), dtype=np.int64)
 
 
 @dataclass(frozen=True, eq=False)

@@ -5,9 +5,10 @@ imported on first use so that ``import cadmus`` never pays for Numba or the JIT.
 
 Numba does not bounds-check, so every argument is checked here before compiled code sees it
 (types, shapes, dtypes, ranges, and every size computed in Python within explicit caps); a
-wrong argument raises TypeError or ValueError naming it. Arrays the kernels index with
-(offsets, inputs, program indices) are fresh copies, so no other thread can change them
-while the GIL is released.
+wrong argument raises TypeError or ValueError naming it. The kernels check the index arrays
+again once per chunk (``vm_kernel.indices_ok``) on arrays no other thread can change: the
+parallel kernel holds the GIL, and a kernel that releases it gets copies. A batch changed by
+another thread between the two checks is BAD_ARGUMENT, never an out-of-bounds access.
 """
 from __future__ import annotations
 
@@ -183,6 +184,14 @@ def _checked_program(prog, what: str) -> Program:
     return prog
 
 
+def _private(arr: np.ndarray, given) -> np.ndarray:
+    """``arr``, copied where it may share memory with an array among (or in a ProgramBatch
+    among) the caller's arguments ``given``."""
+    arrays = [a for g in given for a in (vars(g).values() if isinstance(g, ProgramBatch) else (g,))]
+    shared = any(isinstance(a, np.ndarray) and np.may_share_memory(arr, a) for a in arrays)
+    return arr.copy() if shared else arr
+
+
 def _sequence(values, what: str) -> list:
     """A list of the items of ``values`` (a sequence of programs), never one str."""
     if isinstance(values, (str, bytes, bytearray)):
@@ -195,25 +204,32 @@ def _sequence(values, what: str) -> list:
 
 def _check_offsets(off: np.ndarray, n: int, size: int, what: str, *, from_zero: bool = False,
                    words: int = 1) -> None:
-    """``off`` must hold n + 1 offsets rising within ``0..size`` (spans of 4 words if ``words``)."""
+    """``off`` must hold n + 1 offsets rising within ``0..size`` (spans of 4 words if ``words``).
+
+    No int64 temporaries: a fresh array of a large batch costs more in page faults than the
+    comparisons themselves.
+    """
     if len(off) != n + 1:
         raise ValueError(f"{what} must hold {n + 1} offsets (one more than runs or programs), got {len(off)}")
-    steps = np.diff(off)
-    if off[0] < 0 or (from_zero and off[0] != 0) or off[-1] > size or (steps < 0).any():
+    falling = np.less(off[1:], off[:-1])
+    if off[0] < 0 or (from_zero and off[0] != 0) or off[-1] > size or falling.any():
         start = "0" if from_zero else ">= 0"
-        raise ValueError(f"{what} must rise from {start} to at most {size}, got {off[0]}..{off[-1]}"
-                         + (" (falling)" if (steps < 0).any() else ""))
-    if words == 4 and (steps & 3).any():  # & rather than %: a tenth of the time
-        i = int(np.flatnonzero(steps & 3)[0])
-        raise ValueError(f"{what}: program {i} has {steps[i]} words, not a multiple of {words}")
+        where = f" (falling at {int(np.flatnonzero(falling)[0])})" if falling.any() else ""
+        raise ValueError(f"{what} must rise from {start} to at most {size}, got {off[0]}..{off[-1]}{where}")
+    if words == 4:  # every span a multiple of 4 words: every offset the same modulo 4
+        rem = np.bitwise_and(off, 3, out=np.empty(len(off), np.int8), casting="unsafe")
+        odd = np.not_equal(rem, rem[0])
+        if odd.any():
+            i = int(np.flatnonzero(odd)[0]) - 1
+            raise ValueError(f"{what}: program {i} has {off[i + 1] - off[i]} words, not a multiple of 4")
 
 
 def _checked_batch(batch) -> tuple:
-    """(code, code_offsets, consts, const_offsets) of a ProgramBatch, checked; fresh offsets."""
+    """(code, code_offsets, consts, const_offsets) of a ProgramBatch, checked."""
     code = _writable(int64_array(batch.code, "ProgramBatch.code"))
     consts = _writable(int64_array(batch.consts, "ProgramBatch.consts"))
-    code_off = int64_array(batch.code_offsets, "ProgramBatch.code_offsets", copy=True)
-    const_off = int64_array(batch.const_offsets, "ProgramBatch.const_offsets", copy=True)
+    code_off = _writable(int64_array(batch.code_offsets, "ProgramBatch.code_offsets"))
+    const_off = _writable(int64_array(batch.const_offsets, "ProgramBatch.const_offsets"))
     if len(code_off) == 0:
         raise ValueError("ProgramBatch.code_offsets must hold n + 1 offsets for n programs, got none")
     n = len(code_off) - 1
@@ -255,8 +271,7 @@ def _run_one(from_text: bool, buf, text_off, code_args, inputs: np.ndarray, fuel
     """One run through the batch loop on the calling thread: (status, outputs, steps)."""
     kinds, mslots, mkeys = _tables()
     outs = np.zeros(MAX_OUTPUTS, np.int64)
-    status = np.full(1, Status.BAD_ARGUMENT, np.int64)  # kept if the kernel's own index check fails
-    steps, out_start, out_count = (np.zeros(1, np.int64) for _ in range(3))
+    status, steps, out_start, out_count = (np.zeros(1, np.int64) for _ in range(4))
     _kernel().run_checked(0, 1, from_text, buf, text_off, *code_args, _FIRST, inputs,
                            np.array([0, len(inputs)], np.int64), fuel, kinds, mslots, mkeys, 0, MAX_OUTPUTS,
                            status, steps, out_start, out_count, outs)
@@ -269,7 +284,7 @@ _NO_CODE = (np.zeros(0, np.int64), np.zeros(1, np.int64)) * 2  # code arguments 
 def _run(prog: ProgramLike, inputs, fuel, tracing: bool):
     """Run one program on the calling thread; returns (Result, trace arrays or None)."""
     fuel = _check_fuel(fuel)
-    inputs = int64_array(inputs, "inputs", copy=True)
+    inputs = _writable(int64_array(inputs, "inputs"))  # values only: no index comes from them
     if isinstance(prog, str) and not tracing:  # the compiled parser: no Python objects per line
         buf, text_off, _ = _pack_texts([prog])
         status, outputs, steps = _run_one(True, buf, text_off, _NO_CODE, inputs, fuel)
@@ -291,8 +306,9 @@ def _run(prog: ProgramLike, inputs, fuel, tracing: bool):
                                                kinds, outs, *arrays)
         result = Result(Status(int(st)), outs[:n_out].tolist(), int(n))
     else:
-        batch = pack([program], texts=False)  # copies the arrays, as above
-        code_args = (batch.code, batch.code_offsets, batch.consts, batch.const_offsets)
+        # no copies needed: the kernel copies the code into its scratch and validates that
+        code, consts = _writable(program.code), _writable(program.consts)
+        code_args = (code, np.array([0, len(code)], np.int64), consts, np.array([0, len(consts)], np.int64))
         result = Result(*_run_one(False, _NO_TEXT, np.zeros(1, np.int64), code_args, inputs, fuel))
         arrays = None
     if result.status == Status.BAD_PROGRAM:
@@ -385,25 +401,25 @@ def _pack_texts(texts: list):
 
 
 def _pack_inputs(inputs, n: int, offsets=None):
-    """(flat int64 inputs, n + 1 offsets), both fresh arrays, checked against each other."""
+    """(flat int64 inputs, n + 1 offsets), checked against each other."""
     if inputs is None:
         if offsets is not None:
             raise ValueError("input_offsets is given without inputs")
         return np.zeros(0, np.int64), np.zeros(n + 1, np.int64)
     if offsets is not None:  # already flat: check what the kernel will index with
-        flat = int64_array(inputs, "inputs", copy=True)
-        off = int64_array(offsets, "input_offsets", copy=True)
+        flat = _writable(int64_array(inputs, "inputs"))
+        off = _writable(int64_array(offsets, "input_offsets"))
         _check_offsets(off, n, len(flat), "input_offsets", from_zero=True)
         return flat, off
     if isinstance(inputs, np.ndarray) and inputs.ndim == 2 and inputs.dtype != object:
         if len(inputs) != n:
             raise ValueError(f"inputs has {len(inputs)} rows for {n} runs")
-        flat = int64_array(inputs, "inputs", flat=True, copy=True)
+        flat = _writable(int64_array(inputs, "inputs", flat=True))
         return flat, np.arange(n + 1, dtype=np.int64) * inputs.shape[1]
     if isinstance(inputs, (str, bytes, bytearray)):
         raise TypeError(f"inputs must be one sequence of integers per run, got {type(inputs).__name__}")
-    try:
-        runs = list(inputs)
+    try:  # a plain list is used as it is (its len() is its length)
+        runs = inputs if type(inputs) is list else list(inputs)
     except TypeError:
         raise TypeError(f"inputs must be one sequence of integers per run, got {type(inputs).__name__}") from None
     if len(runs) != n:
@@ -437,7 +453,7 @@ def _n_chunks(n: int) -> int:
 def _program_index(program_index, n_programs: int) -> np.ndarray:
     if program_index is None:
         return np.arange(n_programs, dtype=np.int64)
-    index = int64_array(program_index, "program_index", copy=True)
+    index = _writable(int64_array(program_index, "program_index"))
     bad = np.flatnonzero((index < 0) | (index >= n_programs))
     if len(bad):
         raise ValueError(f"program_index[{bad[0]}] = {index[bad[0]]} is not a program (0..{n_programs - 1})")
@@ -498,11 +514,15 @@ def run_batch(
     in_flat, in_off = _pack_inputs(inputs, n, input_offsets)
     # Sizes in Python, within caps: the kernel's chunk regions (run * per_run) then fit in int64
     per_run = min(per_run, MAX_OUTPUT_WORDS // max(n, 1))
-    status = np.full(n, Status.BAD_ARGUMENT, np.int64)  # kept where the kernel's own index check fails
-    steps, out_start, out_count = (np.zeros(n, np.int64) for _ in range(3))
+    status, steps, out_start, out_count = (np.zeros(n, np.int64) for _ in range(4))
     outs = np.zeros(max(1, n * per_run), np.int64)
     args = (buf, text_off, *code_args, prog_of, in_flat, in_off, fuel, kinds, mslots, mkeys)
     if 0 < n <= SERIAL_BATCH:  # starting the thread pool would cost more than it saves
+        # this kernel releases the GIL: the index arrays it checks and uses must be its own
+        given = (programs, program_index, input_offsets)
+        code_args = (code_args[0], _private(code_args[1], given), code_args[2], _private(code_args[3], given))
+        args = (buf, text_off, *code_args, _private(prog_of, given), in_flat, _private(in_off, given), fuel, kinds,
+                mslots, mkeys)
         k.run_checked(0, n, texts is not None, *args, 0, len(outs), status, steps, out_start, out_count, outs)
     elif n:
         # chunks are taken dynamically by idle threads; torch's thread count is read first, as

@@ -628,21 +628,18 @@ def indices_ok(lo, hi, from_text, n_buf, text_off, n_code, code_off, n_consts, c
     there that can skip its loop slowed the interpreter loop by 3-7%.
     """
     n_programs = len(text_off) - 1 if from_text else len(code_off) - 1
-    if region_start > region_end or lo < 0 or hi > len(prog_of) or hi >= len(in_off):
-        return False
+    if region_start > region_end or lo < 0 or hi > len(prog_of) or hi >= len(in_off) or n_programs < 1:
+        return lo >= hi and lo >= 0  # an empty chunk indexes nothing
     bad = False
-    for i in range(lo, hi):
+    for i in range(lo, hi):  # one branch-free pass: p is clamped before it indexes, and checked
         p = prog_of[i]
-        bad |= (p < 0) | (p >= n_programs) | (in_off[i] < 0) | (in_off[i + 1] < in_off[i]) | (in_off[i + 1] > n_inputs)
-    if bad:
-        return False
-    for i in range(lo, hi):
-        p = prog_of[i]
+        q = min(max(p, 0), n_programs - 1)
+        bad |= (p != q) | (in_off[i] < 0) | (in_off[i + 1] < in_off[i]) | (in_off[i + 1] > n_inputs)
         if from_text:
-            bad |= (text_off[p] < 0) | (text_off[p + 1] < text_off[p]) | (text_off[p + 1] > n_buf)
+            bad |= (text_off[q] < 0) | (text_off[q + 1] < text_off[q]) | (text_off[q + 1] > n_buf)
         else:
-            bad |= ((code_off[p] < 0) | (code_off[p + 1] < code_off[p]) | (code_off[p + 1] > n_code)
-                    | (const_off[p] < 0) | (const_off[p + 1] < const_off[p]) | (const_off[p + 1] > n_consts))
+            bad |= ((code_off[q] < 0) | (code_off[q + 1] < code_off[q]) | (code_off[q + 1] > n_code)
+                    | (const_off[q] < 0) | (const_off[q + 1] < const_off[q]) | (const_off[q + 1] > n_consts))
     return not bad
 
 
@@ -761,12 +758,21 @@ def run_programs(lo, hi, from_text, buf, text_off, code_in, code_off, consts_in,
 def run_checked(lo, hi, from_text, buf, text_off, code_in, code_off, consts_in, const_off, prog_of, inputs,
                 in_off, fuel, kinds, mslots, mkeys, region_start, region_end, status, steps, out_start,
                 out_count, outs):
-    """``run_programs`` once ``indices_ok`` holds (else ``status`` keeps what the caller filled)."""
+    """``run_programs`` once ``indices_ok`` holds, else every run is BAD_ARGUMENT."""
     if indices_ok(lo, hi, from_text, len(buf), text_off, len(code_in), code_off, len(consts_in), const_off,
                   prog_of, len(inputs), in_off, max(region_start, 0), min(region_end, len(outs))):
         run_programs(lo, hi, from_text, buf, text_off, code_in, code_off, consts_in, const_off, prog_of, inputs,
                      in_off, fuel, kinds, mslots, mkeys, region_start, region_end, status, steps, out_start,
                      out_count, outs)
+    else:
+        refuse(lo, hi, status)
+
+
+@njit(cache=True, nogil=True)
+def refuse(lo, hi, status):
+    """Runs ``lo..hi-1`` are BAD_ARGUMENT (their chunk failed ``indices_ok``)."""
+    for i in range(max(lo, 0), min(hi, len(status))):
+        status[i] = ST_BAD_ARGUMENT
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
@@ -797,19 +803,21 @@ def run_batch(from_text, buf, text_off, code, code_off, consts, const_off, prog_
               out_count, outs):
     """Run a batch as ``n_chunks`` independent chunks in parallel (see ``run_programs``); each
     chunk owns ``outs_per_program`` output words per program of ``outs``. The caller checks
-    that ``len(status) * outs_per_program`` fits ``outs`` (so no product here can wrap) and
-    fills ``status`` with BAD_ARGUMENT, which a chunk failing ``indices_ok`` keeps."""
+    that ``len(status) * outs_per_program`` fits ``outs`` (so no product here can wrap); a
+    chunk failing ``indices_ok`` is all BAD_ARGUMENT."""
     n_prog = len(status)
     per_chunk = (n_prog + n_chunks - 1) // n_chunks
     for c in prange(n_chunks):
         lo = c * per_chunk
         hi = min(n_prog, lo + per_chunk)
-        if lo < hi and indices_ok(lo, hi, from_text, len(buf), text_off, len(code), code_off, len(consts),
-                                  const_off, prog_of, len(inputs), in_off, lo * outs_per_program,
-                                  min(hi * outs_per_program, len(outs))):
-            run_programs(lo, hi, from_text, buf, text_off, code, code_off, consts, const_off, prog_of,
-                         inputs, in_off, fuel, kinds, mslots, mkeys, lo * outs_per_program,
-                         hi * outs_per_program, status, steps, out_start, out_count, outs)
+        if lo < hi:
+            if indices_ok(lo, hi, from_text, len(buf), text_off, len(code), code_off, len(consts), const_off,
+                          prog_of, len(inputs), in_off, lo * outs_per_program, min(hi * outs_per_program, len(outs))):
+                run_programs(lo, hi, from_text, buf, text_off, code, code_off, consts, const_off, prog_of,
+                             inputs, in_off, fuel, kinds, mslots, mkeys, lo * outs_per_program,
+                             hi * outs_per_program, status, steps, out_start, out_count, outs)
+            else:
+                refuse(lo, hi, status)
 
 
 @njit(cache=True, nogil=True)
