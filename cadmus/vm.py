@@ -478,7 +478,7 @@ def run_batch(
     program); consecutive runs of one program parse and validate it once, so testing each
     program on several inputs costs one parse. ``messages=True`` fills ``.errors`` with the
     assembler's message for each PARSE_ERROR. ``outputs_per_program``: average output-tape
-    space reserved per run, 0..1024 (runs that need more are redone with a full tape).
+    space reserved per run, 1024 at most taken (runs that need more are redone with a full tape).
     ``input_offsets``: ``inputs`` is then one flat sequence of integers, run ``i`` reading
     ``inputs[input_offsets[i]:input_offsets[i + 1]]`` (no list per run to build and flatten).
 
@@ -490,7 +490,8 @@ def run_batch(
     fuel = _check_fuel(fuel)
     if not isinstance(messages, (bool, np.bool_)):
         raise TypeError(f"messages must be a bool, got {type(messages).__name__}")
-    per_run = _check_int(outputs_per_program, "outputs_per_program", 0, MAX_OUTPUTS)
+    # a run prints at most MAX_OUTPUTS values: reserving more would only waste memory
+    per_run = min(_check_int(outputs_per_program, "outputs_per_program", 0, INT64_MAX), MAX_OUTPUTS)
     kinds, mslots, mkeys = _tables()
     k = _kernel()
     texts = None
