@@ -36,8 +36,8 @@ import numpy as np
 
 from .asm import assemble, canonical as _disassembler_canonical
 from .isa import BY_MNEMONIC, INSTRUCTIONS, REG_NAMES
+from .schema import VIEWS
 
-VIEWS = ("completion", "synthesis", "execution", "trace")  # as cadmus.data.views (data depends on core)
 TRACE_HEAD = "\n# trace:\n"  # where a trace view's program part ends (judge.TRACE_HEAD after a newline)
 
 __all__ = ["canonical_program", "canonical_programs", "canonical_view", "canonical_views", "question_key"]

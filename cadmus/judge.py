@@ -68,8 +68,8 @@ from typing import Callable, Optional, Sequence
 import numpy as np
 
 from .isa import DEFAULT_FUEL, INT64_MAX, INT64_MIN, REG_NAMES, Status
+from .schema import SUITES
 
-SUITES = ("completion", "synthesis", "execution", "input", "repair", "trace")
 PROGRAM_SUITES = ("synthesis", "repair")
 MAX_ANSWER_CHARS = 65_536  # far above any real answer; bounds the memory one sample can take
 TRAILING = " \t\r"  # removed from the end of a line answer: the DSL's separators

@@ -14,7 +14,7 @@ import yaml
 
 from ..families import Params, names as family_names
 
-SPLITS = ("train", "valid", "test", "ood_numbers", "ood_length", "ood_family")
+from ..schema import SPLITS
 MIN_CHALLENGE = 10  # hidden tests per record, at least: room for a family's edge cases and random ones
 HELD_OUT_SPLITS = SPLITS[1:]
 

@@ -39,8 +39,7 @@ from typing import Optional, Sequence
 from .. import judge as _judge
 from ..isa import DEFAULT_FUEL
 from ..judge import TRACE_HEAD, Check, completion_answer, execution_trace, trace_target  # noqa: F401  (re-exported)
-
-VIEWS = ("completion", "synthesis", "execution", "trace")
+from ..schema import VIEWS
 
 
 def ints(values) -> str:

@@ -27,7 +27,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Optional, Sequence
 
-SUITES = ("completion", "synthesis", "execution", "input", "repair", "trace")
+from ..schema import SUITES
 # The text that ends an answer (besides end-of-sequence), per suite.
 LINE_SUITES = ("completion", "execution", "input")
 SYNTHESIS_STOPS = ("\n\n", "\n#")

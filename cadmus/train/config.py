@@ -10,7 +10,7 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Literal, Optional
 
-VIEWS = ("completion", "synthesis", "execution", "trace")
+from ..schema import VIEWS
 
 
 @dataclass

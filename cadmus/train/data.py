@@ -12,9 +12,8 @@ import json
 from pathlib import Path
 
 from ..tokenization import check_text
-from .config import VIEWS
+from ..schema import SPLITS, VIEWS
 
-SPLITS = ("train", "valid", "test", "ood_numbers", "ood_length", "ood_family")
 OPTIONAL_VIEWS = ("trace",)  # datasets built before it lack its columns; needed only when weighted
 COLUMNS = ("id", "family", "variant", "program", "description") + tuple(
     f"{view}_{part}" for view in VIEWS if view not in OPTIONAL_VIEWS for part in ("prompt", "target")
