@@ -34,8 +34,6 @@ The recipes hold every tuned choice; the measurements behind them are in docs/ex
 from __future__ import annotations
 
 import json
-import os
-import platform
 import shutil
 import sys
 import time
@@ -43,6 +41,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Optional
 
+from .provenance import machine
 from .tokenization import REPO_ROOT
 
 SUITES = ("completion", "synthesis", "execution")
@@ -258,14 +257,6 @@ def plot_by_difficulty(summaries: dict, path: Path) -> None:
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)
-
-
-def machine() -> dict:
-    import torch
-
-    return {"platform": platform.platform(), "processor": platform.processor() or platform.machine(),
-            "cpus": os.cpu_count(), "torch_threads": torch.get_num_threads(), "python": platform.python_version(),
-            "torch": torch.__version__, "cuda": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None}
 
 
 def write_report(out: Path, args: QuickstartArgs, summaries: dict, runtimes: dict, trained: dict) -> dict:

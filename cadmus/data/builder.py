@@ -34,7 +34,6 @@ from __future__ import annotations
 import collections
 import functools
 import gc
-import hashlib
 import itertools
 import json
 import multiprocessing
@@ -51,6 +50,8 @@ from ..canonical import canonical_program, canonical_programs
 from ..families import get as get_family
 from ..families.base import Draws
 from ..judge import outputs_match
+from ..provenance import HASH_CHUNK, chunk_digest, digests_hash, split_hash, whole_hash
+from ..provenance import dataset_hashes as content_hashes  # noqa: F401  (its name here before provenance)
 from .heldout import KEYS, N_FORBIDDEN, PROGRAM, KeySet, Redrawer, digest as key_digest, novelty, question_text
 from .ood_check import OodFamilyError, check_ood_family, train_candidates
 from .recipe import SPLITS, Recipe, RecipeError
@@ -61,7 +62,7 @@ RECORD_COLUMNS = ("id", "family", "variant", "difficulty", "description", "progr
                   "tests", "challenge_tests", "split", "novelty")
 VIEW_COLUMNS = tuple(f"{v}_{part}" for v in VIEWS for part in ("prompt", "target"))
 COLUMNS = RECORD_COLUMNS + VIEW_COLUMNS
-CHUNK = 1000  # records per work item (affects scheduling only, never the data)
+CHUNK = HASH_CHUNK  # records per work item (never affects the data); a worker digests its chunk for the hash
 _NOT_TEXT = re.compile(r"[^\x20-\x7e\n]")
 
 
@@ -648,41 +649,6 @@ def hold_out(table, keys: np.ndarray, start: int, redrawer: Redrawer, train_prog
     return table.set_column(table.schema.get_field_index("novelty"), "novelty", column), keys
 
 
-def chunk_digest(table) -> bytes:
-    """sha256 of one chunk (CHUNK records in index order, or fewer at a split's end): every column
-    in a fixed order, as its values and list lengths in Arrow's flat buffers. Hashing the buffers,
-    not a JSON text of the rows, costs well under a microsecond per record."""
-    h = hashlib.sha256()
-    for c in COLUMNS:
-        for part in _flat_parts(table.column(c).combine_chunks()):
-            h.update(part)
-    return h.digest()
-
-
-def _flat_parts(arr):
-    """Bytes that determine a (possibly sliced) Arrow array of the dataset's types exactly."""
-    import numpy as np
-    import pyarrow as pa
-    import pyarrow.compute as pc
-
-    t = arr.type
-    if pa.types.is_string(t):
-        off = np.frombuffer(arr.buffers()[1], np.int32, len(arr) + 1, arr.offset * 4)
-        data = arr.buffers()[2]
-        yield np.diff(off).tobytes()
-        yield memoryview(data)[off[0]:off[-1]] if data is not None else b""
-    elif pa.types.is_integer(t):
-        yield arr.to_numpy(zero_copy_only=False).astype(np.int64).tobytes()
-    elif pa.types.is_struct(t):
-        for child in arr.flatten():
-            yield from _flat_parts(child)
-    elif pa.types.is_list(t) or pa.types.is_large_list(t):
-        yield pc.list_value_length(arr).to_numpy(zero_copy_only=False).astype(np.int64).tobytes()
-        yield from _flat_parts(arr.flatten())
-    else:
-        raise TypeError(f"no digest for Arrow type {t}")
-
-
 def build(recipe: Recipe, workers: Optional[int] = None, limit: Optional[int] = None,
           progress: bool = True, pool=None) -> tuple:
     """Generate, verify and hold out every split; returns (DatasetDict, BuildInfo).
@@ -719,8 +685,7 @@ def build(recipe: Recipe, workers: Optional[int] = None, limit: Optional[int] = 
             redrawer = Redrawer(plans[split], recipe, forbidden, functools.partial(make_record, trace=recipe.trace_view),
                                 record_seed)
             tables[split], keys[split], digests = _collect(split, jobs, chunks, redrawer, train_programs, info, bar)
-            info.hashes[split] = hashlib.sha256(b"".join(digests)).hexdigest() if split == "train" else \
-                split_hash(tables[split])
+            info.hashes[split] = digests_hash(digests) if split == "train" else split_hash(tables[split])
             forbidden.add(keys[split][:, :N_FORBIDDEN])
             if split == "train":
                 train_programs.add(keys[split][:, PROGRAM])
@@ -740,7 +705,7 @@ def build(recipe: Recipe, workers: Optional[int] = None, limit: Optional[int] = 
         except OodFamilyError as err:
             raise BuildError(str(err)) from None
         _add(info.timings, "ood_check", time.process_time() - t0)
-    info.hashes["all"] = hashlib.sha256("".join(f"{s}:{info.hashes[s]}\n" for s in SPLITS).encode()).hexdigest()
+    info.hashes["all"] = whole_hash(info.hashes)
     feats = features()
     dd = DatasetDict({s: Dataset(InMemoryTable(tables[s]), info=DatasetInfo(features=feats), split=s,
                                  fingerprint=info.hashes[s][:16]) for s in SPLITS})
@@ -778,18 +743,5 @@ def _report(info: BuildInfo, split: str, redrawer: Redrawer, table) -> None:
     info.novelty[split] = {"seen": counts.get("seen", 0), "novel": counts.get("novel", 0)}
 
 
-def split_hash(table) -> str:
-    """sha256 of a split's table: of its ``CHUNK``-record slices' ``chunk_digest``s in order."""
-    return hashlib.sha256(b"".join(chunk_digest(table.slice(s, CHUNK)) for s in range(0, len(table), CHUNK))).hexdigest()
-
-
 def _add(timings: dict, key: str, seconds: float) -> None:
     timings[key] = timings.get(key, 0.0) + seconds
-
-
-def content_hashes(dd) -> dict:
-    """Recompute the build's sha256 per split (and of the whole) from a DatasetDict, e.g. one loaded
-    from disk: the same as ``BuildInfo.hashes`` of the build that wrote it (``split_hash``)."""
-    out = {split: split_hash(dd[split].data.table) for split in SPLITS}
-    out["all"] = hashlib.sha256("".join(f"{s}:{out[s]}\n" for s in SPLITS).encode()).hexdigest()
-    return out

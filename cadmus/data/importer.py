@@ -277,7 +277,8 @@ def import_tasks(path, split: str = "test", fuel: int = DEFAULT_FUEL) -> tuple:
     """(DatasetDict with every split, the tasks in ``split``; :class:`ImportInfo`)."""
     from datasets import Dataset, DatasetDict
 
-    from .builder import COLUMNS, content_hashes, features
+    from ..provenance import dataset_hashes
+    from .builder import COLUMNS, features
 
     if split not in SPLITS:
         raise TaskFileError(f"unknown split {split!r}; expected one of {', '.join(SPLITS)}")
@@ -288,7 +289,7 @@ def import_tasks(path, split: str = "test", fuel: int = DEFAULT_FUEL) -> tuple:
                                            features=feats, split=s) for s in SPLITS})
     info = ImportInfo(str(path), hashlib.sha256(Path(path).read_bytes()).hexdigest(), split, len(records),
                       sum(bool(r["program"]) for r in records), sum(bool(r["true_program"]) for r in records))
-    info.hashes = content_hashes(dd)
+    info.hashes = dataset_hashes(dd)
     return dd, info
 
 

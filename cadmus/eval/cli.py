@@ -181,20 +181,11 @@ def _sha256(path: Path) -> str:
     return h.hexdigest()
 
 
-def _dataset_hash(path) -> str:
-    info = Path(path) / "build_info.json"
-    if info.is_file():
-        return json.loads(info.read_text())["hashes"]["all"]
-    from ..train.data import content_hash
-
-    return content_hash(path)
-
-
 def _config(args, ks, extra=None) -> dict:
-    from ..train.trainer import git_revision
+    from ..provenance import dataset_hash, git_revision
 
     cfg = {k: v for k, v in vars(args).items() if k != "func" and not callable(v)}
-    cfg.update(ks=ks, dataset_sha256=_dataset_hash(args.data), git_revision=git_revision(),
+    cfg.update(ks=ks, dataset_sha256=dataset_hash(args.data), git_revision=git_revision(),
                command="cadmus eval " + " ".join(sys.argv[2:]) if sys.argv[1:2] == ["eval"] else None)
     cfg.update(extra or {})
     return cfg

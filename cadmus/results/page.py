@@ -125,7 +125,7 @@ def gpu_section(groups: list) -> str:
 def write_page(groups: list, out: Path, command: str) -> Path:
     """Write ``out/results.md`` and its PNGs; returns the page's path."""
     from ..eval.report import HEADLINE_NOTE
-    from ..train.trainer import git_revision
+    from ..provenance import git_revision
 
     assets = out / ASSETS
     assets.mkdir(parents=True, exist_ok=True)

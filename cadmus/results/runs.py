@@ -273,16 +273,24 @@ def _train_config(phases: list) -> dict:
 
 
 def _dataset_hashes(phases: list, evals: dict) -> dict:
-    out = {}
+    """Label -> content hash (``cadmus.provenance``) of each dataset the run trained or evaluated
+    on: training and evaluation on the same data record the same hash, and show as one line."""
+    uses = {}  # hash -> {folder name: None}, {role: None} (ordered sets)
     for phase in phases:
         data = phase.info.get("dataset", {})
         if data.get("content_hash"):
-            out[f"train data `{Path(data.get('path', '')).name}` (data files)"] = data["content_hash"]
+            _use(uses, data["content_hash"], Path(data.get("path", "")).name, "train")
     for ev in evals.values():
         for c in ev.configs:
             if c.get("dataset_sha256"):
-                out[f"eval data `{Path(str(c.get('data'))).name}` (build_info)"] = c["dataset_sha256"]
-    return out
+                _use(uses, c["dataset_sha256"], Path(str(c.get("data"))).name, "eval")
+    return {f"data {', '.join(f'`{n}`' for n in names)} ({', '.join(roles)})": sha
+            for sha, (names, roles) in uses.items()}
+
+
+def _use(uses: dict, sha: str, name: str, role: str) -> None:
+    names, roles = uses.setdefault(sha, ({}, {}))
+    names[name] = roles[role] = None
 
 
 def train_run(path: Path, phases: list, found: list) -> Run:

@@ -8,11 +8,11 @@ attention mask. With ``target_only_loss`` the prompt tokens are labelled -100.
 from __future__ import annotations
 
 import hashlib
-import json
 from pathlib import Path
 
-from ..tokenization import check_text
+from ..provenance import dataset_hash as content_hash  # noqa: F401  (the dataset card's hash; trainer records it)
 from ..schema import SPLITS, VIEWS
+from ..tokenization import check_text
 
 OPTIONAL_VIEWS = ("trace",)  # datasets built before it lack its columns; needed only when weighted
 COLUMNS = ("id", "family", "variant", "program", "description") + tuple(
@@ -49,20 +49,6 @@ def load_dataset_dict(path):
         if absent:
             raise DatasetError(f"dataset {path}, split {name}: missing column(s) {', '.join(absent)}")
     return ds
-
-
-def content_hash(path) -> str:
-    """sha256 over the dataset's data files (not the map caches that training adds next to them)."""
-    path = Path(path)
-    h = hashlib.sha256()
-    for state in sorted(path.glob("*/state.json")):
-        for item in json.loads(state.read_text()).get("_data_files", []):
-            f = state.parent / item["filename"]
-            h.update(f"{state.parent.name}/{item['filename']}\n".encode())
-            with open(f, "rb") as fh:
-                for chunk in iter(lambda: fh.read(1 << 20), b""):
-                    h.update(chunk)
-    return h.hexdigest()
 
 
 def filter_families(ds, families):

@@ -8,14 +8,14 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
 import time
 from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 
 from .. import models
-from ..tokenization import REPO_ROOT, load_tokenizer
+from ..provenance import git_revision, machine
+from ..tokenization import load_tokenizer
 from . import checkpoints, data, evaluation
 from .optim import make_optimizer, make_scheduler
 from .budget import TimeBudget, agree
@@ -167,28 +167,6 @@ def batches(loader, sampler, accelerator, start: int):
         sampler.set_epoch(epoch)
         yield from epoch_loader
         epoch, skip = epoch + 1, 0
-
-
-def machine() -> dict:
-    """Where the run trained (recorded in cadmus.json; the results page shows it): CPU, cores,
-    torch threads, versions and the GPU (None without one)."""
-    import platform
-
-    import torch
-
-    return {"platform": platform.platform(), "processor": platform.processor() or platform.machine(),
-            "cpus": os.cpu_count(), "torch_threads": torch.get_num_threads(), "python": platform.python_version(),
-            "torch": torch.__version__, "cuda": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None}
-
-
-def git_revision():
-    try:
-        rev = subprocess.run(["git", "rev-parse", "HEAD"], cwd=REPO_ROOT, capture_output=True, text=True, check=True)
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=REPO_ROOT,
-                               capture_output=True, text=True, check=True)
-        return rev.stdout.strip() + ("-dirty" if dirty.stdout.strip() else "")
-    except (OSError, subprocess.CalledProcessError):
-        return None
 
 
 def model_shape(config) -> dict:
