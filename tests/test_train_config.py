@@ -87,3 +87,34 @@ def test_module_entry_point_help():
 def test_unknown_preset_is_a_parse_error():
     with pytest.raises(ValueError, match="unknown model preset 'huge'"):
         config.parse(None, ["--preset", "huge"])
+
+
+def test_a_cli_flag_at_its_default_still_overrides_the_recipe(tmp_path):
+    recipe = tmp_path / "r.yaml"
+    recipe.write_text("seed: 5\npacking: false\nmax_steps: null\nfamilies: arith\nlearning_rate: 1\n")
+    margs, dargs, targs = config.parse(recipe, ["--seed", "0", "--packing"])
+    assert targs.seed == 0 and dargs.packing is True  # flags win even when they name the default
+    assert targs.max_steps == 1000 and dargs.families == ["arith"]  # null = default; a scalar is a one-item list
+    assert targs.learning_rate == 1.0 and isinstance(targs.learning_rate, float)
+    assert config.parse(recipe)[2].seed == 5 and config.parse(recipe)[1].packing is False
+
+
+@pytest.mark.parametrize("line, words", [
+    ("max_steps: 1.5", ["max_steps", "1.5", "int"]),
+    ("max_steps: [1, 2]", ["max_steps", "[1, 2]"]),
+    ("packing: maybe", ["packing", "'maybe'", "true or false"]),
+    ("optimizer: sgd", ["optimizer", "'sgd'", "adamw, muon"]),
+])
+def test_a_recipe_value_of_the_wrong_type_names_file_key_and_value(tmp_path, line, words):
+    recipe = tmp_path / "r.yaml"
+    recipe.write_text(line + "\n")
+    with pytest.raises(ValueError) as err:
+        config.parse(recipe)
+    assert all(w in str(err.value) for w in [str(recipe), *words]), str(err.value)
+
+
+def test_a_flag_of_the_wrong_type_names_flag_and_value():
+    with pytest.raises(ValueError, match=r"--max_steps.*'ten'"):
+        config.parse(None, ["--max_steps", "ten"])
+    with pytest.raises(ValueError, match=r"--optimizer.*'sgd'"):
+        config.parse(None, ["--optimizer", "sgd"])

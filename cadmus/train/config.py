@@ -6,6 +6,7 @@ an unknown key in either place is an error.
 """
 from __future__ import annotations
 
+from argparse import SUPPRESS, ArgumentError, ArgumentTypeError
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Literal, Optional
@@ -155,21 +156,50 @@ def load_recipe(path) -> dict:
     return data
 
 
-def _to_argv(recipe: dict) -> list:
-    """YAML values as CLI flags, so YAML and CLI go through the same argparse type conversion
-    (PyYAML reads ``1e-3`` as a string; argparse turns it into the float the field wants)."""
-    argv = []
-    for key, value in recipe.items():
-        if value is None:
-            continue  # null = keep the default
-        if isinstance(value, (list, tuple)):
-            if value:
-                argv += [f"--{key}", *map(str, value)]
-        elif isinstance(value, bool):
-            argv += [f"--{key}", "true" if value else "false"]
-        else:
-            argv += [f"--{key}", str(value)]
-    return argv
+def make_parser():
+    from transformers import HfArgumentParser
+
+    # exit_on_error=False: a bad flag value raises (parse turns it into a ValueError) instead of exiting
+    return HfArgumentParser(ARG_CLASSES, exit_on_error=False)
+
+
+def _as_text(value) -> str:
+    return ("true" if value else "false") if isinstance(value, bool) else str(value)
+
+
+def _field_actions(parser) -> dict:
+    actions = {}
+    for action in parser._actions:  # the first per field: a bool field's --no_X comes after --X
+        actions.setdefault(action.dest, action)
+    return actions
+
+
+def _convert(action, key: str, value, source):
+    """One recipe value through the field's parser type; a value that does not convert (or is
+    not among the field's choices) names the file, the key and the value."""
+    from transformers.hf_argparser import string_to_bool
+
+    many = action.nargs == "+"
+    items = (value if isinstance(value, list) else [value]) if many else [value]
+    try:
+        converted = [action.type(_as_text(v)) for v in items]
+    except (ValueError, TypeError, ArgumentTypeError):
+        converted = None
+    if converted is None or (action.choices and not set(converted) <= set(action.choices)) or (
+            not many and isinstance(value, (list, dict))):
+        kind = {string_to_bool: "true or false", int: "an integer", float: "a number"}.get(action.type, "text")
+        expected = f"one of {', '.join(map(str, action.choices))}" if action.choices else (
+            f"a list: {kind}" if many else kind)
+        raise ValueError(f"recipe {source}: {key}: {value!r} is not {expected}")
+    return converted if many else converted[0]
+
+
+def _typed(parser, recipe: dict, source) -> dict:
+    """Recipe values converted by the parser's own type for each field, the conversion a CLI flag
+    gets, so a value means the same in YAML and on the command line (PyYAML reads ``1e-3`` as a
+    string). ``null`` keeps the default."""
+    actions = _field_actions(parser)
+    return {key: _convert(actions[key], key, value, source) for key, value in recipe.items() if value is not None}
 
 
 def _normalise_resume(argv: list) -> list:
@@ -182,20 +212,27 @@ def _normalise_resume(argv: list) -> list:
     return out
 
 
-def make_parser():
-    from transformers import HfArgumentParser
-
-    return HfArgumentParser(ARG_CLASSES)
+def _given(parser, argv: list) -> dict:
+    """Only the flags on the command line, converted by the parser (no defaults filled in:
+    an unset flag must not override the recipe)."""
+    for action in parser._actions:  # (set_defaults would put SUPPRESS itself into the namespace)
+        if action.dest in field_names():
+            action.default = SUPPRESS
+    try:
+        namespace, rest = parser.parse_known_args(args=_normalise_resume(argv))
+    except ArgumentError as err:  # a flag whose value does not convert: names the flag and the value
+        raise ValueError(str(err)) from None
+    if rest:
+        raise ValueError(f"unknown flag(s) {' '.join(rest)} (valid flags: see `cadmus train --help`)")
+    return vars(namespace)
 
 
 def parse(recipe_path=None, overrides=()) -> tuple:
     """(ModelArguments, DataArguments, TrainingArguments) from a recipe file plus CLI flags."""
-    recipe = load_recipe(recipe_path) if recipe_path else {}
-    argv = _to_argv(recipe) + _normalise_resume(list(overrides))
-    try:
-        return make_parser().parse_args_into_dataclasses(args=argv, look_for_args_file=False)
-    except ValueError as err:  # HfArgumentParser's message for leftover flags
-        raise ValueError(f"cadmus train: {err}") from None
+    parser = make_parser()
+    values = _typed(parser, load_recipe(recipe_path) if recipe_path else {}, recipe_path)
+    values.update(_given(make_parser(), list(overrides)))  # a parser of its own: _given clears its defaults
+    return parser.parse_dict(values)
 
 
 def to_dict(args: tuple) -> dict:
