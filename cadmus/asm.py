@@ -15,6 +15,7 @@ from __future__ import annotations
 import re
 from array import array
 from dataclasses import dataclass, field
+from typing import Optional
 
 import numpy as np
 
@@ -26,6 +27,7 @@ from .isa import (
     N_REGS,
     REG_NAMES,
     WORDS_PER_INSN,
+    kind_table,
 )
 
 _IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
@@ -214,14 +216,38 @@ def _operand_text(prog: Program, kind: str, word: int, label_of) -> str:
     return label_of(word)
 
 
+def checked_program(prog, what: str) -> Program:
+    """``prog`` if it is a Program whose arrays are what Program() made them."""
+    if not isinstance(prog, Program):
+        raise TypeError(f"{what} must be a Program, got {type(prog).__name__}")
+    for name in ("code", "consts"):
+        arr = getattr(prog, name)
+        if not (isinstance(arr, np.ndarray) and arr.dtype == np.int64 and arr.ndim == 1 and arr.flags.c_contiguous):
+            raise TypeError(f"{what}.{name} is not a flat int64 array (Program() makes it one)")
+    return prog
+
+
+def validate(prog: Program) -> Optional[str]:
+    """None if the bytecode is well formed, else a message naming the first bad instruction (the
+    VM kernel's own check, the one every run of bytecode applies)."""
+    from . import vm_kernel  # deferred: importing Numba costs ~0.5 s, compiling more
+
+    prog = checked_program(prog, "validate()'s argument")
+    if len(prog.code) % 4:
+        return f"code length {len(prog.code)} is not a multiple of 4"
+    code = prog.code if prog.code.flags.writeable else prog.code.copy()  # Numba compiles read-only apart
+    bad = vm_kernel.validate(code, 0, len(prog), len(prog.consts), kind_table())
+    if bad < 0:
+        return None
+    return f"instruction {bad}: {prog.code[4 * bad:4 * bad + 4].tolist()} is not a valid instruction"
+
+
 def disassemble(prog: Program) -> str:
     """Canonical text of a valid program: labels ``L0, L1, ...`` in order of first appearance.
 
     Comments and blank lines are not part of the bytecode, so they are not reproduced.
     Raises ``ValueError`` for bytecode that does not validate (see ``cadmus.validate``).
     """
-    from .vm import validate
-
     if not isinstance(prog, Program):
         raise TypeError(f"disassemble() expects a Program, got {type(prog).__name__}")
     problem = validate(prog)

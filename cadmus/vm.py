@@ -22,7 +22,7 @@ from typing import Iterable, Optional, Sequence, Union
 
 import numpy as np
 
-from .asm import AsmError, Program, assemble, int64_array
+from .asm import AsmError, Program, assemble, checked_program as _checked_program, int64_array, validate
 from .isa import BY_OPCODE, DEFAULT_FUEL, INT64_MAX, INT64_MIN, MAX_OUTPUTS, N_REGS, Status, kind_table, mnemonic_table
 
 ProgramLike = Union[Program, str]
@@ -173,17 +173,6 @@ def _writable(arr: np.ndarray) -> np.ndarray:
     return arr if arr.flags.writeable else arr.copy()
 
 
-def _checked_program(prog, what: str) -> Program:
-    """``prog`` if it is a Program whose arrays are what Program() made them."""
-    if not isinstance(prog, Program):
-        raise TypeError(f"{what} must be a Program, got {type(prog).__name__}")
-    for name in ("code", "consts"):
-        arr = getattr(prog, name)
-        if not (isinstance(arr, np.ndarray) and arr.dtype == np.int64 and arr.ndim == 1 and arr.flags.c_contiguous):
-            raise TypeError(f"{what}.{name} is not a flat int64 array (Program() makes it one)")
-    return prog
-
-
 def _private(arr: np.ndarray, given) -> np.ndarray:
     """``arr``, copied where it may share memory with an array among (or in a ProgramBatch
     among) the caller's arguments ``given``."""
@@ -244,18 +233,6 @@ def _program(prog: ProgramLike, what: str = "program") -> Program:
     if isinstance(prog, str):
         return assemble(prog)
     raise TypeError(f"{what} must be a Program or a str, got {type(prog).__name__}")
-
-
-def validate(prog: Program) -> Optional[str]:
-    """None if the bytecode is well formed, else a message naming the first bad instruction."""
-    prog = _checked_program(prog, "validate()'s argument")
-    if len(prog.code) % 4:
-        return f"code length {len(prog.code)} is not a multiple of 4"
-    kinds, _, _ = _tables()
-    bad = _kernel().validate(_writable(prog.code), 0, len(prog), len(prog.consts), kinds)
-    if bad < 0:
-        return None
-    return f"instruction {bad}: {prog.code[4 * bad:4 * bad + 4].tolist()} is not a valid instruction"
 
 
 def _parse_message(text: str) -> str:
