@@ -51,18 +51,6 @@ UNARY_OPS = {"neg": lambda a: ((_HALF - a) & _MASK) - _HALF, "abs": lambda a: ((
              "sign": lambda a: (a > 0) - (a < 0), "mov": lambda a: a}
 
 
-def binary(op: str, a: int, b: int) -> int:
-    return BINARY_OPS[op](a, b)
-
-
-def unary(op: str, a: int) -> int:
-    return UNARY_OPS[op](a)
-
-
-def compare(cond: str, a: int, b: int) -> bool:
-    return CONDITIONS[cond](a, b)
-
-
 class Machine:
     """The oracle: runs the statement tree on Python integers, for ``n`` cases at once.
 
