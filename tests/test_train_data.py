@@ -1,11 +1,12 @@
 """Tokenization, packing/padding, loss masks, mixtures and dataset errors."""
 import json
+import re
+import shutil
 
 import pytest
 
 from cadmus.tokenization import AlphabetError, load_tokenizer
 from cadmus.train import data
-from cadmus.train.toydata import arith_dataset
 
 
 @pytest.fixture(scope="module")
@@ -14,10 +15,8 @@ def tok():
 
 
 @pytest.fixture(scope="module")
-def dsdir(tmp_path_factory):
-    path = tmp_path_factory.mktemp("data") / "arith"
-    arith_dataset(64, 16, seed=1).save_to_disk(str(path))
-    return path
+def dsdir(tiny_data):
+    return tiny_data  # the builder's tiny data (tests/conftest.py)
 
 
 def test_samples_are_prompt_target_eos(tok, dsdir):
@@ -31,14 +30,15 @@ def test_samples_are_prompt_target_eos(tok, dsdir):
 def test_padding_with_target_only_loss(tok, dsdir):
     ds = data.load_dataset_dict(dsdir)
     t = data.tokenize(ds["train"], tok, {"completion": 1.0})
-    blocks = data.to_blocks(t, 64, packing=False, target_only=True, pad_id=tok.pad_token_id)
+    width = data.longest_sample(t)
+    blocks = data.to_blocks(t, width, packing=False, target_only=True, pad_id=tok.pad_token_id)
     b, row = blocks[0], ds["train"][0]
     learned = [int(x) for x in b["labels"] if x != data.IGNORE_INDEX]
     assert tok.decode(learned[:-1]) == row["completion_target"] and learned[-1] == tok.eos_token_id
     n_real = int(b["attention_mask"].sum())
     assert (b["input_ids"][n_real:] == tok.pad_token_id).all()
     lengths = [len(x) for x in t["input_ids"]]
-    assert data.non_pad_share(blocks) == pytest.approx(sum(lengths) / (64 * len(lengths)))
+    assert data.non_pad_share(blocks) == pytest.approx(sum(lengths) / (width * len(lengths)))
 
 
 def test_packing_fills_every_position(tok, dsdir):
@@ -93,9 +93,9 @@ def test_dataset_errors(tmp_path, dsdir):
         data.load_dataset_dict(partial)
 
 
-def test_content_hash_ignores_map_caches(tok, tmp_path):
+def test_content_hash_ignores_map_caches(tok, tiny_data, tmp_path):
     path = tmp_path / "d"
-    arith_dataset(16, 4).save_to_disk(str(path))
+    shutil.copytree(tiny_data, path, ignore=shutil.ignore_patterns("cache-*"))
     before = data.content_hash(path)
     data.tokenize(data.load_dataset_dict(path)["train"], tok, {"completion": 1.0})  # writes a cache file
     assert list((path / "train").glob("cache-*.arrow"))
@@ -107,7 +107,7 @@ def test_content_hash_ignores_map_caches(tok, tmp_path):
 def test_completion_prompts(dsdir):
     ds = data.load_dataset_dict(dsdir)
     pairs = data.completion_prompts(ds["valid"], 5)
-    assert len(pairs) == 5 and all(p.endswith("assert c ") for p, _ in pairs)
+    assert len(pairs) == 5 and all(re.search(r"\nassert [a-p] \Z", p) and re.fullmatch(r"-?[0-9]+", t) for p, t in pairs)
 
 
 def test_trim_padding_cuts_to_the_longest_row_and_keeps_the_loss():
@@ -151,9 +151,11 @@ def test_group_by_length_sampler_is_a_resumable_permutation_of_similar_length_ba
     assert sum(1 for b in plain_batches if len({lengths[i] == 130 for i in b}) > 1) > len(plain_batches) // 2
 
 
-def _with_long_ood_row(tmp_path, extra_lines: int):
-    """The toy dataset with one ood_length row whose execution view is ``extra_lines`` lines longer."""
-    ds = arith_dataset(32, 8, seed=2)
+def _with_long_ood_row(tiny_data, tmp_path, extra_lines: int):
+    """The tiny dataset with one ood_length row whose execution view is ``extra_lines`` lines longer."""
+    from datasets import load_from_disk
+
+    ds = load_from_disk(str(tiny_data))
     longer = "mov d 1\n" * extra_lines
     ds["ood_length"] = ds["ood_length"].map(
         lambda r, i: {"execution_prompt": (longer if i == 3 else "") + r["execution_prompt"]}, with_indices=True)
@@ -162,14 +164,14 @@ def _with_long_ood_row(tmp_path, extra_lines: int):
     return path, ds["ood_length"][3]
 
 
-def test_position_table_fits_the_longest_sample_of_any_split(tok, tmp_path):
+def test_position_table_fits_the_longest_sample_of_any_split(tok, tiny_data, tmp_path):
     from accelerate import Accelerator
 
     from cadmus.eval.prompts import build_prompts
     from cadmus.train import config
     from cadmus.train.trainer import prepare_data
 
-    path, long_row = _with_long_ood_row(tmp_path, 40)
+    path, long_row = _with_long_ood_row(tiny_data, tmp_path, 100)  # longer than any view of the data
     longest, where = data.longest_eval_sample(data.load_dataset_dict(path), tok)
     assert longest == len(long_row["execution_prompt"]) + len(long_row["execution_target"]) + 1
     assert "ood_length" in where and "execution" in where and long_row["id"] in where
