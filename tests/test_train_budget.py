@@ -62,3 +62,15 @@ def test_a_capped_run_follows_its_recipe_schedule(tmp_path):
                       if "lr" in r]
     # the same seed and steps: a capped run has the learning rates and losses of a run without a budget
     assert len(logs["cap"]) == 3 and logs["cap"] == logs["plain"]
+
+
+def test_a_fitted_run_records_the_recipe_and_the_steps_it_ran(tmp_path):
+    ds = tmp_path / "arith"
+    arith_dataset(200, 32, seed=3).save_to_disk(str(ds))
+    args = config.parse(None, [*SMALL, "--dataset_path", str(ds), "--output_dir", str(tmp_path / "run"),
+                               "--max_steps", "100000", "--eval_steps", "0", "--save_steps", "0",
+                               "--max_minutes", "0.05"])  # 3 s: the budget, not max_steps, ends the run
+    final = train(*args)
+    summary = json.loads((tmp_path / "run" / "cadmus.json").read_text())
+    assert 0 < final["step"] < 100_000 and summary["steps_run"] == final["step"]
+    assert summary["recipe"]["max_steps"] == args[2].max_steps == 100_000  # the recipe as given

@@ -175,10 +175,15 @@ def test_init_from_starts_from_a_trained_model(dsdir, tmp_path):
 
 def test_stop_at_accuracy_ends_the_run_at_the_first_evaluation_that_reaches_it(dsdir, tmp_path):
     out = tmp_path / "run"
-    final = run_inprocess(dsdir, out, "--max_steps", "30", "--eval_steps", "10", "--save_steps", "0",
-                          "--stop_at_accuracy", "0")  # any accuracy reaches 0: the first evaluation ends it
+    args = config.parse(None, [*SMALL, "--dataset_path", dsdir, "--output_dir", str(out), "--max_steps", "30",
+                               "--eval_steps", "10", "--save_steps", "0",
+                               "--stop_at_accuracy", "0"])  # any accuracy reaches 0: the first evaluation ends it
+    final = train(*args)
     assert final["step"] == 10 and [r["step"] for r in records(out) if "eval_loss" in r] == [10]
-    assert json.loads((out / "cadmus.json").read_text())["metrics"]["step"] == 10
+    assert args[2].max_steps == 30  # train() leaves the parsed recipe alone
+    summary = json.loads((out / "cadmus.json").read_text())
+    # the recipe as given, and separately the steps it ran
+    assert summary["metrics"]["step"] == summary["steps_run"] == 10 and summary["recipe"]["max_steps"] == 30
     final = run_inprocess(dsdir, tmp_path / "never", "--max_steps", "20", "--eval_steps", "10", "--save_steps", "0",
                           "--stop_at_accuracy", "1.01")
     assert final["step"] == 20

@@ -10,8 +10,9 @@ import json
 import os
 import time
 from contextlib import nullcontext
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Optional
 
 from .. import models
 from ..provenance import git_revision, machine
@@ -173,35 +174,112 @@ def model_shape(config) -> dict:
     return {k: getattr(config, k) for k in models.SHAPE_FIELDS}
 
 
-def train(margs, dargs, targs, recipe_path=None) -> dict:
-    """Train from the three argument dataclasses; returns the final metrics."""
-    import torch
-    from accelerate.utils import set_seed
-    from torch.utils.data import DataLoader
+class StepPlan:
+    """The step the loop runs to. It starts at the recipe's ``max_steps``; a time budget
+    (budget.py) refits it and ``stop_at_accuracy`` ends the run early. The cosine schedule reads
+    ``max_steps`` at every step (optim.make_scheduler) from ``schedule``, a copy of the training
+    arguments, so the parsed recipe keeps the value it was given (cadmus.json records it)."""
 
-    # the budget counts from here: data preparation and model set-up use it too
-    budget = (TimeBudget(targs.max_minutes, targs.max_steps, targs.eval_steps, mode=targs.max_minutes_mode)
-              if targs.max_minutes else None)
+    def __init__(self, targs):
+        self.schedule = replace(targs)
+        # the budget counts from here: data preparation and model set-up use it too
+        self.budget = (TimeBudget(targs.max_minutes, targs.max_steps, targs.eval_steps, mode=targs.max_minutes_mode)
+                       if targs.max_minutes else None)
+        self.bar = None  # the progress bar shows the current plan
+
+    @property
+    def max_steps(self) -> int:
+        return self.schedule.max_steps
+
+    def _set(self, accelerator, max_steps: int) -> None:
+        self.schedule.max_steps = agree(accelerator, max_steps)
+        if self.bar is not None:
+            self.bar.total = self.schedule.max_steps
+            self.bar.refresh()
+
+    def refit(self, accelerator, step: int, train_time_s: float) -> None:
+        """The steps that still fit the time budget, measured at ``step``."""
+        self._set(accelerator, self.budget.fit(step, train_time_s))
+
+    def stop(self, accelerator, step: int) -> None:
+        """End the run after this step (its logging, evaluation and saving still happen)."""
+        self._set(accelerator, step)
+
+
+@dataclass
+class Run:
+    """What set-up hands the loop: the prepared model, optimizer and data, and the checkpoint
+    the run resumes from (None: a fresh start)."""
+    accelerator: object
+    tokenizer: object
+    prep: Prepared
+    config: object
+    n_params: int
+    model: object
+    optimizer: object
+    scheduler: object
+    sampler: EpochSampler
+    loader: object
+    eval_loader: object
+    resume_from: Optional[Path]
+    out: Path
+
+
+def train(margs, dargs, targs, recipe_path=None) -> dict:
+    """Train from the three argument dataclasses (left as parsed); returns the final metrics."""
+    plan = StepPlan(targs)
+    run = setup(margs, dargs, targs, plan.schedule)
+    state = start_state(run)
+    log = MetricsLog(run.out, run.accelerator.is_main_process,
+                     resume_step=state["step"] if run.resume_from is not None else None)
+    announce(run, margs, state)
+    loop(run, targs, plan, state, log)
+    final = {k: log.last(k) for k in ("train_loss", "eval_loss", "valid_accuracy", "tokens_per_s")}
+    final.update(step=state["step"], tokens=state["tokens"], non_pad_share=run.prep.non_pad_share)
+    save_final(run, final, (margs, dargs, targs), recipe_path, log)
+    return final
+
+
+def setup(margs, dargs, targs, schedule) -> Run:
+    """Accelerator, tokenizer, data, model, optimizer and loaders, prepared by accelerate;
+    ``schedule`` holds the ``max_steps`` the learning-rate schedule reads (see StepPlan)."""
+    from accelerate.utils import set_seed
+
     accelerator = make_accelerator(targs)
     out = Path(targs.output_dir)
-    main = accelerator.is_main_process
     set_seed(targs.seed)
     tokenizer = load_tokenizer(margs.tokenizer_path)
     prep = prepare_data(accelerator, margs, dargs, targs, tokenizer)
-
     config = models.make_config(
         margs.preset, len(tokenizer), prep.n_positions, dropout=margs.dropout,
         eos_token_id=tokenizer.eos_token_id, pad_token_id=tokenizer.pad_token_id,
         n_layer=margs.n_layer, n_head=margs.n_head, n_embd=margs.n_embd,
     )
-    if margs.init_from:
-        try:
-            model = models.start_from(margs.init_from, config)
-        except (ValueError, OSError) as err:
-            raise RecipeError(str(err)) from err
-    else:
-        model = models.build_model(config)
+    model = initial_model(margs, config)
     n_params = models.count_parameters(model)
+    resume_from = find_resume(targs, out, config, accelerator.is_main_process)
+    optimizer = make_optimizer(model, targs)
+    scheduler = make_scheduler(optimizer, schedule)
+    sampler, loader, eval_loader = make_loaders(prep, dargs, targs)
+    model, optimizer, loader, eval_loader = accelerator.prepare(model, optimizer, loader, eval_loader)
+    # Not prepared: accelerate would step it once per process; our schedule counts optimizer steps.
+    accelerator.register_for_checkpointing(scheduler)
+    return Run(accelerator, tokenizer, prep, config, n_params, model, optimizer, scheduler, sampler, loader,
+               eval_loader, resume_from, out)
+
+
+def initial_model(margs, config):
+    """A fresh model, or the weights of ``init_from`` (a curriculum's next phase)."""
+    if not margs.init_from:
+        return models.build_model(config)
+    try:
+        return models.start_from(margs.init_from, config)
+    except (ValueError, OSError) as err:
+        raise RecipeError(str(err)) from err
+
+
+def find_resume(targs, out: Path, config, main: bool):
+    """The checkpoint to resume from (None: start fresh), checked against the model's shape."""
     resume_from = checkpoints.resolve_resume(targs.resume, out)
     if resume_from is not None:
         checkpoints.check_shape(resume_from, model_shape(config))
@@ -211,104 +289,134 @@ def train(margs, dargs, targs, recipe_path=None) -> dict:
                                           f"or choose another output_dir")
     elif targs.resume and main:
         print(f"cadmus train: no checkpoint in {checkpoints.checkpoint_dir(out)}; starting from scratch")
+    return resume_from
 
-    optimizer = make_optimizer(model, targs)
-    scheduler = make_scheduler(optimizer, targs)
+
+def make_loaders(prep: Prepared, dargs, targs) -> tuple:
+    """(sampler, train loader, eval loader); the sampler's order depends only on (seed, epoch)."""
+    from torch.utils.data import DataLoader
+
     lengths = None
     if dargs.group_by_length and not dargs.packing:
         lengths = [sum(row) for row in prep.train.with_format(None)["attention_mask"]]
     sampler = EpochSampler(len(prep.train), targs.seed, lengths, targs.per_device_batch_size)
     loader = DataLoader(prep.train, batch_size=targs.per_device_batch_size, sampler=sampler, drop_last=True)
     eval_loader = DataLoader(prep.valid, batch_size=targs.per_device_batch_size)
-    model, optimizer, loader, eval_loader = accelerator.prepare(model, optimizer, loader, eval_loader)
-    # Not prepared: accelerate would step it once per process; our schedule counts optimizer steps.
-    accelerator.register_for_checkpointing(scheduler)
+    return sampler, loader, eval_loader
 
+
+def start_state(run: Run) -> dict:
+    """The loop's counters (saved in every checkpoint), restored with the weights when resuming."""
     state = {"step": 0, "eval_loss": None, "valid_accuracy": None, "tokens": 0, "train_time_s": 0.0,
-             "window_loss": 0.0, "window_steps": 0, "model_shape": model_shape(config)}
-    if resume_from is not None:
+             "window_loss": 0.0, "window_steps": 0, "model_shape": model_shape(run.config)}
+    if run.resume_from is not None:
         try:
-            accelerator.load_state(str(resume_from))
+            run.accelerator.load_state(str(run.resume_from))
         except RuntimeError as err:  # a shape mismatch that slipped past check_shape
-            raise checkpoints.CheckpointError(f"checkpoint {resume_from} does not fit this model: {err}") from err
-        state.update(checkpoints.read_state(resume_from))
-    log = MetricsLog(out, main, resume_step=state["step"] if resume_from is not None else None)
-    if main:
-        print(f"cadmus train: {margs.preset} ({n_params:,} parameters), context {prep.context_length} "
-              f"(position table {prep.n_positions}), "
-              f"{len(prep.train):,} train blocks, non-pad tokens {prep.non_pad_share:.1%}, "
-              f"{accelerator.num_processes} process(es) on {accelerator.device}, "
-              f"precision {accelerator.mixed_precision}"
-              + (f", starting from {margs.init_from}" if margs.init_from else "")
-              + (f", resuming at step {state['step']}" if resume_from is not None else ""))
+            raise checkpoints.CheckpointError(f"checkpoint {run.resume_from} does not fit this model: {err}") from err
+        state.update(checkpoints.read_state(run.resume_from))
+    return state
 
-    def evaluate(step):
-        record = {"step": step, "eval_loss": evaluation.eval_loss(model, eval_loader, accelerator)}
-        if prep.prompts:
-            record["valid_accuracy"] = evaluation.completion_accuracy(
-                model, tokenizer, prep.prompts, accelerator, targs.generation_batch_size, targs.max_new_tokens)
-        state.update(eval_loss=record["eval_loss"], valid_accuracy=record.get("valid_accuracy"))
-        return record
 
+def announce(run: Run, margs, state: dict) -> None:
+    if not run.accelerator.is_main_process:
+        return
+    prep, accelerator = run.prep, run.accelerator
+    print(f"cadmus train: {margs.preset} ({run.n_params:,} parameters), context {prep.context_length} "
+          f"(position table {prep.n_positions}), "
+          f"{len(prep.train):,} train blocks, non-pad tokens {prep.non_pad_share:.1%}, "
+          f"{accelerator.num_processes} process(es) on {accelerator.device}, "
+          f"precision {accelerator.mixed_precision}"
+          + (f", starting from {margs.init_from}" if margs.init_from else "")
+          + (f", resuming at step {state['step']}" if run.resume_from is not None else ""))
+
+
+def loop(run: Run, targs, plan: StepPlan, state: dict, log: MetricsLog) -> None:
+    """Optimizer steps up to ``plan.max_steps``, with logging, evaluation, re-planning and checkpoints."""
     ga = targs.gradient_accumulation_steps
-    block_tokens = targs.per_device_batch_size * prep.context_length * accelerator.num_processes
-    stream = batches(loader, sampler, accelerator, state["step"] * ga)
-    bar = _progress(targs, main, state["step"])
-
-    def refit(step, stop_now=False):
-        targs.max_steps = agree(accelerator, step if stop_now else budget.fit(step, state["train_time_s"]))
-        if bar is not None:
-            bar.total = targs.max_steps
-            bar.refresh()
-
-    model.train()
-    while state["step"] < targs.max_steps:
+    step_tokens = targs.per_device_batch_size * run.prep.context_length * run.accelerator.num_processes * ga
+    stream = batches(run.loader, run.sampler, run.accelerator, state["step"] * ga)
+    plan.bar = _progress(targs, plan, run.accelerator.is_main_process, state["step"])
+    run.model.train()
+    while state["step"] < plan.max_steps:
         t0 = time.perf_counter()
-        loss = train_step(model, optimizer, scheduler, stream, accelerator, ga, targs.max_grad_norm)
-        state["train_time_s"] += time.perf_counter() - t0
-        step = state["step"] = state["step"] + 1
-        state["tokens"] += block_tokens * ga
-        state["window_loss"] += loss
-        state["window_steps"] += 1
+        loss = train_step(run.model, run.optimizer, run.scheduler, stream, run.accelerator, ga, targs.max_grad_norm)
+        step = count_step(state, time.perf_counter() - t0, loss, step_tokens)
         record = {"step": step}
-        if step % targs.logging_steps == 0 or step == targs.max_steps:
-            window = accelerator.reduce(torch.tensor(state["window_loss"] / state["window_steps"],
-                                                     device=accelerator.device), "mean").item()
-            record.update(train_loss=window, lr=scheduler.get_last_lr()[0], tokens=state["tokens"],
-                          train_time_s=round(state["train_time_s"], 4),
-                          tokens_per_s=state["tokens"] / max(state["train_time_s"], 1e-9))
-            state["window_loss"], state["window_steps"] = 0.0, 0
-        if budget is not None and step < targs.max_steps:
-            if budget.due(step):
-                refit(step)
-            elif step % targs.logging_steps == 0 and agree(accelerator, int(budget.over())):
-                refit(step, stop_now=True)  # behind the estimate: stop here, still evaluate and save
-        if (targs.eval_steps and step % targs.eval_steps == 0) or step == targs.max_steps:
-            t_eval = time.perf_counter()
-            record.update(evaluate(step))
-            if budget is not None:
-                budget.record_eval(time.perf_counter() - t_eval)
-            if step < targs.max_steps and reached(record.get("valid_accuracy"), targs.stop_at_accuracy, accelerator):
-                refit(step, stop_now=True)  # the loop ends after this step's logging and saving
-                if main:
-                    print(f"cadmus train: valid accuracy {record['valid_accuracy']:.3f} >= stop_at_accuracy "
-                          f"{targs.stop_at_accuracy} at step {step}: done")
-            elif budget is not None and step < targs.max_steps:
-                refit(step)
+        if step % targs.logging_steps == 0 or step == plan.max_steps:
+            record.update(train_window(run, state))
+        check_budget(run, targs, plan, state, step)
+        if (targs.eval_steps and step % targs.eval_steps == 0) or step == plan.max_steps:
+            record.update(evaluate_and_replan(run, targs, plan, state, step))
         if len(record) > 1:
             log.log(record)
-            if bar is not None:
-                bar.set_postfix({k: f"{v:.4g}" for k, v in record.items() if k in ("train_loss", "eval_loss", "valid_accuracy")})
-        if targs.save_steps and (step % targs.save_steps == 0 or step == targs.max_steps):
-            checkpoints.save(accelerator, out, dict(state), targs.save_total_limit)
-        if bar is not None:
-            bar.update(1)
-    if bar is not None:
-        bar.close()
-    final = {k: log.last(k) for k in ("train_loss", "eval_loss", "valid_accuracy", "tokens_per_s")}
-    final.update(step=state["step"], tokens=state["tokens"], non_pad_share=prep.non_pad_share)
-    save_final(accelerator, model, tokenizer, out, final, prep, n_params, (margs, dargs, targs), recipe_path, log)
-    return final
+            if plan.bar is not None:
+                plan.bar.set_postfix({k: f"{v:.4g}" for k, v in record.items()
+                                      if k in ("train_loss", "eval_loss", "valid_accuracy")})
+        if targs.save_steps and (step % targs.save_steps == 0 or step == plan.max_steps):
+            checkpoints.save(run.accelerator, run.out, dict(state), targs.save_total_limit)
+        if plan.bar is not None:
+            plan.bar.update(1)
+    if plan.bar is not None:
+        plan.bar.close()
+
+
+def count_step(state: dict, seconds: float, loss: float, tokens: int) -> int:
+    state["train_time_s"] += seconds
+    state["step"] += 1
+    state["tokens"] += tokens
+    state["window_loss"] += loss
+    state["window_steps"] += 1
+    return state["step"]
+
+
+def train_window(run: Run, state: dict) -> dict:
+    """The logged train loss (mean over the steps since the last log, over all processes) and speed."""
+    import torch
+
+    accelerator = run.accelerator
+    window = accelerator.reduce(torch.tensor(state["window_loss"] / state["window_steps"],
+                                             device=accelerator.device), "mean").item()
+    state["window_loss"], state["window_steps"] = 0.0, 0
+    return dict(train_loss=window, lr=run.scheduler.get_last_lr()[0], tokens=state["tokens"],
+                train_time_s=round(state["train_time_s"], 4),
+                tokens_per_s=state["tokens"] / max(state["train_time_s"], 1e-9))
+
+
+def check_budget(run: Run, targs, plan: StepPlan, state: dict, step: int) -> None:
+    """Between evaluations: re-plan at the end of calibration; stop now when behind the estimate."""
+    if plan.budget is None or step >= plan.max_steps:
+        return
+    if plan.budget.due(step):
+        plan.refit(run.accelerator, step, state["train_time_s"])
+    elif step % targs.logging_steps == 0 and agree(run.accelerator, int(plan.budget.over())):
+        plan.stop(run.accelerator, step)  # behind the estimate: stop here, still evaluate and save
+
+
+def evaluate(run: Run, targs, state: dict, step: int) -> dict:
+    record = {"step": step, "eval_loss": evaluation.eval_loss(run.model, run.eval_loader, run.accelerator)}
+    if run.prep.prompts:
+        record["valid_accuracy"] = evaluation.completion_accuracy(
+            run.model, run.tokenizer, run.prep.prompts, run.accelerator, targs.generation_batch_size,
+            targs.max_new_tokens)
+    state.update(eval_loss=record["eval_loss"], valid_accuracy=record.get("valid_accuracy"))
+    return record
+
+
+def evaluate_and_replan(run: Run, targs, plan: StepPlan, state: dict, step: int) -> dict:
+    """Evaluate; then end the run if ``stop_at_accuracy`` is reached, else refit the time budget."""
+    t_eval = time.perf_counter()
+    record = evaluate(run, targs, state, step)
+    if plan.budget is not None:
+        plan.budget.record_eval(time.perf_counter() - t_eval)
+    if step < plan.max_steps and reached(record.get("valid_accuracy"), targs.stop_at_accuracy, run.accelerator):
+        plan.stop(run.accelerator, step)  # the loop ends after this step's logging and saving
+        if run.accelerator.is_main_process:
+            print(f"cadmus train: valid accuracy {record['valid_accuracy']:.3f} >= stop_at_accuracy "
+                  f"{targs.stop_at_accuracy} at step {step}: done")
+    elif plan.budget is not None and step < plan.max_steps:
+        plan.refit(run.accelerator, step, state["train_time_s"])
+    return record
 
 
 def reached(accuracy, threshold, accelerator) -> bool:
@@ -336,47 +444,61 @@ def train_step(model, optimizer, scheduler, stream, accelerator, ga: int, max_gr
     return total
 
 
-def _progress(targs, main, initial):
+def _progress(targs, plan: StepPlan, main, initial):
     if not (targs.progress_bar and main):
         return None
     from tqdm.auto import tqdm
 
-    return tqdm(total=targs.max_steps, initial=initial, desc="train", dynamic_ncols=True)
+    return tqdm(total=plan.max_steps, initial=initial, desc="train", dynamic_ncols=True)
 
 
-def save_final(accelerator, model, tokenizer, out, final, prep, n_params, args, recipe_path, log) -> None:
+def save_final(run: Run, final: dict, args: tuple, recipe_path, log: MetricsLog) -> None:
     """The output folder: safetensors model, tokenizer, generation config, cadmus.json, curves."""
-    from transformers import GenerationConfig
-
+    accelerator = run.accelerator
     accelerator.wait_for_everyone()
-    unwrapped = accelerator.unwrap_model(model)
-    state_dict = accelerator.get_state_dict(model)  # gathers FSDP shards
+    state_dict = accelerator.get_state_dict(run.model)  # gathers FSDP shards: every process takes part
     if accelerator.is_main_process:
-        unwrapped.generation_config = GenerationConfig(
-            do_sample=False, max_new_tokens=args[2].max_new_tokens,
-            eos_token_id=tokenizer.eos_token_id, pad_token_id=tokenizer.pad_token_id,
-            bos_token_id=tokenizer.eos_token_id,
-        )
-        unwrapped.save_pretrained(str(out), state_dict=state_dict, save_function=accelerator.save)
-        tokenizer.save_pretrained(str(out))
-        dargs = args[1]
-        best = checkpoints.best_checkpoint(out)
-        summary = {
-            "recipe": to_dict(args),
-            "recipe_file": str(recipe_path) if recipe_path else None,
-            "dataset": {"path": str(Path(dargs.dataset_path).resolve()), "content_hash": prep.dataset_hash,
-                        "train_blocks": len(prep.train), "non_pad_share": prep.non_pad_share},
-            "model": {"preset": args[0].preset, "parameters": n_params, "context_length": prep.context_length,
-                      "n_positions": prep.n_positions},
-            "git_revision": git_revision(),
-            "machine": machine(),
-            "num_processes": accelerator.num_processes,
-            "mixed_precision": accelerator.mixed_precision,
-            "best_checkpoint": str(best) if best else None,
-            "metrics": final,
-        }
-        (out / "cadmus.json").write_text(json.dumps(summary, indent=1) + "\n")
+        save_model(run, state_dict, args[2].max_new_tokens)
+        summary = run_summary(run, final, args, recipe_path)
+        (run.out / "cadmus.json").write_text(json.dumps(summary, indent=1) + "\n")
         if log.records:
-            plot(log.records, out / "curves.png")
+            plot(log.records, run.out / "curves.png")
         log.close()
     accelerator.wait_for_everyone()
+
+
+def save_model(run: Run, state_dict, max_new_tokens: int) -> None:
+    """Weights (safetensors), greedy generation config and tokenizer: a folder from_pretrained loads."""
+    from transformers import GenerationConfig
+
+    unwrapped = run.accelerator.unwrap_model(run.model)
+    tokenizer = run.tokenizer
+    unwrapped.generation_config = GenerationConfig(
+        do_sample=False, max_new_tokens=max_new_tokens,
+        eos_token_id=tokenizer.eos_token_id, pad_token_id=tokenizer.pad_token_id,
+        bos_token_id=tokenizer.eos_token_id,
+    )
+    unwrapped.save_pretrained(str(run.out), state_dict=state_dict, save_function=run.accelerator.save)
+    tokenizer.save_pretrained(str(run.out))
+
+
+def run_summary(run: Run, final: dict, args: tuple, recipe_path) -> dict:
+    """cadmus.json: the recipe as given (its max_steps too), the steps run, data, model and machine."""
+    margs, dargs, _ = args
+    prep, accelerator = run.prep, run.accelerator
+    best = checkpoints.best_checkpoint(run.out)
+    return {
+        "recipe": to_dict(args),
+        "recipe_file": str(recipe_path) if recipe_path else None,
+        "steps_run": final["step"],  # below recipe.max_steps when a time budget or stop_at_accuracy ended it
+        "dataset": {"path": str(Path(dargs.dataset_path).resolve()), "content_hash": prep.dataset_hash,
+                    "train_blocks": len(prep.train), "non_pad_share": prep.non_pad_share},
+        "model": {"preset": margs.preset, "parameters": run.n_params, "context_length": prep.context_length,
+                  "n_positions": prep.n_positions},
+        "git_revision": git_revision(),
+        "machine": machine(),
+        "num_processes": accelerator.num_processes,
+        "mixed_precision": accelerator.mixed_precision,
+        "best_checkpoint": str(best) if best else None,
+        "metrics": final,
+    }
