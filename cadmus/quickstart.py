@@ -117,11 +117,10 @@ def train_phase(recipe: str, data_dir: Path, model_dir: Path, seed: int, minutes
     if init_from is not None:
         overrides += ["--init_from", str(init_from)]
     margs, dargs, targs = config.parse(recipe, overrides)
-    planned, stop_at = targs.max_steps, targs.stop_at_accuracy  # train() lowers max_steps when it stops early
     start = time.perf_counter()
     metrics = train(margs, dargs, targs, recipe_path=recipe)
     records = [json.loads(line) for line in (model_dir / "metrics.jsonl").read_text().splitlines() if line.strip()]
-    return {**metrics, **phase_outcome(records, metrics["step"], planned, stop_at),
+    return {**metrics, **phase_outcome(records, metrics["step"], targs.max_steps, targs.stop_at_accuracy),
             "seconds": round(time.perf_counter() - start, 1)}
 
 
