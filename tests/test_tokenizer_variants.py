@@ -8,16 +8,13 @@ from hypothesis import strategies as st
 
 from cadmus import tokenization as tk
 from cadmus.data import handwritten
-from cadmus.train.toydata import arith_dataset
 
 LO, HI = -300, 300  # a small range keeps the number tokenizer quick to build
 
 
 @pytest.fixture(scope="module")
-def dsdir(tmp_path_factory):
-    path = tmp_path_factory.mktemp("data") / "arith"
-    arith_dataset(300, 32, seed=3).save_to_disk(str(path))
-    return str(path)
+def dsdir(tiny_data):
+    return str(tiny_data)  # the builder's tiny data (tests/conftest.py)
 
 
 @pytest.fixture(scope="module")
@@ -135,7 +132,8 @@ def test_prompt_tokens_begin_the_full_texts_tokens(toks, kind, dsdir):
     tok = toks[kind]
     rows = load_from_disk(dsdir)["valid"]
     for view in ("completion", "synthesis", "execution"):
-        prompts, targets = list(rows[f"{view}_prompt"]), list(rows[f"{view}_target"])
+        pairs = [(q, t) for q, t in zip(rows[f"{view}_prompt"], rows[f"{view}_target"]) if q]  # `random`: no synthesis
+        prompts, targets = [q for q, _ in pairs], [t for _, t in pairs]
         p = tok(prompts, add_special_tokens=False)["input_ids"]
         full = tok([a + b for a, b in zip(prompts, targets)], add_special_tokens=False)["input_ids"]
         assert all(f[:len(q)] == q and len(f) > len(q) for f, q in zip(full, p)), view
