@@ -42,14 +42,12 @@ def write_eval(folder, model, data, spec, suite="completion"):
 
 
 @pytest.fixture(scope="module")
-def runs(tmp_path_factory):
+def runs(tmp_path_factory, tiny_data):
     """Two seeds of one configuration and one run with another learning rate, each with an eval folder."""
     from cadmus.train import config, train
-    from cadmus.train.toydata import arith_dataset
 
     root = tmp_path_factory.mktemp("runs")
-    data = root / "toy"
-    arith_dataset(64, 16, seed=3).save_to_disk(str(data))
+    data = tiny_data  # the builder's tiny data (tests/conftest.py)
     made = {}
     for name, seed, extra in (("s1", 1, []), ("s2", 2, []), ("lr", 1, ["--learning_rate", "5e-3"])):
         model = root / name / "model"
@@ -91,9 +89,10 @@ def test_page_tables_hashes_commands_and_pictures(runs, tmp_path):
 
 def test_model_card_carries_the_pages_table(runs, tmp_path):
     from cadmus.hub import model_card
+    from cadmus.results.runs import model_evals
 
     page = report([runs["lr"]], tmp_path / "docs", "cadmus report X").read_text()
-    card = model_card(runs["lr"] / "model", "user/tiny")
+    card = model_card(runs["lr"] / "model", "user/tiny", evals=[f for f, _ in model_evals(runs["lr"] / "model")])
     table = page.split("#### completion, test: pass@1 by family and level\n\n")[1].split("\n\n")[0]
     assert "| arith | 0.750 | - | 0.750 | 4 |" in table and table in card
 
