@@ -91,6 +91,9 @@ class Recipe:
         return {f: w for f, w in mixture.items() if f not in held}
 
 
+# Hand-written rather than HfArgumentParser.parse_dict: that builds flat dataclasses from a dict
+# with no type check, while a data recipe nests dataclasses (distribution, splits.NAME) whose
+# wrong types must name the file and the dotted key.
 def _coerce(tp, value, where: str, source: str):
     if dataclasses.is_dataclass(tp):
         if not isinstance(value, dict):
