@@ -9,6 +9,10 @@ cannot be renamed over a non-empty one), and it counts as ``step-N`` until the n
 place; a checkpoint is deleted by renaming it to ``.del-step-N`` first, so a half-deleted
 folder never looks complete. Resuming ignores the leftovers of a killed save and the main
 process deletes them.
+
+The rotation is ours, not accelerate's ``ProjectConfiguration(total_limit=...)``: that one
+only works with its automatic ``checkpoint_<i>`` naming, deletes the oldest folders before the
+new save is written (a kill then leaves fewer complete checkpoints), and cannot keep the best.
 """
 from __future__ import annotations
 
@@ -177,26 +181,36 @@ def save(accelerator, output_dir, state: dict, limit: int) -> Path:
     accelerator.wait_for_everyone()
     if accelerator.is_main_process:
         _stage("written")
-        _fsync_tree(tmp)
-        _write_synced(tmp / STATE_FILE, json.dumps(state, indent=1))  # last: marks it complete
-        _fsync_dir(tmp)
-        _stage("complete")
-        aside = root / f"{OLD}{final.name}"
-        if final.exists():
-            if aside.exists():
-                shutil.rmtree(aside)
-            final.rename(aside)  # still counts as this step until the new one is in place
-            _stage("aside")
-        tmp.rename(final)  # the new checkpoint exists from here on
-        _fsync_dir(root)
-        _stage("renamed")
-        if aside.exists():
-            shutil.rmtree(aside)
-        _stage("replaced")
+        _seal(tmp, state)
+        _publish(tmp, final)
         prune(output_dir, limit)
         _stage("pruned")
     accelerator.wait_for_everyone()
     return final
+
+
+def _seal(tmp: Path, state: dict) -> None:
+    """Flush the written state to disk, then mark it complete with ``trainer_state.json``."""
+    _fsync_tree(tmp)
+    _write_synced(tmp / STATE_FILE, json.dumps(state, indent=1))  # last: marks it complete
+    _fsync_dir(tmp)
+    _stage("complete")
+
+
+def _publish(tmp: Path, final: Path) -> None:
+    """Rename the complete ``tmp`` to ``final``; an existing ``final`` waits aside until then."""
+    aside = final.with_name(f"{OLD}{final.name}")
+    if final.exists():
+        if aside.exists():
+            shutil.rmtree(aside)
+        final.rename(aside)  # still counts as this step until the new one is in place
+        _stage("aside")
+    tmp.rename(final)  # the new checkpoint exists from here on
+    _fsync_dir(final.parent)
+    _stage("renamed")
+    if aside.exists():
+        shutil.rmtree(aside)
+    _stage("replaced")
 
 
 def prune(output_dir, limit: int) -> None:
