@@ -1,6 +1,7 @@
 """``cadmus hub push | pull``: models and datasets on the Hugging Face Hub, with cards.
 
     cadmus hub push runs/tiny USER/cadmus-tiny              # a model folder from `cadmus train`
+    cadmus hub push runs/tiny USER/cadmus-tiny --eval runs/tiny-eval   # its card shows these `cadmus eval` results
     cadmus hub push data/cadmus USER/cadmus-programs        # a dataset folder from `cadmus data build`
     cadmus hub pull USER/cadmus-tiny models/tiny --revision 0123abcd
     cadmus hub pull USER/cadmus-programs data/cadmus        # back to a save_to_disk folder
@@ -44,27 +45,63 @@ def folder_kind(path) -> str:
 
 # ------------------------------------------------------------------ model card
 
-def eval_summaries(folder) -> list:
-    """``(path, summary)`` of ``cadmus eval`` summaries in the model folder, a subfolder, or a sibling
-    folder whose summary names this model."""
-    folder = Path(folder).resolve()
-    found = {}
-    candidates = [folder / "summary.json", *folder.glob("*/summary.json"), *folder.parent.glob("*/summary.json"),
-                  *folder.parent.glob("*/*/summary.json")]
-    for path in candidates:
-        if path in found or not path.is_file():
-            continue
-        try:
-            summary = json.loads(path.read_text())
-        except (OSError, ValueError):
-            continue
-        config = summary.get("config") if isinstance(summary, dict) else None
-        if not isinstance(config, dict) or "metrics" not in summary or "splits" not in summary:
-            continue
-        inside = folder in path.parents
-        if inside or (config.get("model") and Path(config["model"]).resolve() == folder):
-            found[path] = summary
-    return sorted(found.items())
+# The card's body (a Jinja template for huggingface_hub.ModelCard); the YAML front matter comes
+# from ModelCardData.
+MODEL_CARD_TEMPLATE = """---
+{{ card_data }}
+---
+""" + CARD_MARKER + """
+# {{ repo_id }}
+
+A GPT-2 model ({{ shape }}) trained with Cadmus on verified programs in the Cadmus DSL v1, with a character-level \
+tokenizer. Prompts are program text; see the Cadmus README for the completion, synthesis and execution views.
+
+```python
+from transformers import AutoModelForCausalLM, AutoTokenizer
+
+tokenizer = AutoTokenizer.from_pretrained("{{ repo_id }}")
+model = AutoModelForCausalLM.from_pretrained("{{ repo_id }}")
+```
+{% if training %}
+## Training
+
+{{ training }}
+{% endif %}{% if evaluation %}
+## Evaluation
+
+pass@k with VM-verified samples (`cadmus eval`).{{ headline }}
+
+{{ evaluation }}
+
+Commands:
+
+```
+{{ commands }}
+```
+{% endif %}"""
+
+
+def load_evals(evals) -> list:
+    """``(folder, summary)`` pairs from ``cadmus eval`` outputs given as summary.json paths, their
+    folders, or summary dicts (folder None: no per-sample tables). Raises HubError naming a bad one."""
+    from .results.runs import is_eval_summary
+
+    found = []
+    for item in evals or ():
+        if isinstance(item, dict):
+            folder, summary = None, item
+        else:
+            path = Path(item)
+            path = path / "summary.json" if path.is_dir() else path
+            try:
+                folder, summary = path.parent, json.loads(path.read_text())
+            except (OSError, ValueError) as err:
+                raise HubError(f"eval summary {path}: cannot read it ({err})") from None
+        if not is_eval_summary(summary):
+            raise HubError(f"eval summary {item if not isinstance(item, dict) else '(dict)'}: not a `cadmus eval` "
+                           "summary.json (no config, metrics and splits)")
+        found.append((folder, summary))
+    return found
 
 
 def _dataset_repo(info: dict):
@@ -82,67 +119,87 @@ def _metrics_table(metrics: dict) -> str:
     return "| metric | value |\n|---|---:|\n" + "\n".join(rows)
 
 
-def model_card(folder, repo_id=None, dataset_repo=None) -> str:
-    """README.md for a model folder: YAML front matter for the Hub, then recipe, data, metrics, eval."""
-    import yaml
-
-    from .eval.report import HEADLINE_NOTE
-    from .results import collect_evals, suite_sections
-
-    folder = Path(folder)
-    info_path = folder / "cadmus.json"
-    info = json.loads(info_path.read_text()) if info_path.is_file() else {}
-    repo_id = repo_id or folder.name
-    dataset_repo = dataset_repo or _dataset_repo(info)
-    summaries = eval_summaries(folder)
-    header = {"library_name": "transformers", "pipeline_tag": "text-generation",
-              "tags": ["cadmus", "gpt2", "program-synthesis", "text-generation"]}
-    if dataset_repo:
-        header["datasets"] = [dataset_repo]
-    metric_names = list(dict.fromkeys(k for _, s in summaries for k in s["metrics"]))
-    if metric_names:
-        header["metrics"] = metric_names
-    model, data, recipe = info.get("model", {}), info.get("dataset", {}), info.get("recipe", {})
-    config = json.loads((folder / "config.json").read_text()) if (folder / "config.json").is_file() else {}
-    shape = [f"{model['parameters']:,} parameters" if model.get("parameters") else None,
+def _shape(info: dict, config: dict) -> str:
+    model = info.get("model", {})
+    parts = [f"{model['parameters']:,} parameters" if model.get("parameters") else None,
              f"preset `{model['preset']}`" if model.get("preset") else None,
              f"n_layer {config['n_layer']}, n_embd {config['n_embd']}" if "n_layer" in config else None,
              f"context {config['n_positions']} tokens" if "n_positions" in config else None]
-    lines = [f"---\n{yaml.safe_dump(header, sort_keys=False).strip()}\n---", CARD_MARKER, f"# {repo_id}", "",
-             f"A GPT-2 model ({', '.join(p for p in shape if p)}) trained with Cadmus on verified programs in "
-             "the Cadmus DSL v1, with a character-level tokenizer. Prompts are program text; see the Cadmus "
-             "README for the completion, synthesis and execution views.", "",
-             "```python", "from transformers import AutoModelForCausalLM, AutoTokenizer", "",
-             f'tokenizer = AutoTokenizer.from_pretrained("{repo_id}")',
-             f'model = AutoModelForCausalLM.from_pretrained("{repo_id}")', "```", ""]
-    if info:
-        lines += ["## Training", "",
-                  f"* recipe: `{info.get('recipe_file')}`; every field is in `cadmus.json`",
-                  f"* dataset: {f'`{dataset_repo}`, ' if dataset_repo else ''}built at `{data.get('path')}`, "
-                  f"content sha256 `{data.get('content_hash')}`",
-                  f"* views: " + ", ".join(f"{v} x{recipe.get(f'{v}_weight')}"
-                                            for v in ("completion", "synthesis", "execution")
-                                            if recipe.get(f"{v}_weight")),
-                  f"* steps: {recipe.get('max_steps')}, batch {recipe.get('per_device_batch_size')} x "
-                  f"{info.get('num_processes', 1)} processes x {recipe.get('gradient_accumulation_steps')} "
-                  f"accumulation, peak learning rate {recipe.get('learning_rate')}, seed {recipe.get('seed')}",
-                  f"* precision: {info.get('mixed_precision')}, git revision `{info.get('git_revision')}`", "",
-                  _metrics_table(info.get("metrics", {})), ""]
-    if summaries:
-        # the same tables as the results page (cadmus report): splits, then family x level per split
-        evals = collect_evals([(path.parent, summary) for path, summary in summaries])
-        lines += ["## Evaluation", "", f"pass@k with VM-verified samples (`cadmus eval`). {HEADLINE_NOTE}", "",
-                  suite_sections([evals], "###").rstrip(), "", "Commands:", "", "```"]
-        lines += [command for ev in evals.values() for command in ev.commands()] + ["```", ""]
-    return "\n".join(lines).rstrip() + "\n"
+    return ", ".join(p for p in parts if p)
 
 
-def write_model_card(folder, repo_id=None, dataset_repo=None) -> bool:
+def _steps(info: dict, recipe: dict) -> str:
+    """The steps run, and the recipe's max_steps when a time budget or stop_at_accuracy ended it sooner."""
+    run = info.get("steps_run", info.get("metrics", {}).get("step", recipe.get("max_steps")))
+    planned = recipe.get("max_steps")
+    return f"{run}" if run == planned or planned is None else f"{run} (recipe max_steps {planned})"
+
+
+def _training(info: dict, dataset_repo) -> str:
+    """The Training section: recipe, dataset, views, schedule, precision, final metrics."""
+    data, recipe = info.get("dataset", {}), info.get("recipe", {})
+    views = ", ".join(f"{v} x{recipe.get(f'{v}_weight')}" for v in ("completion", "synthesis", "execution")
+                      if recipe.get(f"{v}_weight"))
+    return "\n".join([
+        f"* recipe: `{info.get('recipe_file')}`; every field is in `cadmus.json`",
+        f"* dataset: {f'`{dataset_repo}`, ' if dataset_repo else ''}built at `{data.get('path')}`, "
+        f"content sha256 `{data.get('content_hash')}`",
+        f"* views: {views}",
+        f"* steps: {_steps(info, recipe)}, batch {recipe.get('per_device_batch_size')} x "
+        f"{info.get('num_processes', 1)} processes x {recipe.get('gradient_accumulation_steps')} "
+        f"accumulation, peak learning rate {recipe.get('learning_rate')}, seed {recipe.get('seed')}",
+        f"* precision: {info.get('mixed_precision')}, git revision `{info.get('git_revision')}`", "",
+        _metrics_table(info.get("metrics", {}))])
+
+
+def _eval_results(evals: dict, dataset_repo) -> list:
+    """The headline pass@k of every suite and split, as the Hub's model-index entries."""
+    from huggingface_hub import EvalResult
+
+    return [EvalResult(task_type="text-generation", task_name=f"Cadmus {label}",
+                       dataset_type=dataset_repo or "cadmus", dataset_name=dataset_repo or "Cadmus programs",
+                       dataset_split=split, metric_type=ev.headline_metric(), metric_name=ev.headline_metric(),
+                       metric_value=entry["metrics"][ev.headline_metric()])
+            for label, ev in evals.items() for split, entry in ev.splits.items()
+            if ev.headline_metric() in entry.get("metrics", {})]
+
+
+def model_card(folder, repo_id=None, dataset_repo=None, evals=()) -> str:
+    """README.md for a model folder: front matter for the Hub, then recipe, data, metrics and the
+    ``cadmus eval`` results given in ``evals`` (see ``load_evals``), with the results page's tables."""
+    from huggingface_hub import ModelCard, ModelCardData
+
+    from .results import collect_evals, suite_sections
+
+    folder = Path(folder)
+    info = json.loads((folder / "cadmus.json").read_text()) if (folder / "cadmus.json").is_file() else {}
+    config = json.loads((folder / "config.json").read_text()) if (folder / "config.json").is_file() else {}
+    repo_id = repo_id or folder.name
+    dataset_repo = dataset_repo or _dataset_repo(info)
+    found = load_evals(evals)
+    collected = collect_evals(found)  # the same tables as the results page (cadmus report)
+    data = ModelCardData(
+        library_name="transformers", pipeline_tag="text-generation", license="mit",
+        tags=["cadmus", "gpt2", "program-synthesis", "text-generation"],
+        datasets=[dataset_repo] if dataset_repo else None,
+        metrics=list(dict.fromkeys(k for _, s in found for k in s["metrics"])) or None,
+        model_name=repo_id, eval_results=_eval_results(collected, dataset_repo) or None)
+    headlines = list(dict.fromkeys(s["headline"] for _, s in found if s.get("headline")))
+    card = ModelCard.from_template(
+        data, template_str=MODEL_CARD_TEMPLATE, repo_id=repo_id, shape=_shape(info, config),
+        training=_training(info, dataset_repo) if info else "",
+        evaluation=suite_sections([collected], "###").rstrip() if found else "",
+        headline="".join(" " + h for h in headlines),
+        commands="\n".join(c for ev in collected.values() for c in ev.commands()))
+    return str(card).rstrip() + "\n"
+
+
+def write_model_card(folder, repo_id=None, dataset_repo=None, evals=()) -> bool:
     """Write README.md unless a person wrote one (no marker); True when written."""
     readme = Path(folder) / "README.md"
     if readme.is_file() and CARD_MARKER not in readme.read_text(errors="replace"):
         return False
-    readme.write_text(model_card(folder, repo_id, dataset_repo))
+    readme.write_text(model_card(folder, repo_id, dataset_repo, evals))
     return True
 
 
@@ -187,13 +244,18 @@ def require_token(repo: str) -> None:
 
 # ------------------------------------------------------------------ push
 
-def push(folder, repo: str, private: bool = False, revision=None, commit_message=None, dataset_repo=None) -> str:
-    """Push a model or dataset folder to ``repo``; returns the commit sha. Raises HubError."""
+def push(folder, repo: str, private: bool = False, revision=None, commit_message=None, dataset_repo=None,
+         evals=()) -> str:
+    """Push a model or dataset folder to ``repo``; returns the commit sha. Raises HubError. A model's
+    card shows the ``cadmus eval`` results in ``evals`` (summary.json paths, their folders or dicts)."""
     kind = folder_kind(folder)
+    if evals and kind != "model":
+        raise HubError(f"{folder}: eval results go on a model card; this is a dataset folder")
+    load_evals(evals)  # a bad summary path fails here, before any request
     require_token(repo)
     try:
         if kind == "model":
-            return _push_model(Path(folder), repo, private, revision, commit_message, dataset_repo)
+            return _push_model(Path(folder), repo, private, revision, commit_message, dataset_repo, evals)
         return _push_dataset(Path(folder), repo, private, revision, commit_message)
     except HubError:
         raise
@@ -207,12 +269,12 @@ def _prepare_repo(api, repo: str, repo_type: str, private: bool, revision) -> No
         api.create_branch(repo, repo_type=repo_type, branch=revision, exist_ok=True)
 
 
-def _push_model(folder: Path, repo: str, private: bool, revision, message, dataset_repo) -> str:
+def _push_model(folder: Path, repo: str, private: bool, revision, message, dataset_repo, evals) -> str:
     from huggingface_hub import HfApi
 
     api = HfApi()
     _prepare_repo(api, repo, "model", private, revision)  # first contact: fails before any local write
-    if not write_model_card(folder, repo, dataset_repo):
+    if not write_model_card(folder, repo, dataset_repo, evals):
         print(f"cadmus hub: keeping the README.md in {folder} (written by hand)", file=sys.stderr)
     info = api.upload_folder(folder_path=str(folder), repo_id=repo, repo_type="model", revision=revision,
                              commit_message=message or f"cadmus hub push {folder.name}",
@@ -294,7 +356,7 @@ def _pull_dataset(repo: str, out: Path, revision) -> Path:
 def cmd_push(args) -> int:
     try:
         sha = push(args.folder, args.repo, private=args.private, revision=args.revision,
-                   commit_message=args.commit_message, dataset_repo=args.dataset_repo)
+                   commit_message=args.commit_message, dataset_repo=args.dataset_repo, evals=args.eval)
     except HubError as err:
         print(f"cadmus hub push: {err}", file=sys.stderr)
         return 1
@@ -325,6 +387,8 @@ def register(sub) -> None:
     p.add_argument("--commit-message", help="commit message (default: cadmus hub push FOLDER)")
     p.add_argument("--dataset-repo", help="model card: the Hub dataset it was trained on (default: from the "
                                           "dataset folder's hub.json, if any)")
+    p.add_argument("--eval", nargs="+", default=[], metavar="SUMMARY",
+                   help="model card: `cadmus eval` results to show (summary.json files or their folders)")
     p.set_defaults(func=cmd_push)
 
     p = hsub.add_parser("pull", help="download a model, or a dataset as a save_to_disk folder")

@@ -122,9 +122,10 @@ def test_push_again_pull_identical_files_and_older_revisions(env, hub, trained, 
             for i in range(4)]
     summary = {**summarize(rows, [1]), "config": {"suite": "completion", "model": str(out), "command": "cadmus eval"}}
     (out.parent / "eval").mkdir(exist_ok=True)
-    (out.parent / "eval" / "summary.json").write_text(json.dumps(summary))  # next to the model: joins its card
+    (out.parent / "eval" / "summary.json").write_text(json.dumps(summary))  # pushed with --eval: joins its card
 
-    ok(run(env, "hub", "push", str(out), "cadmus-test/tiny", "--commit-message", "eval table"))
+    ok(run(env, "hub", "push", str(out), "cadmus-test/tiny", "--commit-message", "eval table",
+           "--eval", str(out.parent / "eval")))
     second = head(hub, "cadmus-test/tiny")
     assert second != first and "| test | 4 | 0.750 |" in (out / "README.md").read_text()
     ok(run(env, "hub", "pull", "cadmus-test/tiny", str(tmp_path / "latest")))
@@ -218,12 +219,25 @@ def test_errors_are_one_line_and_leave_local_files_alone(env, hub, trained, tmp_
 def test_model_card_front_matter_and_user_readme(trained, toy_data, tmp_path):
     import yaml
 
+    from cadmus.eval.report import summarize
+
     out, _ = trained
     (toy_data / "hub.json").write_text(json.dumps({"repo_id": "cadmus-test/arith"}))  # as a push or pull leaves
-    card = model_card(out, "cadmus-test/tiny")
+    rows = [{"split": "test", "id": f"p{i}", "family": "arith", "level": 1, "status": "OK", "passed": i < 1}
+            for i in range(4)]
+    summary = {**summarize(rows, [1]), "config": {"suite": "completion", "model": str(out)}}
+    card = model_card(out, "cadmus-test/tiny", evals=[summary])
     front = yaml.safe_load(card.split("---")[1])
-    assert front["library_name"] == "transformers" and "cadmus" in front["tags"]
+    assert front["library_name"] == "transformers" and "cadmus" in front["tags"] and front["license"] == "mit"
     assert front["datasets"] == ["cadmus-test/arith"] and front["metrics"] == ["pass@1"]
+    result = front["model-index"][0]["results"][0]  # the Hub's evaluation widget reads these
+    assert result["dataset"]["split"] == "test" and result["metrics"][0] == {"type": "pass@1", "value": 0.25,
+                                                                            "name": "pass@1"}
+    assert "| test | 4 | 0.250 |" in card and summary["headline"] in card
+    bare = model_card(out, "cadmus-test/tiny")  # no evals given: no section, whatever lies next to the folder
+    assert "## Evaluation" not in bare and "model-index" not in bare and "## Training" in bare
+    with pytest.raises(HubError, match="nowhere.json"):
+        model_card(out, evals=[tmp_path / "nowhere.json"])
     info = json.loads((out / "cadmus.json").read_text())
     assert info["dataset"]["content_hash"] in card and f"{info['model']['parameters']:,} parameters" in card
     assert folder_kind(out) == "model" and folder_kind(toy_data) == "dataset"

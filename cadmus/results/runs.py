@@ -243,6 +243,23 @@ def eval_folders(root: Path, depth: int = 2) -> list:
     return found
 
 
+def model_evals(folder) -> list:
+    """``(folder, summary)`` of the ``cadmus eval`` runs of a model folder: summaries in it, in a
+    subfolder, or in a sibling folder whose config names this model."""
+    folder = Path(folder).resolve()
+    candidates = [folder / "summary.json", *folder.glob("*/summary.json"), *folder.parent.glob("*/summary.json"),
+                  *folder.parent.glob("*/*/summary.json")]
+    found = {}
+    for path in candidates:
+        summary = read_json(path) if path not in found and path.is_file() else None
+        if not is_eval_summary(summary):
+            continue
+        model = summary["config"].get("model")
+        if folder in path.parents or (model and Path(model).resolve() == folder):
+            found[path] = summary
+    return [(path.parent, summary) for path, summary in sorted(found.items())]
+
+
 def _order_phases(phases: list) -> list:
     """Follow the ``init_from`` chain: a phase started from another's model comes after it."""
     by_path = {p.path.resolve(): p for p in phases}
@@ -350,9 +367,7 @@ def load_run(path) -> Run:
     if isinstance(summary, dict) and "quickstart" in summary:
         return quickstart_run(path, summary)
     if (path / "cadmus.json").is_file():
-        from ..hub import eval_summaries
-
-        return train_run(path, [Phase.load(path)], [(p.parent, s) for p, s in eval_summaries(path)])
+        return train_run(path, [Phase.load(path)], model_evals(path))
     phases = [Phase.load(p.parent) for p in sorted(path.glob("*/cadmus.json")) + sorted(path.glob("*/*/cadmus.json"))
               if "checkpoints" not in p.parts]
     found = eval_folders(path)
