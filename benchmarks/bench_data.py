@@ -3,7 +3,7 @@
     .venv/bin/python benchmarks/bench_data.py --records 50000
     .venv/bin/python benchmarks/bench_data.py --records 20000 --repeat 3 --baseline 210a6dd --json benchmarks/results/bench_data.json
 
-Builds the train split of ``recipes/data/default.yaml`` (mixed families, the default mixture)
+Builds the train split of ``cadmus/recipes/data/default.yaml`` (mixed families, the default mixture)
 with the real builder: generation, VM verification, Arrow conversion and hashing in worker
 processes; deduplication and concatenation in the parent. Prints a table and a JSON line.
 The runs share one pool of worker processes, started before a warm-up run, so wall-clock
@@ -102,7 +102,7 @@ def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--records", type=int, default=50_000, help="train records to build")
     p.add_argument("--workers", type=int, default=os.cpu_count(), help="processes (default: all cores)")
-    p.add_argument("--recipe", type=Path, default=REPO / "recipes" / "data" / "default.yaml")
+    p.add_argument("--recipe", type=Path, default=REPO / "cadmus" / "recipes" / "data" / "default.yaml")
     p.add_argument("--repeat", type=int, default=1, help="runs; the one with the least CPU per record is kept")
     p.add_argument("--baseline", metavar="REV", help="also run this benchmark at git revision REV, for a before/after")
     p.add_argument("--json", help="also write the results to this file")

@@ -23,7 +23,7 @@ def untrained_tiny(tmp: Path) -> tuple:
     from cadmus.tokenization import load_tokenizer
 
     data = tmp / "data"
-    main(["data", "build", "recipes/data/tiny.yaml", "--out", str(data), "--quiet", "--workers", "1"])
+    main(["data", "build", "tiny", "--out", str(data), "--quiet", "--workers", "1"])
     tok = load_tokenizer()
     model = build_model(make_config("tiny", len(tok), 512, eos_token_id=tok.eos_token_id, pad_token_id=tok.pad_token_id))
     model.save_pretrained(str(tmp / "model"))

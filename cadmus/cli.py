@@ -18,6 +18,7 @@ COMMAND_MODULES = [
     "cadmus.data.cli",
     "cadmus.tokenizer_cli",
     "cadmus.train.cli",
+    "cadmus.commands.recipes",
     "cadmus.eval.cli",
     "cadmus.instruments.cli",
     "cadmus.hub",

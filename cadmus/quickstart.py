@@ -7,18 +7,18 @@
 
 Stages, each with a progress bar and a time estimate:
 
-1. data   ``cadmus data build recipes/data/quickstart.yaml`` (arith and copy rows, VM-verified,
+1. data   ``cadmus data build quickstart`` (arith and copy rows, VM-verified,
           audited)
 2. train  a two-phase curriculum whose length is in steps, from the recipes, so that the same
           ``--seed`` gives the same model on any machine (up to float non-determinism: thread
           counts and CPU kernels change the rounding of sums, and a training run amplifies
           such differences over thousands of steps): ``cadmus train
-          recipes/quickstart_copy.yaml`` (copy rows: the register look-up) until its
-          ``stop_at_accuracy`` or its ``max_steps``, then ``recipes/quickstart_after_copy.yaml``
+          quickstart_copy`` (copy rows: the register look-up) until its
+          ``stop_at_accuracy`` or its ``max_steps``, then ``quickstart_after_copy``
           (arith and copy rows, its fixed ``max_steps``) started from its model with
           ``--init_from``. ``--minutes`` is only a safety cap (``max_minutes_mode: cap``, see
           ``cadmus/train/budget.py``): if it cuts a phase short, the report says so in its first
-          lines. ``--first-recipe '' --train-recipe recipes/quickstart.yaml`` trains a single
+          lines. ``--first-recipe '' --train-recipe quickstart`` trains a single
           arith phase instead
 3. eval   ``cadmus eval`` greedy, suites completion / synthesis / execution, splits test and
           ood_numbers (``eval_limit`` prompts each)
@@ -42,7 +42,6 @@ from pathlib import Path
 from typing import Optional
 
 from .provenance import machine
-from .tokenization import REPO_ROOT
 
 SUITES = ("completion", "synthesis", "execution")
 SPLITS = ("test", "ood_numbers")
@@ -57,14 +56,13 @@ class QuickstartArgs:
         "help": "safety cap on the whole run's wall-clock time: training stops early only if it would pass it, "
                 "and the report says so (the schedule itself is in steps, in the recipes)"})
     out: str = field(default="runs/quickstart", metadata={"help": "report directory"})
-    data_recipe: str = field(default=str(REPO_ROOT / "recipes/data/quickstart.yaml"),
-                             metadata={"help": "data recipe"})
-    first_recipe: str = field(default=str(REPO_ROOT / "recipes/quickstart_copy.yaml"), metadata={
+    # recipes: a file, or a shipped name (cadmus/recipes/, `cadmus recipes`)
+    data_recipe: str = field(default="quickstart", metadata={"help": "data recipe"})
+    first_recipe: str = field(default="quickstart_copy", metadata={
         "help": "the curriculum's first phase: its model starts train_recipe ('' = none: train_recipe alone)"})
     first_max_steps: Optional[int] = field(default=None, metadata={
         "help": "replace the first phase's max_steps (its upper bound: it ends sooner at its stop_at_accuracy)"})
-    train_recipe: str = field(default=str(REPO_ROOT / "recipes/quickstart_after_copy.yaml"),
-                              metadata={"help": "training recipe (the last phase)"})
+    train_recipe: str = field(default="quickstart_after_copy", metadata={"help": "training recipe (the last phase)"})
     train_max_steps: Optional[int] = field(default=None, metadata={"help": "replace the last phase's max_steps"})
     data_limit: Optional[int] = field(default=None, metadata={"help": "cap every split (smoke runs)"})
     eval_limit: int = field(default=300, metadata={"help": "prompts per suite and split"})
@@ -107,6 +105,7 @@ def train_phase(recipe: str, data_dir: Path, model_dir: Path, seed: int, minutes
                 init_from=None) -> dict:
     """One ``cadmus train`` run on the recipe's step schedule, ``minutes`` a safety cap only.
     Returns its final metrics and how it ended (:func:`phase_outcome`)."""
+    from .resources import find_recipe
     from .train import config
     from .train.trainer import train
 
@@ -116,6 +115,7 @@ def train_phase(recipe: str, data_dir: Path, model_dir: Path, seed: int, minutes
         overrides += ["--max_steps", str(max_steps)]
     if init_from is not None:
         overrides += ["--init_from", str(init_from)]
+    recipe = find_recipe(recipe, "train")
     margs, dargs, targs = config.parse(recipe, overrides)
     start = time.perf_counter()
     metrics = train(margs, dargs, targs, recipe_path=recipe)
@@ -308,9 +308,25 @@ def cap_warning(args: QuickstartArgs, notes: list) -> str:
             + "; ".join(notes) + ".")
 
 
+def resolve_recipes(args: QuickstartArgs) -> QuickstartArgs:
+    """The arguments with each recipe name replaced by its file, so that an unknown one fails
+    before any work and the report records which files ran."""
+    from dataclasses import replace
+
+    from .resources import ResourceNotFound, find_recipe
+
+    try:
+        return replace(args, data_recipe=str(find_recipe(args.data_recipe, "data")),
+                       first_recipe=str(find_recipe(args.first_recipe, "train")) if args.first_recipe else "",
+                       train_recipe=str(find_recipe(args.train_recipe, "train")))
+    except ResourceNotFound as err:
+        raise QuickstartError(str(err)) from None
+
+
 def run(args: QuickstartArgs) -> dict:
     if args.minutes <= 0:
         raise QuickstartError(f"--minutes must be > 0, got {args.minutes}")
+    args = resolve_recipes(args)
     budget_s = args.minutes * 60.0
     start = time.perf_counter()
     out = Path(args.out)

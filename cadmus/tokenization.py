@@ -2,9 +2,10 @@
 
 * ``char`` (the default): one token per character of the alphabet (newline plus printable
   ASCII 32..126, which covers the ISA's mnemonics, registers, digits, punctuation and the
-  descriptions) plus three special tokens. The committed folder ``tokenizer/`` is a standard
-  HF tokenizer: ``AutoTokenizer.from_pretrained("tokenizer")`` loads it with no network and no
-  remote code. ``cadmus tokenizer build`` regenerates it; a test checks it is up to date.
+  descriptions) plus three special tokens. The committed folder ``cadmus/tokenizer/`` (package
+  data, so an installed Cadmus has it too) is a standard HF tokenizer:
+  ``AutoTokenizer.from_pretrained("cadmus/tokenizer")`` loads it with no network and no remote
+  code. ``cadmus tokenizer build`` regenerates it; a test checks it is up to date.
 * ``number``: the char tokenizer's tokens (same ids) plus one token per integer literal in a
   range (default -1000..1000): ``517`` and ``-3`` are one token each; a literal outside the
   range, or glued to a letter or digit (``L12``, ``x2``), falls back to one token per character.
@@ -24,8 +25,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
-TOKENIZER_DIR = REPO_ROOT / "tokenizer"
+from .resources import find_tokenizer
+
+REPO_ROOT = Path(__file__).resolve().parents[1]  # the checkout, in one (the trainer records its git revision)
+TOKENIZER_DIR = find_tokenizer()  # the shipped char tokenizer, inside the package
 
 PAD_TOKEN = "<|pad|>"
 EOS_TOKEN = "<|endoftext|>"
@@ -194,10 +197,11 @@ def save(tok, out_dir) -> list:
 
 
 def load_tokenizer(path=None):
-    """Load a tokenizer folder (default: the committed ``tokenizer/``) with ``AutoTokenizer``."""
+    """Load a tokenizer folder with ``AutoTokenizer``: a folder, or a shipped name (None or
+    ``char``: the committed ``cadmus/tokenizer/``)."""
     from transformers import AutoTokenizer
 
-    path = Path(path) if path else TOKENIZER_DIR
+    path = find_tokenizer(path or None)  # ResourceNotFound is a FileNotFoundError
     if not (path / "tokenizer.json").is_file():
         raise FileNotFoundError(f"no tokenizer at {path} (run `cadmus tokenizer build`)")
     return AutoTokenizer.from_pretrained(str(path), trust_remote_code=False)

@@ -1,6 +1,6 @@
 """``cadmus tokenizer build``: write a tokenizer folder of one kind (see ``cadmus.tokenization``).
 
-    cadmus tokenizer build                                   # the committed char tokenizer/
+    cadmus tokenizer build                                   # the committed char cadmus/tokenizer/
     cadmus tokenizer build --kind number --out tok/number --number-range -1000 1000
     cadmus tokenizer build --kind bpe --out tok/bpe --data data/cadmus --vocab-size 1024
 
@@ -60,7 +60,7 @@ def register(sub) -> None:
     p = sub.add_parser("tokenizer", help="build a tokenizer folder (char, number or bpe)")
     tsub = p.add_subparsers(dest="tokenizer_command", metavar="ACTION")
     tsub.required = True
-    b = tsub.add_parser("build", help="write a tokenizer folder (default: the committed char tokenizer/)")
+    b = tsub.add_parser("build", help="write a tokenizer folder (default: the committed char cadmus/tokenizer/)")
     b.add_argument("--kind", choices=tk.KINDS, default="char", help="char (default), number or bpe")
     b.add_argument("--out", default=None, help=f"output folder (default for char: {tk.TOKENIZER_DIR})")
     b.add_argument("--number-range", nargs=2, type=int, metavar=("LO", "HI"), default=list(tk.DEFAULT_NUMBER_RANGE),

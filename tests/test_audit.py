@@ -13,7 +13,7 @@ LIMIT = 20
 
 @pytest.fixture(scope="module")
 def small(request):
-    recipe = load_recipe(request.config.rootpath / "recipes" / "data" / "tiny.yaml")
+    recipe = load_recipe(request.config.rootpath / "cadmus" / "recipes" / "data" / "tiny.yaml")
     dd, info = build(recipe, workers=1, limit=LIMIT, progress=False)
     return recipe, dd, info
 
@@ -99,7 +99,7 @@ def test_a_dataset_without_train_or_recipe(small):
 
 def test_cli_audit_reads_the_recipe_from_build_info(tmp_path, capsys, request):
     out = tmp_path / "ds"
-    recipe = request.config.rootpath / "recipes" / "data" / "tiny.yaml"
+    recipe = request.config.rootpath / "cadmus" / "recipes" / "data" / "tiny.yaml"
     assert main(["data", "build", str(recipe), "--out", str(out), "--limit", "6", "--workers", "1", "--quiet"]) == 0
     capsys.readouterr()
     assert main(["data", "audit", str(out), "--sample", "5", "--json", str(tmp_path / "a.json")]) == 0

@@ -16,7 +16,7 @@ LIMIT = 30
 @pytest.fixture(scope="module")
 def tiny(request):
     root = request.config.rootpath
-    recipe = load_recipe(root / "recipes" / "data" / "tiny.yaml")
+    recipe = load_recipe(root / "cadmus" / "recipes" / "data" / "tiny.yaml")
     dd, info = build(recipe, workers=1, limit=LIMIT, progress=False)
     return recipe, dd, info
 
@@ -212,7 +212,7 @@ def test_cli_help_for_every_data_command(capsys):
 
 def test_cli_build_show_audit(tmp_path, capsys, request):
     out = tmp_path / "ds"
-    recipe = request.config.rootpath / "recipes" / "data" / "tiny.yaml"
+    recipe = request.config.rootpath / "cadmus" / "recipes" / "data" / "tiny.yaml"
     code = main(["data", "build", str(recipe), "--out", str(out), "--limit", "8", "--workers", "1",
                  "--quiet", "--format", "jsonl"])
     assert code == 0
@@ -266,7 +266,7 @@ def test_push_to_hub_failure_is_a_clear_error(tmp_path, capsys, monkeypatch, req
     monkeypatch.delenv("HF_TOKEN", raising=False)
     monkeypatch.setattr(huggingface_hub.constants, "HF_TOKEN_PATH", str(tmp_path / "no-token"))
     monkeypatch.setattr(huggingface_hub.constants, "HF_STORED_TOKENS_PATH", str(tmp_path / "no-tokens"))
-    recipe = request.config.rootpath / "recipes" / "data" / "tiny.yaml"
+    recipe = request.config.rootpath / "cadmus" / "recipes" / "data" / "tiny.yaml"
     code = main(["data", "build", str(recipe), "--out", str(tmp_path / "ds"), "--limit", "3", "--workers", "1",
                  "--quiet", "--push-to-hub", "someone/cadmus"])
     assert code == 1
@@ -467,7 +467,7 @@ def test_an_empty_split_saves_and_loads(tmp_path, request):
     """No held-out families means an empty ood_family split; the directory must still load."""
     from cadmus.data import load_dataset_dir
 
-    text = (request.config.rootpath / "recipes" / "data" / "tiny.yaml").read_text()
+    text = (request.config.rootpath / "cadmus" / "recipes" / "data" / "tiny.yaml").read_text()
     recipe = tmp_path / "no_ood_family.yaml"
     recipe.write_text(text.replace("ood_family: {size: 40}", "ood_family: {size: 0}"))
     out = tmp_path / "ds"

@@ -15,7 +15,7 @@ BASE = "mixture: {arith: 1, gcd: 1}\nsplits: {train: {size: 10}}\n"
 
 def test_shipped_recipes_parse(repo_root):
     for name in ("default.yaml", "tiny.yaml"):
-        recipe = load_recipe(repo_root / "recipes" / "data" / name)
+        recipe = load_recipe(repo_root / "cadmus" / "recipes" / "data" / name)
         assert set(recipe.splits) == set(SPLITS) and recipe.mixture["arith"] > 0
         assert recipe.params("ood_numbers").numbers[0] > recipe.params("train").numbers[1]
 
@@ -28,7 +28,7 @@ def test_recipes_ask_for_ten_hidden_tests(tmp_path, repo_root):
     with pytest.raises(RecipeError, match="n_tests must be >= 3, got 1"):
         load_recipe(write(tmp_path, BASE + "n_tests: 1\n"))
     for name in ("default.yaml", "tiny.yaml", "quickstart.yaml"):
-        recipe = load_recipe(repo_root / "recipes" / "data" / name)
+        recipe = load_recipe(repo_root / "cadmus" / "recipes" / "data" / name)
         assert recipe.n_tests == 3 and recipe.n_challenge >= 10, name
 
 
@@ -36,7 +36,7 @@ def test_shipped_held_out_families_are_solved_by_no_train_family(repo_root):
     """gcd_recursive is not held out (train's iterative gcd solves it); binomial is, and is
     listed in the mixture (tests/test_families.py checks no train program passes them)."""
     for name in ("default.yaml", "tiny.yaml"):
-        recipe = load_recipe(repo_root / "recipes" / "data" / name)
+        recipe = load_recipe(repo_root / "cadmus" / "recipes" / "data" / name)
         assert set(recipe.held_out_families) == {"lcm", "rotate_left", "binomial"}, name
         assert set(recipe.families_of("ood_family")) == {"lcm", "rotate_left", "binomial"}
         assert "gcd_recursive" in recipe.families_of("train") and "binomial" not in recipe.families_of("train")
@@ -91,5 +91,5 @@ def test_a_split_can_draw_from_its_own_mixture(tmp_path, repo_root):
         load_recipe(write(tmp_path, "mixture: {arith: 1}\nsplits: {test: {size: 5, mixture: {cpy: 1}}}\n"))
     with pytest.raises(RecipeError, match=r"splits\.test\.mixture\.arith must be a weight"):
         load_recipe(write(tmp_path, "mixture: {arith: 1}\nsplits: {test: {size: 5, mixture: {arith: -1}}}\n"))
-    shipped = load_recipe(repo_root / "recipes" / "data" / "quickstart.yaml")
+    shipped = load_recipe(repo_root / "cadmus" / "recipes" / "data" / "quickstart.yaml")
     assert set(shipped.families_of("train")) == {"arith", "copy"} and set(shipped.families_of("test")) == {"arith"}

@@ -56,7 +56,7 @@ def data_dir(tmp_path_factory):
     from cadmus.cli import main
 
     out = tmp_path_factory.mktemp("eval") / "data"
-    assert main(["data", "build", "recipes/data/tiny.yaml", "--out", str(out), "--limit", "12", "--workers", "1",
+    assert main(["data", "build", "tiny", "--out", str(out), "--limit", "12", "--workers", "1",
                  "--quiet", "--audit-sample", "20", "--audit-train-sample", "50"]) == 0
     return out
 

@@ -17,7 +17,7 @@ def tiny_dir(tmp_path_factory):
     from cadmus.cli import main
 
     out = tmp_path_factory.mktemp("validity") / "tiny"
-    assert main(["data", "build", "recipes/data/tiny.yaml", "--out", str(out), "--workers", "1", "--quiet"]) == 0
+    assert main(["data", "build", "tiny", "--out", str(out), "--workers", "1", "--quiet"]) == 0
     return out
 
 

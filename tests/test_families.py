@@ -375,7 +375,7 @@ def test_bodies_build_reverse_and_rotate_in_a_second_region():
 
 # --- ood_family: no train family's program passes a held-out family's records ----------------
 
-HELD_OUT = ("lcm", "rotate_left", "binomial")  # recipes/data/default.yaml
+HELD_OUT = ("lcm", "rotate_left", "binomial")  # cadmus/recipes/data/default.yaml
 
 
 @pytest.fixture(scope="module")
@@ -387,7 +387,7 @@ def train_programs() -> list:
 
     from cadmus.data.recipe import load_recipe
 
-    recipe = load_recipe(Path(__file__).resolve().parents[1] / "recipes" / "data" / "default.yaml")
+    recipe = load_recipe(Path(__file__).resolve().parents[1] / "cadmus" / "recipes" / "data" / "default.yaml")
     assert set(recipe.held_out_families) == set(HELD_OUT)
     out = []
     for name in recipe.mixture:

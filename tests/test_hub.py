@@ -97,7 +97,7 @@ def toy_data(tmp_path_factory):
 def trained(env, hub, toy_data, tmp_path_factory):
     """``cadmus train ... --push_to_hub``: the output folder and the commit its push made."""
     out = tmp_path_factory.mktemp("train") / "tiny"
-    proc = ok(run(env, "train", "recipes/tiny.yaml", *TRAIN, "--dataset_path", str(toy_data),
+    proc = ok(run(env, "train", "tiny", *TRAIN, "--dataset_path", str(toy_data),
                   "--output_dir", str(out), "--push_to_hub", "cadmus-test/tiny"))
     assert "pushed" in proc.stdout
     return out, head(hub, "cadmus-test/tiny")
@@ -147,7 +147,7 @@ def test_push_again_pull_identical_files_and_older_revisions(env, hub, trained, 
 def programs(env, hub, tmp_path_factory):
     """``cadmus data build --push-to-hub``: the local dataset folder."""
     out = tmp_path_factory.mktemp("data") / "programs"
-    ok(run(env, "data", "build", "recipes/data/tiny.yaml", "--limit", "5", "--workers", "1", "--quiet",
+    ok(run(env, "data", "build", "tiny", "--limit", "5", "--workers", "1", "--quiet",
            "--audit-sample", "10", "--audit-train-sample", "10", "--out", str(out),
            "--push-to-hub", "cadmus-test/programs"))
     return out
@@ -198,7 +198,7 @@ def test_errors_are_one_line_and_leave_local_files_alone(env, hub, trained, tmp_
     _fails(run(env, "hub", "push", str(model), "cadmus-test/x", HF_ENDPOINT=DEAD), "cadmus-test/x", "cannot reach")
     no_token = run(env, "hub", "push", str(model), "cadmus-test/x", HF_TOKEN=None)
     _fails(no_token, "cadmus-test/x", "no Hugging Face token")
-    _fails(run(env, "train", "recipes/tiny.yaml", "--output_dir", str(tmp_path / "never"), "--push_to_hub",
+    _fails(run(env, "train", "tiny", "--output_dir", str(tmp_path / "never"), "--push_to_hub",
                "cadmus-test/x", HF_TOKEN=None), "cadmus-test/x", "no Hugging Face token")  # before training
     assert not (tmp_path / "never").exists()
     assert tree(model) == before and ("model", "cadmus-test/x") not in hub.repos

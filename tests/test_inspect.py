@@ -16,7 +16,7 @@ def data_dir(tmp_path_factory):
     from cadmus.cli import main
 
     out = tmp_path_factory.mktemp("inspect") / "data"
-    assert main(["data", "build", "recipes/data/tiny.yaml", "--out", str(out), "--limit", "12", "--workers", "1",
+    assert main(["data", "build", "tiny", "--out", str(out), "--limit", "12", "--workers", "1",
                  "--quiet", "--audit-sample", "5", "--audit-train-sample", "5"]) == 0
     return out
 

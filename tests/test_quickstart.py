@@ -51,7 +51,7 @@ def test_every_stage_ran_and_every_report_file_exists(report):
 
 
 def test_an_empty_first_recipe_trains_the_train_recipe_alone(report, tmp_path):
-    args = QuickstartArgs(first_recipe="", train_recipe=str(REPO_ROOT / "recipes/quickstart.yaml"), train_max_steps=5)
+    args = QuickstartArgs(first_recipe="", train_recipe=str(REPO_ROOT / "cadmus/recipes/quickstart.yaml"), train_max_steps=5)
     metrics = train_model(args, report / "data", tmp_path, minutes=5)
     assert [phase["recipe"] for phase in metrics["phases"]] == [args.train_recipe] and metrics["step"] == 5
     assert (tmp_path / "model" / "model.safetensors").is_file() and not (tmp_path / "model_first").exists()

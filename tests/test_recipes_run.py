@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from cadmus.resources import find_recipe
 from cadmus.train import config
 
 REPO = Path(__file__).resolve().parents[1]
@@ -20,19 +21,19 @@ ENV = {**os.environ, "OMP_NUM_THREADS": "1", "TOKENIZERS_PARALLELISM": "false"}
 
 
 def header(name: str) -> str:
-    text = (REPO / "recipes" / f"{name}.yaml").read_text()
+    text = (REPO / "cadmus" / "recipes" / f"{name}.yaml").read_text()
     return "".join(line[1:] + "\n" for line in text.splitlines() if line.startswith("#"))
 
 
 def launch_line(name: str) -> list:
-    """The header's ``accelerate launch ... -m cadmus.train recipes/NAME.yaml`` (or ``cadmus train``) line."""
+    """The header's ``accelerate launch ... -m cadmus.train NAME`` (or ``cadmus train``) line."""
     for line in header(name).splitlines():
-        if ("accelerate launch" in line or "cadmus train" in line) and f"recipes/{name}.yaml" in line:
-            return shlex.split(line.strip())
-    raise AssertionError(f"recipes/{name}.yaml: no launch line in the header")
+        if ("accelerate launch" in line or "cadmus train" in line) and name in shlex.split(line.strip()):
+            return shlex.split(line.strip())  # the line naming the recipe
+    raise AssertionError(f"cadmus/recipes/{name}.yaml: no launch line naming {name!r} in the header")
 
 
-@pytest.mark.parametrize("path", sorted((REPO / "recipes").glob("*.yaml")), ids=lambda p: p.stem)
+@pytest.mark.parametrize("path", sorted((REPO / "cadmus" / "recipes").glob("*.yaml")), ids=lambda p: p.stem)
 def test_every_recipe_parses(path):
     margs, dargs, targs = config.parse(path)
     assert dargs.dataset_path and targs.max_steps > 0 and margs.preset
@@ -40,10 +41,10 @@ def test_every_recipe_parses(path):
 
 @pytest.mark.parametrize("name", LAUNCHED)
 def test_header_builds_the_data_and_launches_this_recipe(name):
-    _, dargs, targs = config.parse(REPO / "recipes" / f"{name}.yaml")
+    _, dargs, targs = config.parse(REPO / "cadmus" / "recipes" / f"{name}.yaml")
     build = re.search(r"cadmus data build (\S+) --out " + re.escape(dargs.dataset_path) + r"\b", header(name))
     assert build, f"{name}: no `cadmus data build RECIPE --out {dargs.dataset_path}` line"
-    assert (REPO / build.group(1)).is_file()
+    assert find_recipe(build.group(1), "data").is_file()
     line = launch_line(name)
     if "--config_file" in line:
         assert (REPO / line[line.index("--config_file") + 1]).is_file()
@@ -51,17 +52,17 @@ def test_header_builds_the_data_and_launches_this_recipe(name):
 
 
 def test_accelerate_configs_ask_bf16_on_gpus_only():
-    configs = {p.stem: yaml.safe_load(p.read_text()) for p in (REPO / "recipes" / "accelerate").glob("*.yaml")}
+    configs = {p.stem: yaml.safe_load(p.read_text()) for p in (REPO / "cadmus" / "recipes" / "accelerate").glob("*.yaml")}
     assert configs["cpu"]["use_cpu"] and configs["cpu"]["mixed_precision"] == "no"
     assert all(configs[n]["mixed_precision"] == "bf16" for n in ("single_gpu", "multi_gpu", "fsdp"))
 
 
 def test_cpu_hour_data_has_every_default_family():
-    default = yaml.safe_load((REPO / "recipes" / "data" / "default.yaml").read_text())
-    hour = yaml.safe_load((REPO / "recipes" / "data" / "cpu_hour.yaml").read_text())
+    default = yaml.safe_load((REPO / "cadmus" / "recipes" / "data" / "default.yaml").read_text())
+    hour = yaml.safe_load((REPO / "cadmus" / "recipes" / "data" / "cpu_hour.yaml").read_text())
     assert hour["mixture"] == default["mixture"] and hour["held_out_families"] == default["held_out_families"]
     assert set(hour["splits"]) == set(default["splits"])
-    _, dargs, _ = config.parse(REPO / "recipes" / "cpu_hour.yaml")
+    _, dargs, _ = config.parse(REPO / "cadmus" / "recipes" / "cpu_hour.yaml")
     assert dargs.view_weights().keys() == {"completion", "execution"} and not dargs.families
 
 
@@ -70,7 +71,7 @@ def test_cpu_hour_data_has_every_default_family():
 @pytest.fixture(scope="module")
 def tiny_data(tmp_path_factory):
     out = tmp_path_factory.mktemp("data") / "tiny"
-    subprocess.run([sys.executable, "-m", "cadmus.cli", "data", "build", "recipes/data/tiny.yaml", "--out", str(out),
+    subprocess.run([sys.executable, "-m", "cadmus.cli", "data", "build", "tiny", "--out", str(out),
                     "--workers", "1", "--quiet"], cwd=REPO, env=ENV, check=True, capture_output=True)
     return out
 

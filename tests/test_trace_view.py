@@ -101,7 +101,7 @@ def traced(request, tmp_path_factory):
 
     out = tmp_path_factory.mktemp("trace") / "data"
     recipe = tmp_path_factory.mktemp("recipe") / "traced.yaml"
-    text = (request.config.rootpath / "recipes" / "data" / "tiny.yaml").read_text()
+    text = (request.config.rootpath / "cadmus" / "recipes" / "data" / "tiny.yaml").read_text()
     recipe.write_text(text.replace("trace_view: true", "") + "\ntrace_view: true\n")
     assert main(["data", "build", str(recipe), "--out", str(out), "--limit", "12", "--workers", "1", "--quiet",
                  "--audit-sample", "20", "--audit-train-sample", "50"]) == 0
@@ -191,7 +191,7 @@ def test_trace_weight_on_a_dataset_without_traces_is_an_error(traced, tmp_path):
 def test_recipe_trace_view_must_be_a_bool(tmp_path, request):
     from cadmus.data.recipe import RecipeError, load_recipe
 
-    text = (request.config.rootpath / "recipes" / "data" / "tiny.yaml").read_text().replace("trace_view: true", "")
+    text = (request.config.rootpath / "cadmus" / "recipes" / "data" / "tiny.yaml").read_text().replace("trace_view: true", "")
     path = tmp_path / "r.yaml"
     path.write_text(text + "\ntrace_view: 1\n")
     with pytest.raises(RecipeError, match="trace_view"):

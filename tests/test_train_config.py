@@ -10,8 +10,8 @@ from cadmus.models import PRESETS
 from cadmus.train import config
 
 REPO = Path(__file__).resolve().parents[1]
-RECIPES = sorted((REPO / "recipes").glob("*.yaml"))
-ACCELERATE = sorted((REPO / "recipes" / "accelerate").glob("*.yaml"))
+RECIPES = sorted((REPO / "cadmus" / "recipes").glob("*.yaml"))
+ACCELERATE = sorted((REPO / "cadmus" / "recipes" / "accelerate").glob("*.yaml"))
 
 
 def test_all_recipes_exist():

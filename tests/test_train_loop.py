@@ -34,8 +34,8 @@ def run_inprocess(dsdir, out, *extra):
 
 
 def cli(*args, log=None):
-    """``cadmus train recipes/tiny.yaml ARGS`` in a subprocess; output to pipes or to ``log``."""
-    recipe = str(REPO / "recipes" / "tiny.yaml")  # the quickstart recipe, overridden by the flags
+    """``cadmus train tiny ARGS`` in a subprocess; output to pipes or to ``log``."""
+    recipe = str(REPO / "cadmus" / "recipes" / "tiny.yaml")  # the quickstart recipe, overridden by the flags
     out = open(log, "w") if log else subprocess.PIPE  # a file never blocks a process nobody reads
     return subprocess.Popen([sys.executable, "-m", "cadmus.cli", "train", recipe, *args], env=ENV, cwd=REPO,
                             stdout=out, stderr=subprocess.STDOUT if log else subprocess.PIPE, text=True)
@@ -199,7 +199,7 @@ def test_context_too_short_is_a_clear_error(dsdir, tmp_path):
 def test_cli_reports_a_missing_dataset(tmp_path, capsys):
     from cadmus.cli import main
 
-    code = main(["train", str(REPO / "recipes" / "tiny.yaml"), "--dataset_path", str(tmp_path / "nowhere")])
+    code = main(["train", str(REPO / "cadmus" / "recipes" / "tiny.yaml"), "--dataset_path", str(tmp_path / "nowhere")])
     err = capsys.readouterr().err
     assert code == 2 and "does not exist" in err and "Traceback" not in err
 
@@ -217,7 +217,7 @@ def test_two_processes_with_accelerate_launch(dsdir, tmp_path):
     out = tmp_path / "ddp"
     cmd = [str(Path(sys.executable).parent / "accelerate"), "launch", "--multi_gpu", "--num_processes", "2",
            "--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no", "--main_process_port", "0",
-           "-m", "cadmus.train", str(REPO / "recipes" / "tiny.yaml"), *SMALL, "--dataset_path", dsdir,
+           "-m", "cadmus.train", str(REPO / "cadmus" / "recipes" / "tiny.yaml"), *SMALL, "--dataset_path", dsdir,
            "--output_dir", str(out), "--max_steps", "4", "--logging_steps", "2", "--eval_steps", "0",
            "--save_steps", "0", "--accuracy_samples", "8", "--packing", "true", "--target_only_loss", "false"]
     p = subprocess.run(cmd, capture_output=True, text=True, env=ENV, cwd=REPO, timeout=300)
@@ -233,7 +233,7 @@ def test_two_processes_with_accelerate_launch(dsdir, tmp_path):
 def test_trains_on_a_dataset_from_cadmus_data_build(tmp_path):
     """The real builder's output (every family, all three views) goes through the trainer."""
     ds = tmp_path / "tiny-data"
-    built = subprocess.run([sys.executable, "-m", "cadmus.cli", "data", "build", str(REPO / "recipes/data/tiny.yaml"),
+    built = subprocess.run([sys.executable, "-m", "cadmus.cli", "data", "build", str(REPO / "cadmus/recipes/data/tiny.yaml"),
                             "--out", str(ds), "--limit", "40", "--workers", "1", "--quiet"],
                            capture_output=True, text=True, env=ENV, cwd=REPO)
     assert built.returncode == 0, built.stderr[-2000:]

@@ -7,7 +7,10 @@ import sys
 from pathlib import Path
 
 from ..isa import DEFAULT_FUEL, INT64_MAX, INT64_MIN
+from ..resources import CheckoutRequired, require_checkout
 
+# benchmarks/ and docs/ live in the source checkout only (they are not package data): `cadmus
+# bench` and `cadmus isa --write` check for it and say so, where an installed package has none.
 REPO_ROOT = Path(__file__).resolve().parents[2]
 ISA_DOC = REPO_ROOT / "docs" / "ISA.md"
 KERNEL_FILE = Path(__file__).resolve().parents[1] / "vm_kernel.py"
@@ -106,6 +109,11 @@ def cmd_isa(args) -> int:
     from .. import isa
 
     if args.write:
+        try:
+            require_checkout("cadmus isa --write (it regenerates docs/ISA.md)", "docs")
+        except CheckoutRequired as err:
+            print(f"cadmus isa: {err}", file=sys.stderr)
+            return 2
         for path in write_generated():
             print(f"wrote {path}")
         return 0
@@ -222,8 +230,6 @@ def cmd_bench_all(rest: list) -> int:
     unknown = set(args.only or ()) - set(ALL_BENCHMARKS)
     if unknown:
         p.error(f"unknown benchmark {', '.join(sorted(unknown))}; choose from {', '.join(ALL_BENCHMARKS)}")
-    if not (REPO_ROOT / "benchmarks").is_dir():
-        raise SystemExit("cadmus: benchmarks/ not found (benchmarks run from a source checkout)")
     if args.out is None:  # a smoke run never overwrites the recorded results
         import tempfile
 
@@ -232,11 +238,14 @@ def cmd_bench_all(rest: list) -> int:
 
 
 def cmd_bench(args) -> int:
+    try:
+        require_checkout("cadmus bench", "benchmarks")
+    except CheckoutRequired as err:
+        print(f"cadmus bench: {err}", file=sys.stderr)
+        return 2
     if args.which == "all":
         return cmd_bench_all(args.rest)
     script = REPO_ROOT / "benchmarks" / f"bench_{args.which}.py"
-    if not script.exists():
-        raise SystemExit(f"cadmus: {script} not found (benchmarks run from a source checkout)")
     sys.argv = [str(script), *args.rest]
     runpy.run_path(str(script), run_name="__main__")
     return 0
@@ -258,9 +267,11 @@ def register(sub) -> None:
     p.add_argument("--write", action="store_true", help="regenerate docs/ISA.md and vm_kernel constants")
     p.set_defaults(func=cmd_isa)
 
-    p = sub.add_parser("bench", help="run a benchmark from benchmarks/ (table + JSON), or all of them")
-    p.add_argument("which", choices=(*BENCHMARKS, "all"),
-                   help="which benchmark: " + ", ".join(BENCHMARKS) + "; all: each, then one table "
+    names = BENCHMARKS or tuple(sorted(ALL_BENCHMARKS))  # installed: the names parse, then the checkout check
+    p = sub.add_parser("bench", help="run a benchmark from benchmarks/ (table + JSON), or all of them (needs "
+                                     "the source checkout)")
+    p.add_argument("which", choices=(*names, "all"),
+                   help="which benchmark: " + ", ".join(names) + "; all: each, then one table "
                         "(options --quick, --out DIR, --only vm,data)")
     p.add_argument("rest", nargs=argparse.REMAINDER, help="options passed to the benchmark")
     p.set_defaults(func=cmd_bench)

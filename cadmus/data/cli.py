@@ -1,6 +1,7 @@
 """``cadmus data build | audit | show``.
 
-    cadmus data build recipes/data/tiny.yaml --out /tmp/cadmus-tiny
+    cadmus data build tiny --out /tmp/cadmus-tiny        # a shipped recipe by name (cadmus recipes)
+    cadmus data build my_recipe.yaml --out /tmp/mine     # or a file
     cadmus data build --out data/cadmus --seed 1 --limit 1000 --format jsonl
     cadmus data audit /tmp/cadmus-tiny
     cadmus data show /tmp/cadmus-tiny --split test -n 3
@@ -13,15 +14,7 @@ import shutil
 import sys
 from pathlib import Path
 
-DEFAULT_RECIPE = "recipes/data/default.yaml"
-REPO_ROOT = Path(__file__).resolve().parents[2]
-
-
-def _recipe_path(arg: str) -> Path:
-    path = Path(arg)
-    if not path.exists() and not path.is_absolute() and (REPO_ROOT / path).exists():
-        return REPO_ROOT / path  # the default recipe, from any working directory of a checkout
-    return path
+DEFAULT_RECIPE = "default"
 
 
 def _prepare_out(out: Path, overwrite: bool) -> None:
@@ -60,6 +53,7 @@ def cmd_build(args) -> int:
     from .audit import audit, format_audit
     from .builder import BuildError, build
     from .card import render_card
+    from ..resources import ResourceNotFound, find_recipe
     from .recipe import RecipeError, load_recipe, recipe_dict
 
     out = Path(args.out)
@@ -67,8 +61,8 @@ def cmd_build(args) -> int:
         print("cadmus data build: --limit must be >= 0", file=sys.stderr)
         return 2
     try:
-        recipe = load_recipe(_recipe_path(args.recipe), {"seed": args.seed})
-    except RecipeError as err:
+        recipe = load_recipe(find_recipe(args.recipe, "data"), {"seed": args.seed})
+    except (RecipeError, ResourceNotFound) as err:
         print(f"cadmus data build: {err}", file=sys.stderr)
         return 2
     _prepare_out(out, args.overwrite)
@@ -164,7 +158,8 @@ def register(sub) -> None:
     dsub.required = True
 
     p = dsub.add_parser("build", help="generate a verified dataset from a YAML recipe")
-    p.add_argument("recipe", nargs="?", default=DEFAULT_RECIPE, help=f"data recipe (default {DEFAULT_RECIPE})")
+    p.add_argument("recipe", nargs="?", default=DEFAULT_RECIPE,
+                   help=f"data recipe: a file, or a shipped name (default {DEFAULT_RECIPE}; list: cadmus recipes)")
     p.add_argument("--out", required=True, help="output directory (datasets.DatasetDict.save_to_disk + README.md)")
     p.add_argument("--seed", type=int, default=None, help="overrides the recipe's seed")
     p.add_argument("--limit", type=int, default=None,

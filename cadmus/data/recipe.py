@@ -1,4 +1,4 @@
-"""Data recipes: YAML files under ``recipes/data/`` parsed into dataclasses.
+"""Data recipes: YAML files under ``cadmus/recipes/data/`` parsed into dataclasses.
 
 Keys are exactly the dataclass fields below (each documented in its ``help``); an unknown
 key is an error naming the key and the file. Ranges are ``[lo, hi]`` inclusive.

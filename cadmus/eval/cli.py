@@ -12,7 +12,7 @@
     accelerate launch -m cadmus.cli eval MODEL_DIR ...   (each process generates a slice)
 
 ``MODEL_DIR`` is a folder written by ``cadmus train`` (or any GPT-2 ``save_pretrained`` folder
-with a tokenizer; without one the committed ``tokenizer/`` is used). ``--n 1`` is greedy.
+with a tokenizer; without one the committed ``cadmus/tokenizer/`` is used). ``--n 1`` is greedy.
 An answers file for ``score`` has one JSON object per line, ``{"id": ..., "sample": ...}``,
 with any number of samples per id (pass@k needs ``k <= n``); samples are cut at the suite's
 stop string, as generated ones are. ``--preamble`` puts a DSL reference (generated from the ISA

@@ -171,7 +171,7 @@ class Copy(LevelledFamily):
 
     The register look-up alone, without arithmetic: ``mov d 69; mov k 25; mov f k; assert f 25``.
     A model must bind the moved register to the line that loaded it, the step the arith rows
-    ``sub f d k`` also need (operand order) and learn slowest (see recipes/quickstart.yaml); a
+    ``sub f d k`` also need (operand order) and learn slowest (see cadmus/recipes/quickstart.yaml); a
     curriculum can teach it first on these rows. Registers and input order are drawn at random
     so no fixed position answers. Variants: ``fresh`` moves to a new register, ``overwrite`` to
     the register of another input. difficulty: level 1 = 2 inputs, level 2 = 3; size = inputs.

@@ -116,7 +116,7 @@ def group_section(title: str, runs: list, out: Path) -> str:
 def gpu_section(groups: list) -> str:
     gpu = [r for _, runs in groups for r in runs if on_gpu(r)]
     if not gpu:
-        return ("## GPU\n\n`recipes/small.yaml` and `recipes/base.yaml`: **not measured on GPU** (no run on this "
+        return ("## GPU\n\n`cadmus/recipes/small.yaml` and `cadmus/recipes/base.yaml`: **not measured on GPU** (no run on this "
                 "page was trained on a GPU).\n\n")
     return "## GPU\n\nRuns trained on a GPU: " + ", ".join(f"`{r.name}` ({machine_text(r.machine)})" for r in gpu) \
         + ".\n\n"

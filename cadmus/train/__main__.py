@@ -1,4 +1,4 @@
-"""accelerate launch --config_file recipes/accelerate/multi_gpu.yaml -m cadmus.train recipes/small.yaml [--field value ...]"""
+"""accelerate launch --config_file cadmus/recipes/accelerate/multi_gpu.yaml -m cadmus.train small [--field value ...]"""
 import sys
 
 from .cli import main

@@ -6,10 +6,12 @@ import sys
 USAGE_EPILOG = """recipe keys and flags (CLI flags override the recipe):
 {fields}
 
+RECIPE is a file or a shipped name (`cadmus recipes` lists them).
+
 examples:
-  cadmus train recipes/tiny.yaml --dataset_path data/arith --max_steps 200
-  cadmus train recipes/tiny.yaml --resume            # continue from the latest checkpoint
-  accelerate launch --config_file recipes/accelerate/multi_gpu.yaml -m cadmus.train recipes/small.yaml
+  cadmus train tiny --dataset_path data/arith --max_steps 200
+  cadmus train tiny --resume            # continue from the latest checkpoint
+  accelerate launch --config_file cadmus/recipes/accelerate/multi_gpu.yaml -m cadmus.train small
 """
 
 
@@ -27,6 +29,7 @@ def _field_help() -> str:
 
 
 def cmd_train(args) -> int:
+    from ..resources import find_recipe
     from ..tokenization import AlphabetError
     from . import config
     from .checkpoints import CheckpointError
@@ -34,14 +37,15 @@ def cmd_train(args) -> int:
     from .trainer import RecipeError, train
 
     try:
-        margs, dargs, targs = config.parse(args.recipe, args.overrides)
-    except (FileNotFoundError, ValueError) as err:  # unreadable recipe, unknown key, bad value
+        recipe = find_recipe(args.recipe, "train")
+        margs, dargs, targs = config.parse(recipe, args.overrides)
+    except (FileNotFoundError, ValueError) as err:  # unknown name, unreadable recipe, unknown key, bad value
         print(f"cadmus train: error: {err}", file=sys.stderr)
         return 2
     if targs.push_to_hub and not _can_push(targs.push_to_hub):
         return 2
     try:
-        final = train(margs, dargs, targs, recipe_path=args.recipe)
+        final = train(margs, dargs, targs, recipe_path=recipe)
     except (DatasetError, RecipeError, CheckpointError, AlphabetError, FileNotFoundError) as err:
         print(f"cadmus train: error: {err}", file=sys.stderr)
         return 2
@@ -88,7 +92,7 @@ def register(sub) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
         epilog=USAGE_EPILOG.format(fields=_field_help()),
     )
-    p.add_argument("recipe", help="recipe YAML, e.g. recipes/tiny.yaml")
+    p.add_argument("recipe", help="recipe: a YAML file, or a shipped name such as tiny (list: cadmus recipes)")
     p.add_argument("overrides", nargs=argparse.REMAINDER, help="--field value pairs overriding the recipe")
     p.set_defaults(func=cmd_train)
 

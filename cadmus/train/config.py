@@ -36,7 +36,7 @@ class ModelArguments:
                                         "initialisation (a curriculum's next phase); the shape must match"}
     )
     tokenizer_path: Optional[str] = field(
-        default=None, metadata={"help": "tokenizer folder; default: the repository's tokenizer/"}
+        default=None, metadata={"help": "tokenizer folder; default: the shipped char tokenizer, cadmus/tokenizer/"}
     )
 
     def __post_init__(self):
