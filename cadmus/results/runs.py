@@ -74,7 +74,9 @@ class Phase:
             from ..train.config import load_recipe
 
             written = load_recipe(recipe_file)
-        fitted = self.recipe.get("max_minutes") and self.recipe.get("max_minutes_mode", "fit") == "fit"
+        # cadmus.json from before steps_run recorded a time-fitted max_steps, not the one given
+        fitted = (self.recipe.get("max_minutes") and self.recipe.get("max_minutes_mode", "fit") == "fit"
+                  and "steps_run" not in self.info)
         flags = []
         for key, value in self.recipe.items():
             if key == "progress_bar" or (key == "max_steps" and fitted):  # fitted: the steps the minutes allowed
@@ -282,8 +284,9 @@ def _order_phases(phases: list) -> list:
 def _train_config(phases: list) -> dict:
     def recipe_key(phase):
         recipe = {k: v for k, v in phase.recipe.items() if k not in NOT_CONFIG}
-        if recipe.get("max_minutes") and recipe.get("max_minutes_mode", "fit") == "fit":
-            recipe.pop("max_steps", None)  # fitted to the machine's speed: it varies between seeds
+        if (recipe.get("max_minutes") and recipe.get("max_minutes_mode", "fit") == "fit"
+                and "steps_run" not in phase.info):
+            recipe.pop("max_steps", None)  # an older cadmus.json's time-fitted value: it varies between seeds
         return {"recipe_file": Path(phase.info.get("recipe_file") or "").name, **recipe}
 
     return {"kind": "train", "phases": [recipe_key(p) for p in phases]}
