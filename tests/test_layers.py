@@ -31,7 +31,6 @@ KNOWN_UPWARD = {
     # the CLI modules of lower packages push to the Hub (cli modules are apps living in their package)
     ("cadmus/data/cli.py", "cadmus.hub"),
     ("cadmus/train/cli.py", "cadmus.hub"),
-    ("cadmus/results/runs.py", "cadmus.hub"),  # apps circle: hub takes the results tables, results hub's eval finder
 }
 
 
