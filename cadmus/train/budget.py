@@ -2,11 +2,12 @@
 
 ``fit`` (the default): step times differ by machine and load, so a budget cannot be turned
 into ``max_steps`` before training starts. :class:`TimeBudget` measures as training goes:
-after ``calibration_steps`` steps and after every evaluation it sets ``max_steps`` to the
-steps that still fit, counting the measured cost of a training step and of the evaluations
-still due (the final one included), never above the recipe's own ``max_steps``. The cosine
-schedule reads ``max_steps`` when it is called, so it stretches or shrinks with the estimate:
-the trained model depends on the machine.
+after ``calibration_steps`` steps and after every evaluation it gives the steps that still
+fit, counting the measured cost of a training step and of the evaluations still due (the
+final one included), never above the recipe's own ``max_steps``. The trainer's step plan
+(``trainer.StepPlan``) takes that number; the cosine schedule reads it when it is called, so
+it stretches or shrinks with the estimate: the trained model depends on the machine. The
+recipe keeps its ``max_steps``; cadmus.json records it and, apart, ``steps_run``.
 
 ``cap``: the recipe's schedule runs as written (the same seed gives the same model on any
 machine) and the budget is only a safety deadline: the run stops early only when the time

@@ -87,12 +87,12 @@ class TrainingArguments:
     max_steps: int = field(default=1000, metadata={"help": "optimizer steps"})
     max_minutes: Optional[float] = field(
         default=None,
-        metadata={"help": "wall-clock budget of the training loop; max_steps shrinks to the steps that fit, "
-                          "measured while training (see cadmus/train/budget.py)"},
+        metadata={"help": "wall-clock budget of the training loop; the run stops at the steps that fit, "
+                          "measured while training (see cadmus/train/budget.py; cadmus.json records steps_run)"},
     )
     max_minutes_mode: Literal["fit", "cap"] = field(
         default="fit",
-        metadata={"help": "fit: max_steps shrinks to the steps that fit max_minutes (the schedule depends on the "
+        metadata={"help": "fit: the schedule shrinks to the steps that fit max_minutes (it depends on the "
                           "machine); cap: the recipe's schedule runs as written, max_minutes only stops it early"},
     )
     per_device_batch_size: int = field(default=32, metadata={"help": "sequences per device per micro-step"})
