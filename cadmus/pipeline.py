@@ -53,15 +53,13 @@ import json
 import shutil
 from pathlib import Path
 
-from transformers import AutoModelForCausalLM, GenerationConfig, Pipeline, StoppingCriteriaList
+from transformers import AutoModelForCausalLM, Pipeline
 from transformers.pipelines import PIPELINE_REGISTRY
 
-from cadmus import judge
-from cadmus.eval.generate import stop_criterion
-from cadmus.eval.prompts import cut_sample
+from cadmus import generation, judge
+from cadmus.eval.prompts import stop_strings
 from cadmus.isa import DEFAULT_FUEL
 from cadmus.tokenization import encode
-from cadmus.train.evaluation import left_pad
 
 TASK = "program-completion"
 SUITE = "completion"  # its stop strings end an answer
@@ -107,8 +105,6 @@ class ProgramCompletionPipeline(Pipeline):
 
     def _forward(self, model_inputs, num_return_sequences=1, temperature=None, top_p=1.0, max_new_tokens=None,
                  seed=None, batch_size_rows=None):
-        import torch
-
         n, ids = int(num_return_sequences), model_inputs["ids"]
         sampling = _sampling(n, temperature, top_p)
         limit = self.model.config.n_positions
@@ -118,65 +114,23 @@ class ProgramCompletionPipeline(Pipeline):
                              f"positions; got {', '.join(map(str, bad))} tokens")
         budget = max_new_tokens or getattr(self.model.generation_config, "max_new_tokens", None) \
             or DEFAULT_MAX_NEW_TOKENS
-        rows = [i for i in range(len(ids)) for _ in range(n)]
-        order = sorted(range(len(rows)), key=lambda r: len(ids[rows[r]]))  # similar lengths: less padding
-        step = batch_size_rows or self._batch_size or DEFAULT_BATCH_ROWS
-        generated = [None] * len(rows)
-        if seed is not None:
-            torch.manual_seed(seed)
-        for start in range(0, len(order), step):
-            chunk = order[start:start + step]
-            for r, row in zip(chunk, self._generate([ids[rows[r]] for r in chunk], budget, sampling)):
-                generated[r] = row
-        return {"prefixes": model_inputs["prefixes"], "rows": rows, "generated": generated}
-
-    def _generate(self, prompts, budget, sampling) -> list:
-        """``(new token ids, their log-probabilities)`` per prompt: one left-padded ``generate``."""
-        import torch
-
-        eos, pad = self.tokenizer.eos_token_id, self.tokenizer.pad_token_id
-        batch, mask = left_pad(prompts, pad)
-        width = batch.shape[1]
-        # top_k=None: sampling is temperature + nucleus only (transformers would add top-k 50)
-        cfg = GenerationConfig(max_new_tokens=min(budget, self.model.config.n_positions - width),
-                               do_sample=bool(sampling), top_k=None, eos_token_id=eos, pad_token_id=pad,
-                               use_cache=True, output_logits=True, return_dict_in_generate=True, **sampling)
-        stop = StoppingCriteriaList([stop_criterion(self.tokenizer, SUITE, width)])
-        out = self.model.generate(input_ids=batch.to(self.device), attention_mask=mask.to(self.device),
-                                  generation_config=cfg, stopping_criteria=stop)
-        new = out.sequences[:, width:]
-        # output_logits are the raw logits (before temperature / top-p): the model's own distribution
-        logp = torch.stack(out.logits, dim=1).float().log_softmax(-1).gather(-1, new.unsqueeze(-1)).squeeze(-1)
-        return list(zip(new.tolist(), logp.tolist()))
+        settings = generation.GenerationSettings(
+            n=n, max_new_tokens=budget, seed=seed, sample_one=bool(sampling),
+            batch_size=batch_size_rows or self._batch_size or DEFAULT_BATCH_ROWS, **sampling)
+        samples, _ = generation.generate(self.model, self.tokenizer, model_inputs["prefixes"], stop_strings(SUITE),
+                                         settings, self.device)
+        return {"prefixes": model_inputs["prefixes"], "samples": samples}
 
     def postprocess(self, model_outputs, verify=False, fuel=DEFAULT_FUEL):
         prefixes = model_outputs["prefixes"]
-        samples = []
-        for prefix_index, (tokens, lp) in zip(model_outputs["rows"], model_outputs["generated"]):
-            completion, used = self._completion(tokens)
-            samples.append({"completion": completion, "program": prefixes[prefix_index] + completion,
-                            "logprob": float(sum(lp[:used]))})
-        _run_in_vm(samples, [prefixes[i] for i in model_outputs["rows"]], fuel)
-        results = [[] for _ in prefixes]
-        for prefix_index, sample in zip(model_outputs["rows"], samples):
-            results[prefix_index].append(sample)
+        results = [[{"completion": s.text, "program": prefix + s.text, "logprob": s.logprob} for s in group]
+                   for prefix, group in zip(prefixes, model_outputs["samples"])]
+        _run_in_vm([s for group in results for s in group],
+                   [prefix for prefix, group in zip(prefixes, results) for _ in group], fuel)
         if verify:
             results = [sorted((s for s in group if s["status"] == "OK"), key=lambda s: -s["logprob"])
                        for group in results]
         return results
-
-    def _completion(self, tokens) -> tuple:
-        """``(completion text, tokens it spans)``: tokens up to and including the newline or
-        end-of-sequence that ends it (the criterion already stopped the row there)."""
-        eos = self.tokenizer.eos_token_id
-        for k in range(1, len(tokens) + 1):
-            if tokens[k - 1] == eos:
-                return self.tokenizer.decode(tokens[:k - 1]), k
-            text = self.tokenizer.decode(tokens[:k])
-            answer = cut_sample(SUITE, text)
-            if answer != text:
-                return answer, k
-        return self.tokenizer.decode(tokens), len(tokens)
 
 
 def _sampling(n: int, temperature, top_p) -> dict:
