@@ -10,6 +10,8 @@ import argparse
 import importlib
 import sys
 
+from .commands import publish
+
 # Modules that provide ``register(subparsers)``, in the order shown by ``cadmus --help``.
 # A group whose optional dependencies are missing is skipped with a note, not a crash.
 COMMAND_MODULES = [
@@ -29,6 +31,7 @@ COMMAND_MODULES = [
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="cadmus", description=__doc__.splitlines()[0])
+    publish.attach(parser)  # the Hub pushes of `data build` and `train`: data/ and train/ never import it
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
     for name in COMMAND_MODULES:

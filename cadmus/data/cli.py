@@ -35,20 +35,6 @@ def _export(dd, out: Path, fmt: str) -> None:
         print(f"wrote {path}")
 
 
-def _push(out: Path, repo: str) -> int:
-    """The saved folder with its card and build info (cadmus.hub), so ``load_dataset(repo)`` works."""
-    from ..hub import HubError, push
-
-    try:
-        sha = push(out, repo)
-    except HubError as err:  # no network, no token, no such repo: say so, keep the local copy
-        print(f"cadmus data build: push to the Hub repository {repo!r} failed ({err}); "
-              f"the dataset is saved locally in {out}", file=sys.stderr)
-        return 1
-    print(f"pushed {out} to the Hub dataset repository {repo} (commit {sha[:12]})")
-    return 0
-
-
 def cmd_build(args) -> int:
     from .audit import audit, format_audit
     from .builder import BuildError, build
@@ -94,8 +80,8 @@ def cmd_build(args) -> int:
     if args.format:
         _export(dd, out, args.format)
     code = 0 if report["ok"] else 1
-    if args.push_to_hub:
-        code = _push(out, args.push_to_hub) or code
+    if args.push_to_hub:  # the Hub belongs to the app layer, which passes its publisher in the arguments
+        code = args.publisher.push_dataset(out, args.push_to_hub) or code
     return code
 
 

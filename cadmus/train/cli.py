@@ -42,7 +42,8 @@ def cmd_train(args) -> int:
     except (FileNotFoundError, ValueError) as err:  # unknown name, unreadable recipe, unknown key, bad value
         print(f"cadmus train: error: {err}", file=sys.stderr)
         return 2
-    if targs.push_to_hub and not _can_push(targs.push_to_hub):
+    # the Hub belongs to the app layer (cadmus.commands.publish), which passes its publisher in the arguments
+    if targs.push_to_hub and not args.publisher.can_push("train", targs.push_to_hub):
         return 2
     try:
         final = train(margs, dargs, targs, recipe_path=recipe)
@@ -51,37 +52,7 @@ def cmd_train(args) -> int:
         return 2
     print("cadmus train: done: " + ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}"
                                                for k, v in final.items() if v is not None))
-    return _push(targs) if targs.push_to_hub else 0
-
-
-def _can_push(repo: str) -> bool:
-    """Fail before training, not after it, when there is no token to push with."""
-    from ..hub import HubError, require_token
-
-    try:
-        require_token(repo)
-    except HubError as err:
-        print(f"cadmus train: error: {err}", file=sys.stderr)
-        return False
-    return True
-
-
-def _push(targs) -> int:
-    """The output folder with a model card (cadmus.hub), from the main process only."""
-    from accelerate import PartialState
-
-    from ..hub import HubError, push
-
-    if not PartialState().is_main_process:
-        return 0
-    try:
-        sha = push(targs.output_dir, targs.push_to_hub)
-    except HubError as err:
-        print(f"cadmus train: {err}; the model is saved in {targs.output_dir} (retry with `cadmus hub push`)",
-              file=sys.stderr)
-        return 1
-    print(f"cadmus train: pushed {targs.output_dir} to {targs.push_to_hub} (commit {sha[:12]})")
-    return 0
+    return args.publisher.push_model(targs.output_dir, targs.push_to_hub) if targs.push_to_hub else 0
 
 
 def register(sub) -> None:
@@ -95,14 +66,3 @@ def register(sub) -> None:
     p.add_argument("recipe", help="recipe: a YAML file, or a shipped name such as tiny (list: cadmus recipes)")
     p.add_argument("overrides", nargs=argparse.REMAINDER, help="--field value pairs overriding the recipe")
     p.set_defaults(func=cmd_train)
-
-
-def main(argv=None) -> int:
-    import argparse
-
-    parser = argparse.ArgumentParser(prog="python -m cadmus.train")
-    sub = parser.add_subparsers()
-    register(sub)
-    argv = list(sys.argv[1:] if argv is None else argv)
-    args = parser.parse_args(["train", *argv])
-    return args.func(args)
