@@ -123,6 +123,35 @@ def compare(preset, dataset, tmp, args) -> dict:
     return {**row, "non_pad_share": round(share, 4), "meets_target": row["ratio"] >= TARGET}
 
 
+def arith_dataset(n_train: int, n_eval: int):
+    """Short, uniform arith rows (``mov a X / mov b Y / <op> c a b / assert c ``, each VM-checked),
+    in every split with the dataset's columns: a loop benchmark wants many small samples of one
+    shape, which packs into any ``--context``; the builder's data (``cadmus data build``) has
+    programs longer than the quick run's 64-token context."""
+    import random
+
+    import cadmus
+    from datasets import Dataset, DatasetDict
+
+    from cadmus.schema import SPLITS
+
+    def rows(n, seed, split):
+        rng, out = random.Random(seed), []
+        for i in range(n):
+            x, y, op = rng.randint(0, 99), rng.randint(0, 99), rng.choice(["add", "sub"])
+            body, target = f"mov a {x}\nmov b {y}\n{op} c a b\n", str(x + y if op == "add" else x - y)
+            out.append({"id": f"{split}-{i}", "family": "arith", "variant": op, "program": body + f"assert c {target}",
+                        "description": f"# {op} two numbers", "completion_prompt": body + "assert c ",
+                        "completion_target": target, "synthesis_prompt": f"# {op} two numbers\n# -> {target}\n",
+                        "synthesis_target": body, "execution_prompt": body + "out c\n# output:\n",
+                        "execution_target": target})
+        assert (cadmus.run_batch([r["program"] for r in out]).status == int(cadmus.Status.OK)).all()
+        return out
+
+    return DatasetDict({s: Dataset.from_list(rows(n_train if s == "train" else n_eval, k, s))
+                        for k, s in enumerate(SPLITS)})
+
+
 def machine() -> dict:
     import os
     import platform
@@ -157,15 +186,13 @@ def main(argv=None) -> int:
     # the process's thread count to every core unless torch is there to have its own put back
     import torch
 
-    from cadmus.train.toydata import arith_dataset
-
     if args.threads:
         torch.set_num_threads(args.threads)
     load_before = os.getloadavg()
     with tempfile.TemporaryDirectory() as tmp:
         dataset = args.dataset or str(Path(tmp) / "arith")
         if not args.dataset:
-            arith_dataset(args.rows).save_to_disk(dataset)
+            arith_dataset(args.rows, 64).save_to_disk(dataset)
         rows = [compare(preset, dataset, tmp, args) for preset in args.presets]
     load = [round(x, 2) for x in (*load_before, *os.getloadavg())]
     other = "wall" if args.clock == "cpu" else "cpu"

@@ -10,7 +10,7 @@ import pytest
 from cadmus.cli import main
 from cadmus.commands.vm import ALL_BENCHMARKS, BENCHMARKS, REPO_ROOT, merge_results
 
-# The shapes each script writes (values made up; the committed results files are checked below).
+# The shapes each script writes (values made up; a real run of one script is checked below).
 FIXTURES = {
     "vm": {"meta": {"quick": True}, "rows": [
         {"measurement": "ns / instruction", "implementation": "compiled VM", "value": 3.5, "unit": "ns",
@@ -29,6 +29,14 @@ FIXTURES = {
 }
 
 
+def load_script(name: str):
+    """``benchmarks/bench_NAME.py`` imported as a module (the scripts are not a package)."""
+    spec = importlib.util.spec_from_file_location(f"bench_{name}_under_test", REPO_ROOT / "benchmarks" / f"bench_{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
 def test_every_benchmark_script_is_run_by_bench_all():
     assert set(BENCHMARKS) == set(ALL_BENCHMARKS)
 
@@ -45,9 +53,7 @@ def test_quick_options_are_accepted_by_the_script(name, monkeypatch):
         raise Parsed(parse(self, args, namespace))
 
     script = REPO_ROOT / "benchmarks" / f"bench_{name}.py"
-    spec = importlib.util.spec_from_file_location(f"bench_{name}_under_test", script)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    module = load_script(name)
     monkeypatch.setattr(argparse.ArgumentParser, "parse_args", parse_then_stop)
     monkeypatch.setattr(sys, "argv", [str(script), *ALL_BENCHMARKS[name][1], "--json", "out.json"])
     with pytest.raises(Parsed) as parsed:
@@ -70,12 +76,17 @@ def test_headline_table_from_fixture_json():
     assert len(lines) == 2 + len(rows) and [r["benchmark"] for r in rows].count("eval") == 3
 
 
-def test_committed_results_merge():
-    files = {name: REPO_ROOT / "benchmarks" / "results" / file for name, (file, _) in ALL_BENCHMARKS.items()}
-    present = {name: json.loads(f.read_text()) for name, f in files.items() if f.exists()}
-    table, rows = merge_results(present)
-    assert {r["benchmark"] for r in rows} == set(present)
-    assert all(isinstance(r["value"], (int, float)) for r in rows)
+def test_a_real_benchmark_run_merges_into_the_table(tmp_path):
+    """The data benchmark run for real at a tiny size, its JSON as the script writes it (results
+    are git-ignored, so a test that read benchmarks/results/ would check nothing on a clean clone)."""
+    out = tmp_path / ALL_BENCHMARKS["data"][0]
+    assert load_script("data").main(["--records", "60", "--workers", "1", "--json", str(out)]) == 0
+    written = json.loads(out.read_text())
+    table, rows = merge_results({"data": written})
+    assert [r["benchmark"] for r in rows] == ["data"] * 3 and all(isinstance(r["value"], (int, float)) for r in rows)
+    assert rows[0]["metric"] == "records built and verified (60 records, 1 worker)"
+    assert rows[0]["value"] == written["records_per_s"] > 0 and 0 < written["vm_share"] < 1
+    assert f"| data | records built and verified (60 records, 1 worker) | {written['records_per_s']:,.0f} rec/s |" in table
 
 
 def test_bench_all_runs_each_script_and_writes_one_table(tmp_path, monkeypatch, capsys):

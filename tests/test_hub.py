@@ -4,6 +4,7 @@ no network, no mocks. Every client runs in a subprocess whose HF_ENDPOINT points
 (huggingface_hub reads it at import time) and whose HF_HOME is a fresh cache."""
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -85,11 +86,11 @@ def tree(folder, skip=("checkpoints", ".cache")) -> dict:
 
 
 @pytest.fixture(scope="module")
-def toy_data(tmp_path_factory):
-    from cadmus.train.toydata import arith_dataset
-
+def toy_data(tiny_data, tmp_path_factory):
+    """The builder's tiny data (tests/conftest.py) as a bare saved dataset: no card, no build files."""
     path = tmp_path_factory.mktemp("toy") / "arith"
-    arith_dataset(120, 24, seed=3).save_to_disk(str(path))
+    shutil.copytree(tiny_data, path, ignore=shutil.ignore_patterns("README.md", "build_info.json", "audit.json",
+                                                                   "cache-*"))
     return path
 
 

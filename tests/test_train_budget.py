@@ -6,7 +6,6 @@ import pytest
 
 from cadmus.train import config, train
 from cadmus.train.budget import SAVE_RESERVE_S, TimeBudget
-from cadmus.train.toydata import arith_dataset
 
 from .test_train_loop import SMALL
 
@@ -50,9 +49,8 @@ def test_cap_keeps_the_recipe_steps_until_the_deadline():
     assert not fit_mode.over()  # fit mode's deadline is the budget itself (its estimate keeps the reserve)
 
 
-def test_a_capped_run_follows_its_recipe_schedule(tmp_path):
-    ds = tmp_path / "arith"
-    arith_dataset(200, 32, seed=3).save_to_disk(str(ds))
+def test_a_capped_run_follows_its_recipe_schedule(tmp_path, tiny_data):
+    ds = tiny_data  # the builder's tiny data (tests/conftest.py)
     common = [*SMALL, "--dataset_path", str(ds), "--max_steps", "30", "--eval_steps", "0", "--logging_steps", "10"]
     logs = {}
     for name, budget in (("plain", []), ("cap", ["--max_minutes", "5", "--max_minutes_mode", "cap"])):
@@ -64,9 +62,8 @@ def test_a_capped_run_follows_its_recipe_schedule(tmp_path):
     assert len(logs["cap"]) == 3 and logs["cap"] == logs["plain"]
 
 
-def test_a_fitted_run_records_the_recipe_and_the_steps_it_ran(tmp_path):
-    ds = tmp_path / "arith"
-    arith_dataset(200, 32, seed=3).save_to_disk(str(ds))
+def test_a_fitted_run_records_the_recipe_and_the_steps_it_ran(tmp_path, tiny_data):
+    ds = tiny_data  # the builder's tiny data (tests/conftest.py)
     args = config.parse(None, [*SMALL, "--dataset_path", str(ds), "--output_dir", str(tmp_path / "run"),
                                "--max_steps", "100000", "--eval_steps", "0", "--save_steps", "0",
                                "--max_minutes", "0.05"])  # 3 s: the budget, not max_steps, ends the run

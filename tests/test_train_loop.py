@@ -11,7 +11,6 @@ from pathlib import Path
 import pytest
 
 from cadmus.train import checkpoints, config, train
-from cadmus.train.toydata import arith_dataset
 
 REPO = Path(__file__).resolve().parents[1]
 # A 1-layer, 32-wide model and a few dozen steps: every run here takes seconds.
@@ -22,10 +21,8 @@ ENV = {**os.environ, "OMP_NUM_THREADS": "1", "TOKENIZERS_PARALLELISM": "false"}
 
 
 @pytest.fixture(scope="module")
-def dsdir(tmp_path_factory):
-    path = tmp_path_factory.mktemp("data") / "arith"
-    arith_dataset(600, 48, seed=2).save_to_disk(str(path))
-    return str(path)
+def dsdir(tiny_data):
+    return str(tiny_data)  # the builder's tiny data (tests/conftest.py)
 
 
 def run_inprocess(dsdir, out, *extra):
@@ -81,7 +78,8 @@ def test_padding_with_target_only_loss_trains(dsdir, tmp_path):
     final = run_inprocess(dsdir, tmp_path / "run", "--max_steps", "6", "--packing", "false",
                           "--target_only_loss", "true", "--gradient_accumulation_steps", "2",
                           "--save_steps", "0", "--accuracy_samples", "0")
-    assert math.isfinite(final["train_loss"]) and 0.5 < final["non_pad_share"] < 1.0
+    # padded to the longest sample: the tiny data's long array programs leave most positions padding
+    assert math.isfinite(final["train_loss"]) and 0.1 < final["non_pad_share"] < 1.0
 
 
 def test_mixed_views_grouped_by_length_train(dsdir, tmp_path):
