@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from typing import NamedTuple, Optional, Sequence
+from typing import Optional, Sequence
 
 
 @dataclass
@@ -42,7 +42,8 @@ class GenerationSettings:
         return self.n == 1 and not self.sample_one
 
 
-class Sample(NamedTuple):
+@dataclass(frozen=True)
+class Sample:  # a dataclass, not a tuple: transformers' Pipeline rebuilds tuples as plain ones
     text: Optional[str]  # None: the prompt leaves no room in the position table
     logprob: Optional[float]
 
@@ -58,8 +59,7 @@ def stop_criterion(tokenizer, stops: Sequence[str], prompt_width: int):
     import torch
     from transformers import StoppingCriteria
 
-    # Not GenerationConfig(stop_strings=...): it also fires on a stop string begun in the prompt
-    # (a synthesis prompt's last "\n" + a generated "\n" is "\n\n"), which would change answers.
+    # not GenerationConfig(stop_strings=...): it also fires on a stop begun in the prompt ("...\n" + "\n")
     encoded = [torch.tensor(tokenizer(s, add_special_tokens=False, split_special_tokens=True)["input_ids"])
                for s in stops]
 
