@@ -97,13 +97,15 @@ def generate(model, tokenizer, prompts: Sequence[str], stops: Sequence[str], set
     start = time.perf_counter()
     was_training = model.training
     model.eval()
-    for b in range(0, len(fits), settings.batch_size):
-        chunk = fits[b:b + settings.batch_size]
-        generated = _generate_batch(model, tokenizer, [prompts[rows[r]] for r in chunk], stops, settings,
-                                    device, synced)
-        for r, (ids, logp) in zip(chunk, generated):
-            out[r] = _sample(tokenizer, stops, ids, logp, stats)
-    model.train(was_training)
+    try:
+        for b in range(0, len(fits), settings.batch_size):
+            chunk = fits[b:b + settings.batch_size]
+            generated = _generate_batch(model, tokenizer, [prompts[rows[r]] for r in chunk], stops, settings,
+                                        device, synced)
+            for r, (ids, logp) in zip(chunk, generated):
+                out[r] = _sample(tokenizer, stops, ids, logp, stats)
+    finally:  # a training run goes on in train mode
+        model.train(was_training)
     stats["seconds"] = time.perf_counter() - start
     samples = [[] for _ in prompts]
     for r, sample in enumerate(out):
