@@ -176,8 +176,8 @@ def test_installed_package_runs_from_an_empty_folder(installed, tmp_path):
              tmp_path, env))
     assert (tmp_path / "d" / "dataset_dict.json").is_file() and (tmp_path / "d" / "README.md").is_file()
     _ok(_run([cadmus, "train", "tiny", "--dataset_path", "d", "--output_dir", "m", "--max_steps", "2",
-              "--eval_steps", "0", "--accuracy_samples", "0", "--save_steps", "0", "--progress_bar", "false"],
-             tmp_path, env))
+              "--per_device_batch_size", "8", "--eval_steps", "0", "--accuracy_samples", "0", "--save_steps", "0",
+              "--progress_bar", "false"], tmp_path, env))
     assert (tmp_path / "m" / "model.safetensors").is_file() and (tmp_path / "m" / "tokenizer.json").is_file()
 
     _ok(_run([cadmus, "quickstart", "--minutes", "1", "--out", "q", "--data-limit", "400", "--first-max-steps", "20",
