@@ -135,7 +135,7 @@ def test_detection_finds_exactly_the_wired_heads(wired):
     assert s["previous_token"][0, 1] == pytest.approx(1.0, abs=1e-5)
     assert s["lookup_next"][1, 1] == pytest.approx(1.0, abs=1e-5)
     assert scores.detected() == {"lookup": ["L1H0"], "lookup_next": ["L1H1"], "previous_token": ["L0H1"],
-                                 "same_register": []}
+                                 "same_register": [], "answer_source": []}
     # the random head sits near what uniform attention scores
     uniform = scores.uniform_scores()
     for name in heads.PATTERNS:
@@ -195,7 +195,8 @@ def test_cli_writes_head_tables_and_heatmap(model_dir, data_dir, tmp_path, capsy
                  "--out", str(out), "--heads", "--device", "cpu"]) == 0
     rep = json.loads((out / "heads.json").read_text())
     assert sorted(rep["heads"]) == ["L0H0", "L0H1", "L1H0", "L1H1"] and rep["prompts"] == 3
-    assert rep["detected"] == {"lookup": [], "lookup_next": [], "previous_token": [], "same_register": []}
+    assert rep["detected"] == {"lookup": [], "lookup_next": [], "previous_token": [], "same_register": [],
+                               "answer_source": []}
     assert rep["queries"]["previous_token"] > rep["queries"]["lookup"] > 0
     assert (out / "heads.png").stat().st_size > 10_000
     md = (out / "heads.md").read_text()
@@ -204,3 +205,37 @@ def test_cli_writes_head_tables_and_heatmap(model_dir, data_dir, tmp_path, capsy
 
     dd, _ = load_inspection(out)
     assert "attention" not in dd["test"].column_names  # --heads alone does not store attention
+
+
+def _tokens(model_dir, text: str, answer: str):
+    from cadmus.tokenization import load_tokenizer
+
+    rec = {"id": "x", "family": "copy", "variant": "v", "difficulty": {"level": 1}, "true_program": text + answer,
+           "completion_prompt": text, "completion_target": answer, "program": text + answer,
+           "tests": [{"input": [], "output": [int(answer)]}]}
+    return annotate_tokens(make_item("test", 0, rec, "completion"), load_tokenizer(model_dir))
+
+
+def test_answer_source_follows_the_data_flow_back_to_its_literals(model_dir):  # noqa: F811
+    text = "mov a 5\nmov b 2\nmov d 9\nadd c a b\nmov e c\nassert e "
+    target, q = heads.answer_source(_tokens(model_dir, text, "7"))
+    assert np.flatnonzero(q).tolist() == [len(text) - 1]  # the last token, where the answer is predicted
+    assert np.flatnonzero(target[-1]).tolist() == [text.index("5"), text.index("2")]  # not the 9 of d
+
+
+def test_answer_source_separates_a_look_up_from_attending_to_every_literal(model_dir):  # noqa: F811
+    """Head 0 attends from the answer position to the copied literal only, head 1 to every
+    literal alike: only head 0 is a look-up."""
+    text = "mov o 41\nmov b 49\nmov c 7\nmov i o\nassert i "
+    tokens = _tokens(model_dir, text, "41")
+    n = len(tokens.ids)
+    literals = [text.index("41"), text.index("41") + 1, text.index("49"), text.index("49") + 1, text.index("7")]
+    att = np.tile(np.eye(n), (1, 2, 1, 1))
+    att[0, :, n - 1] = 0.0
+    att[0, 0, n - 1, literals[:2]] = 0.5
+    att[0, 1, n - 1, literals] = 0.2
+    scores = heads.HeadScores(1, 2)
+    scores.add(tokens, att)
+    assert scores.scores()["answer_source"][0].tolist() == pytest.approx([1.0, 0.4])
+    assert scores.detected()["answer_source"] == ["L0H0"]
+    assert scores.detected(ratio=1 / scores.uniform_scores()["answer_source"] + 0.01)["answer_source"] == []

@@ -32,9 +32,11 @@ def cmd_inspect(args) -> int:
 
     device = _device(args.device)
     model, tokenizer = load_for_inspection(args.model, device)
-    items = collect_items(load_dataset_dir(args.data), _names(args.split), args.suite, args.limit)
+    families = _names(args.family) if args.family else None
+    items = collect_items(load_dataset_dir(args.data), _names(args.split), args.suite, args.limit, families)
     if not items:
-        raise InspectError(f"no {args.suite} prompts in split(s) {args.split}")
+        raise InspectError(f"no {args.suite} prompts in split(s) {args.split}"
+                           + (f" of family {args.family}" if families else ""))
     cfg = model.config
     scorer = heads_mod.HeadScores(cfg.n_layer, cfg.n_head, example_index=args.heads_prompt) if args.heads else None
     skipped = []
@@ -57,7 +59,7 @@ def cmd_inspect(args) -> int:
 
 
 def _meta(args, cfg, splits, skipped) -> dict:
-    return {"model": str(args.model), "data": str(args.data), "suite": args.suite, "limit": args.limit,
+    return {"model": str(args.model), "data": str(args.data), "suite": args.suite, "limit": args.limit, "family": args.family,
             "n_layer": cfg.n_layer, "n_head": cfg.n_head, "n_embd": cfg.n_embd,
             "hidden": "hidden[k]: k=0 embeddings, k=1..n_layer block outputs (the last after ln_f)",
             "prompts": {s: len(set(d["prompt"])) for s, d in splits.items()},
@@ -103,6 +105,8 @@ def register(sub) -> None:
     p.add_argument("--split", default="test", help="split(s), comma-separated (default test)")
     p.add_argument("--suite", default="completion", choices=SUITES, help="which prompts (default completion)")
     p.add_argument("--limit", type=int, default=None, help="first N prompts per split")
+    p.add_argument("--family", default=None,
+                   help="only prompts of these families, comma-separated (e.g. copy: one look-up per prompt)")
     p.add_argument("--out", required=True, help="output folder (datasets.DatasetDict + inspect.json)")
     p.add_argument("--attentions", action="store_true",
                    help="also store every token's attention weights (large: layers x heads x tokens each)")

@@ -7,7 +7,10 @@ would attend to:
   earlier line that writes that register: where its value was set;
 * ``lookup_next``: the same look-up from the token right after the read register;
 * ``previous_token``: from every token but the first to the token before it;
-* ``same_register``: from a register token to the previous mention of the same register.
+* ``same_register``: from a register token to the previous mention of the same register;
+* ``answer_source``: from the prompt's last token, where the answer is predicted, to the literals
+  the asserted value is computed from (followed back through the lines that wrote each register
+  it reads): the look-up a model that never attends from the operand tokens does at the answer.
 
 A head's score on a pattern is its attention mass on the pattern's keys, averaged over the
 pattern's queries in every prompt; ``uniform`` is what attention spread evenly over the
@@ -80,8 +83,29 @@ def same_register(tokens) -> tuple:
     return target, queries
 
 
+def answer_source(tokens) -> tuple:
+    cols, n = tokens.columns, len(tokens.ids)
+    lines = tokens.chars.lines
+    writers = writer_lines(lines)
+    target, queries = np.zeros((n, n), bool), np.zeros(n, bool)
+    if n == 0:
+        return target, queries
+    sources, todo = set(), [cols["line"][n - 1]]
+    while todo:  # the data flow into the last line, back to the lines that load literals
+        line = todo.pop()
+        for reg in lines[line].reads:
+            w = writers.get((line, reg))
+            if w is not None and w not in sources:
+                sources.add(w)
+                todo.append(w)
+    keys = np.array([cols["role"][k] == "literal" and cols["line"][k] in sources for k in range(n)])
+    if keys.any():
+        target[n - 1], queries[n - 1] = keys, True
+    return target, queries
+
+
 PATTERNS: dict = {"lookup": lookup, "lookup_next": lookup_next, "previous_token": previous_token,
-                  "same_register": same_register}
+                  "same_register": same_register, "answer_source": answer_source}
 
 
 @dataclass

@@ -67,8 +67,9 @@ def make_item(split: str, index: int, record: dict, suite: str) -> Optional[Item
     return Item(split, index, record, pair[0], program, inputs, _single_int(pair[1]))
 
 
-def collect_items(dd, splits: Sequence[str], suite: str, limit: Optional[int]) -> list:
-    """The first ``limit`` prompts of each split, in split order."""
+def collect_items(dd, splits: Sequence[str], suite: str, limit: Optional[int],
+                  families: Optional[Sequence[str]] = None) -> list:
+    """The first ``limit`` prompts of each split, in split order (of ``families`` only, if given)."""
     items = []
     for split in splits:
         if split not in dd:
@@ -77,6 +78,8 @@ def collect_items(dd, splits: Sequence[str], suite: str, limit: Optional[int]) -
         for index, record in enumerate(dd[split]):
             if limit is not None and n >= limit:
                 break
+            if families and record["family"] not in families:
+                continue
             item = make_item(split, index, record, suite)
             if item is not None:
                 items.append(item)
