@@ -138,7 +138,7 @@ def first_draws(recipe, split: str, size: int, limit: int = MIX_DRAWS) -> list:
     """(family, variant, level) of the split's first ``min(size, limit)`` draws, regenerated from
     the recipe exactly as the builder draws them before holding anything out."""
     from ..families.base import Draws
-    from .builder import CHUNK, chunk_seed, generate_chunk, make_plans
+    from .draw import CHUNK, chunk_seed, generate_chunk, make_plans
 
     plan = make_plans(recipe)[split]
     n, rows = min(size, limit), []
@@ -153,7 +153,7 @@ def mix(dd, recipe, sizes: dict, splits: list, limit: int = MIX_DRAWS) -> dict:
     """split -> {"family": {family: {"recipe", "drawn", "final"} shares}, "tvd": {...}, "drawn": n}.
     "final" counts the split's records, "drawn" its first draws (at most ``limit``); the
     distances to the draws compare the same indices (the records of the first ``limit`` draws)."""
-    from .builder import make_plans
+    from .draw import make_plans
 
     plans = make_plans(recipe)
     out = {}

@@ -233,7 +233,7 @@ def contained_program(program: str, inputs: list, fuel: int = DEFAULT_FUEL) -> O
 
 def _views(rec: dict) -> dict:
     """The view columns of ``render_views``; the views a task cannot have are "" (module doc)."""
-    from .builder import VIEW_COLUMNS
+    from .render import VIEW_COLUMNS
     from .views import render_views
 
     # stand-ins let render_views run whatever its views are; their columns are blanked below
@@ -278,7 +278,7 @@ def import_tasks(path, split: str = "test", fuel: int = DEFAULT_FUEL) -> tuple:
     from datasets import Dataset, DatasetDict
 
     from ..provenance import dataset_hashes
-    from .builder import COLUMNS, features
+    from .render import COLUMNS, features
 
     if split not in SPLITS:
         raise TaskFileError(f"unknown split {split!r}; expected one of {', '.join(SPLITS)}")
