@@ -27,7 +27,6 @@ from pathlib import Path
 
 from .resources import find_tokenizer
 
-REPO_ROOT = Path(__file__).resolve().parents[1]  # the checkout, in one (the trainer records its git revision)
 TOKENIZER_DIR = find_tokenizer()  # the shipped char tokenizer, inside the package
 
 PAD_TOKEN = "<|pad|>"

@@ -6,7 +6,6 @@ import pytest
 from cadmus.cli import main
 from cadmus.quickstart import (QuickstartArgs, QuickstartError, cap_notes, phase_outcome, phases_table, results_table,
                                 run, target_result, train_model)
-from cadmus.tokenization import REPO_ROOT
 
 REPORT_FILES = ("summary.json", "results.md", "accuracy_by_difficulty.png", "training_curves.png", "dataset_card.md",
                 "model/model.safetensors", "model/cadmus.json", "model_first/model.safetensors", "data/dataset_dict.json")
@@ -51,7 +50,7 @@ def test_every_stage_ran_and_every_report_file_exists(report):
 
 
 def test_an_empty_first_recipe_trains_the_train_recipe_alone(report, tmp_path):
-    args = QuickstartArgs(first_recipe="", train_recipe=str(REPO_ROOT / "cadmus/recipes/quickstart.yaml"), train_max_steps=5)
+    args = QuickstartArgs(first_recipe="", train_recipe="quickstart", train_max_steps=5)
     metrics = train_model(args, report / "data", tmp_path, minutes=5)
     assert [phase["recipe"] for phase in metrics["phases"]] == [args.train_recipe] and metrics["step"] == 5
     assert (tmp_path / "model" / "model.safetensors").is_file() and not (tmp_path / "model_first").exists()
@@ -104,3 +103,10 @@ def test_refuses_to_overwrite_a_foreign_directory(tmp_path):
 def test_bad_budget_is_a_clear_error(tmp_path, capsys):
     assert main(["quickstart", "--minutes", "0", "--out", str(tmp_path / "q")]) == 2
     assert "--minutes must be > 0" in capsys.readouterr().err
+
+
+def test_an_unknown_recipe_name_fails_before_any_work(tmp_path, capsys):
+    assert main(["quickstart", "--train-recipe", "no_such_recipe", "--out", str(tmp_path / "q")]) == 2
+    err = capsys.readouterr().err
+    assert "no train recipe 'no_such_recipe'" in err and "quickstart_after_copy" in err
+    assert not (tmp_path / "q").exists()
