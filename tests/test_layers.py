@@ -28,9 +28,7 @@ LAYER_OF = {unit: rank for rank, (_, units) in enumerate(LAYERS) for unit in uni
 # ones, and one edge of each circle between units of one layer. Each is reported (a warning)
 # while it lasts; move the code or the import, then delete its line here.
 KNOWN_UPWARD = {
-    # command-line entry points living in lower packages: they push to the Hub or run the CLI
-    ("cadmus/data/cli.py", "cadmus.hub"),
-    ("cadmus/train/cli.py", "cadmus.hub"),
+    # ``python -m cadmus.train`` runs ``cadmus train`` through the app's CLI
     ("cadmus/train/__main__.py", "cadmus.cli"),
     # an apps circle: quickstart runs its stages through the CLI, whose publish commands reach hub,
     # results and (for a quickstart folder's arguments) quickstart again
