@@ -239,3 +239,16 @@ def test_answer_source_separates_a_look_up_from_attending_to_every_literal(model
     assert scores.scores()["answer_source"][0].tolist() == pytest.approx([1.0, 0.4])
     assert scores.detected()["answer_source"] == ["L0H0"]
     assert scores.detected(ratio=1 / scores.uniform_scores()["answer_source"] + 0.01)["answer_source"] == []
+
+
+def test_a_head_split_between_the_source_and_one_distractor_is_not_detected(model_dir):  # noqa: F811
+    text = "mov o 41\nmov b 49\nmov i o\nassert i "
+    tokens = _tokens(model_dir, text, "41")
+    n = len(tokens.ids)
+    att = np.tile(np.eye(n), (1, 1, 1, 1))
+    att[0, 0, n - 1] = 0.0
+    att[0, 0, n - 1, [text.index("41"), text.index("41") + 1, text.index("49"), text.index("49") + 1]] = 0.25
+    scores = heads.HeadScores(1, 1)
+    scores.add(tokens, att)
+    assert scores.scores()["answer_source"][0, 0] == pytest.approx(0.5)
+    assert scores.detected()["answer_source"] == []
