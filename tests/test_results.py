@@ -42,14 +42,12 @@ def write_eval(folder, model, data, spec, suite="completion"):
 
 
 @pytest.fixture(scope="module")
-def runs(tmp_path_factory):
+def runs(tmp_path_factory, tiny_data):
     """Two seeds of one configuration and one run with another learning rate, each with an eval folder."""
     from cadmus.train import config, train
-    from cadmus.train.toydata import arith_dataset
 
     root = tmp_path_factory.mktemp("runs")
-    data = root / "toy"
-    arith_dataset(64, 16, seed=3).save_to_disk(str(data))
+    data = tiny_data  # the builder's tiny data (tests/conftest.py)
     made = {}
     for name, seed, extra in (("s1", 1, []), ("s2", 2, []), ("lr", 1, ["--learning_rate", "5e-3"])):
         model = root / name / "model"
