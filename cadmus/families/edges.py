@@ -11,7 +11,7 @@ they test the length), so there is no empty array.
 from __future__ import annotations
 
 import math
-from typing import Optional
+from typing import Callable, Optional
 
 from .base import Params, clip
 
@@ -34,6 +34,16 @@ def inside(cases: list, *domains: Optional[tuple]) -> list:
     return [c for c in cases if all(lo <= v <= hi for v, (lo, hi) in zip(c, domains))]
 
 
+def in_range(params: Params, lo: int, hi: int, width: int, cases: Callable) -> list:
+    """``cases(a, b, m)`` for the range's bounds a, b (clipped to [lo, hi]) and their middle m:
+    the cases of ``width`` values whose every value lies in [a, b]."""
+    d = clip(params.numbers, lo, hi)
+    if d is None:
+        return []
+    a, b = d
+    return inside(cases(a, b, (a + b) // 2), *[d] * width)
+
+
 def single(params: Params, lo: int, hi: int, more: tuple = ()) -> list:
     return [[v] for v in values(params, lo, hi, more)]
 
@@ -41,39 +51,24 @@ def single(params: Params, lo: int, hi: int, more: tuple = ()) -> list:
 def pairs(params: Params, lo: int, hi: int) -> list:
     """Two inputs from one domain: equal pairs at both bounds, the bounds both ways, -1 and 1,
     consecutive values (coprime) and a value with its double (one divides the other)."""
-    d = clip(params.numbers, lo, hi)
-    if d is None:
-        return []
-    a, b = d
-    half = b // 2
-    return inside([[a, a], [b, b], [a, b], [b, a], [0, 0], [-1, 1], [1, b], [b, b - 1], [half, 2 * half]], d, d)
+    return in_range(params, lo, hi, 2, lambda a, b, m: [[a, a], [b, b], [a, b], [b, a], [0, 0], [-1, 1], [1, b],
+                                                        [b, b - 1], [b // 2, 2 * (b // 2)]])
 
 
 def ordered_pairs(params: Params, lo: int, hi: int) -> list:
-    d = clip(params.numbers, lo, hi)
-    if d is None:
-        return []
-    a, b = d
-    return inside([[a, a], [b, b], [a, b], [0, 0], [-1, 1], [1, b], [a, -1], [0, 1]], d, d)
+    return in_range(params, lo, hi, 2, lambda a, b, m: [[a, a], [b, b], [a, b], [0, 0], [-1, 1], [1, b], [a, -1], [0, 1]])
 
 
 def triples(params: Params, lo: int, hi: int) -> list:
     """Three inputs: all equal, the largest in each position, ties of the largest, negatives."""
-    d = clip(params.numbers, lo, hi)
-    if d is None:
-        return []
-    a, b = d
-    return inside([[a, a, a], [b, b, b], [b, a, a], [a, b, a], [a, a, b], [b, b, a], [a, b, b], [-3, -2, -1]], d, d, d)
+    return in_range(params, lo, hi, 3, lambda a, b, m: [[a, a, a], [b, b, b], [b, a, a], [a, b, a], [a, a, b], [b, b, a],
+                                                        [a, b, b], [-3, -2, -1]])
 
 
 def clamp_cases(params: Params) -> list:
     """x below, inside, above [lo, hi], on either end, and lo == hi."""
-    d = clip(params.numbers, -BIG, BIG)
-    if d is None:
-        return []
-    a, b = d
-    m = (a + b) // 2
-    return inside([[a, m, b], [b, a, m], [m, a, b], [a, a, b], [b, a, b], [m, m, m], [a, b, b]], d, d, d)
+    return in_range(params, -BIG, BIG, 3, lambda a, b, m: [[a, m, b], [b, a, m], [m, a, b], [a, a, b], [b, a, b], [m, m, m],
+                                                            [a, b, b]])
 
 
 def power_cases(params: Params) -> list:
@@ -229,20 +224,10 @@ def binomial_cases(params: Params, top: int) -> list:
 def inputs3(params: Params) -> list:
     """arith, random, copy: 3-value cases (a record reads 1..3 of them) of equal values (0, 1,
     -1, each bound) and of the bounds mixed."""
-    d = clip(params.numbers, -BIG, BIG)
-    if d is None:
-        return []
-    a, b = d
-    m = (a + b) // 2
-    return inside([[0, 0, 0], [1, 1, 1], [-1, -1, -1], [a, a, a], [b, b, b], [a, b, m], [b, a, m], [m, b, a]],
-                  d, d, d)
+    return in_range(params, -BIG, BIG, 3, lambda a, b, m: [[0, 0, 0], [1, 1, 1], [-1, -1, -1], [a, a, a], [b, b, b],
+                                                            [a, b, m], [b, a, m], [m, b, a]])
 
 
 def distinct3(params: Params) -> list:
     """copy: the bounds and the middle in each order (each position's value differs from the others)."""
-    d = clip(params.numbers, -BIG, BIG)
-    if d is None:
-        return []
-    a, b = d
-    m = (a + b) // 2
-    return inside([[a, b, m], [b, m, a], [m, a, b], [0, 1, 2], [b, a, m]], d, d, d)
+    return in_range(params, -BIG, BIG, 3, lambda a, b, m: [[a, b, m], [b, m, a], [m, a, b], [0, 1, 2], [b, a, m]])
