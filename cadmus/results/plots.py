@@ -15,6 +15,14 @@ def _pyplot():
     return plt
 
 
+def _save(plt, fig, path: Path, title: str) -> None:
+    """Title the figure, write it to ``path`` and free it (a report draws many)."""
+    fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
 def run_series(run, key: str) -> tuple:
     """``(steps, values)`` of ``key`` over the run's phases on one step axis, and the phase starts."""
     xs, ys, starts, offset = [], [], [], 0
@@ -53,10 +61,7 @@ def learning_curves(runs: list, path: Path, title: str) -> bool:
                title="valid greedy completion accuracy")
     if len(runs) > 1:
         ax_acc.legend(fontsize=7)
-    fig.suptitle(title, fontsize=10)
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
+    _save(plt, fig, path, title)
     return True
 
 
@@ -88,8 +93,5 @@ def by_level(per_seed: list, path: Path, title: str) -> bool:
         ax.set(ylim=(0, 1.05), ylabel=name, title=label)
         ax.title.set_fontsize(9)
         ax.legend(fontsize=7)
-    fig.suptitle(title, fontsize=10)
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
+    _save(plt, fig, path, title)
     return True
