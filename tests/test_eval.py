@@ -49,41 +49,13 @@ def test_pass_at_k_edges():
         parse_ks("0,1")
 
 
-# ---------------------------------------------------------------- fixtures
-
-@pytest.fixture(scope="session")
-def data_dir(tmp_path_factory):
-    from cadmus.cli import main
-
-    out = tmp_path_factory.mktemp("eval") / "data"
-    assert main(["data", "build", "tiny", "--out", str(out), "--limit", "12", "--workers", "1",
-                 "--quiet", "--audit-sample", "20", "--audit-train-sample", "50"]) == 0
-    return out
-
+# ---------------------------------------------------------------- fixtures (data_dir, model_dir: conftest.py)
 
 @pytest.fixture(scope="session")
 def dataset(data_dir):
     from cadmus.data import load_dataset_dir
 
     return load_dataset_dir(data_dir)
-
-
-@pytest.fixture(scope="session")
-def model_dir(tmp_path_factory):
-    """An untrained 2-layer GPT-2 saved with the project's own code (enough for the mechanics)."""
-    from cadmus.models import build_model, make_config
-    from cadmus.tokenization import load_tokenizer
-
-    tok = load_tokenizer()
-    cfg = make_config("tiny", len(tok), 1024, n_layer=2, n_head=2, n_embd=32,
-                      eos_token_id=tok.eos_token_id, pad_token_id=tok.pad_token_id)
-    import torch
-
-    torch.manual_seed(0)
-    out = tmp_path_factory.mktemp("eval") / "model"
-    build_model(cfg).save_pretrained(str(out))
-    tok.save_pretrained(str(out))
-    return out
 
 
 def _prompts(dataset, suite, split="test"):

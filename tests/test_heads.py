@@ -8,7 +8,7 @@ import pytest
 
 from cadmus.instruments import heads
 from cadmus.instruments.inspect import annotate_tokens, make_item, run_model
-from tests.test_inspect import data_dir, model_dir  # noqa: F401  (fixtures)
+
 
 REGS = "abcdefghijklmnop"
 

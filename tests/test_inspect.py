@@ -9,38 +9,7 @@ from cadmus.instruments.annotate import char_map, line_states, parse_lines, writ
 from cadmus.instruments.inspect import InspectError, collect_items, load_inspection
 
 
-# ---------------------------------------------------------------- fixtures (shared with the heads and probe tests)
-
-@pytest.fixture(scope="session")
-def data_dir(tmp_path_factory):
-    from cadmus.cli import main
-
-    out = tmp_path_factory.mktemp("inspect") / "data"
-    assert main(["data", "build", "tiny", "--out", str(out), "--limit", "12", "--workers", "1",
-                 "--quiet", "--audit-sample", "5", "--audit-train-sample", "5"]) == 0
-    return out
-
-
-def save_tiny_model(out, n_layer=2, n_head=2, n_embd=32, seed=0):
-    """A random-init GPT-2 from the project's presets, saved with the committed tokenizer."""
-    import torch
-
-    from cadmus.models import build_model, make_config
-    from cadmus.tokenization import load_tokenizer
-
-    tok = load_tokenizer()
-    cfg = make_config("tiny", len(tok), 1024, n_layer=n_layer, n_head=n_head, n_embd=n_embd,
-                      eos_token_id=tok.eos_token_id, pad_token_id=tok.pad_token_id)
-    torch.manual_seed(seed)
-    build_model(cfg).save_pretrained(str(out))
-    tok.save_pretrained(str(out))
-    return out
-
-
-@pytest.fixture(scope="session")
-def model_dir(tmp_path_factory):
-    return save_tiny_model(tmp_path_factory.mktemp("inspect") / "model")
-
+# ---------------------------------------------------------------- fixtures (data_dir, model_dir: conftest.py)
 
 @pytest.fixture(scope="session")
 def inspection(tmp_path_factory, model_dir, data_dir):

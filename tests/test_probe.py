@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from cadmus.instruments import probe
-from tests.test_inspect import data_dir, inspection, model_dir  # noqa: F401  (fixtures)
+from tests.test_inspect import inspection  # noqa: F401  (fixture)
 
 
 def test_ridge_path_solves_the_normal_equations():
