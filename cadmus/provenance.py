@@ -101,6 +101,17 @@ def dataset_hash(path) -> str:
     return dataset_hashes(load_from_disk(str(path)))["all"]
 
 
+# --- files -------------------------------------------------------------------------------------
+
+def file_sha256(path) -> str:
+    """sha256 of a file's bytes (a model's weights, an answers file), read in 1 MiB blocks."""
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
 # --- code and machine --------------------------------------------------------------------------
 
 def git_revision() -> Optional[str]:

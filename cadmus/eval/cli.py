@@ -25,11 +25,11 @@ visible-only pass@k is a secondary column (see :mod:`cadmus.eval.report`).
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import sys
 from pathlib import Path
 
+from ..provenance import file_sha256
 from .passk import parse_ks
 from .prompts import SUITES, build_prompts, check_shot_split, cut_sample, few_shot_prefix, stop_strings
 
@@ -173,14 +173,6 @@ def check_references(dd, prompts, suite) -> list:
     return rows
 
 
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 def _config(args, ks, extra=None) -> dict:
     from ..provenance import dataset_hash, git_revision
 
@@ -288,7 +280,8 @@ def cmd_run(args) -> int:
     if accelerator is not None and not accelerator.is_main_process:
         return 0
     weights = model_dir / "model.safetensors"
-    config = _config(args, ks, {"model": str(model_dir), "model_sha256": _sha256(weights) if weights.is_file() else None,
+    config = _config(args, ks, {"model": str(model_dir),
+                                "model_sha256": file_sha256(weights) if weights.is_file() else None,
                                 "generation": settings.__dict__, "stop": list(stop_strings(suite)),
                                 **_preamble_info(args, dd, prompts)})
     summary = _finish(args.out, summary_rows, ks, config, extra, file_rows=rows)
@@ -403,7 +396,7 @@ def cmd_score(args) -> int:
     rows = score_prompts(dd, prompts, samples, args.suite)
     out = args.out or str(Path(args.answers).with_suffix(".results"))
     summary = _finish(out, rows, ks, _config(args, ks, {"model": f"answers:{args.answers}",
-                                                        "answers_sha256": _sha256(Path(args.answers)),
+                                                        "answers_sha256": file_sha256(Path(args.answers)),
                                                         **_preamble_info(args, dd, prompts)}))
     _print(summary)
     print(f"wrote {out}")

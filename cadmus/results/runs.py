@@ -16,6 +16,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional
 
+from ..provenance import file_sha256
+
 # Recipe keys that say where things are, or that only shape how the run was watched: runs that
 # differ only in these (and the seed) are seeds of one experiment.
 NOT_CONFIG = {"seed", "output_dir", "dataset_path", "init_from", "resume", "push_to_hub", "progress_bar",
@@ -212,7 +214,7 @@ class Run:
         if shas:
             return ", ".join(sorted(shas))
         weights = self.phases[-1].path / "model.safetensors" if self.phases else None
-        return _sha256(weights) if weights is not None and weights.is_file() else None
+        return file_sha256(weights) if weights is not None and weights.is_file() else None
 
     def steps(self) -> int:
         return sum(p.steps for p in self.phases)
@@ -220,16 +222,6 @@ class Run:
     def train_time_s(self) -> Optional[float]:
         times = [p.train_time_s for p in self.phases]
         return sum(times) if times and None not in times else None
-
-
-def _sha256(path: Path) -> str:
-    import hashlib
-
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def eval_folders(root: Path, depth: int = 2) -> list:
