@@ -150,9 +150,10 @@ def _sample(tokenizer, stops, row, logp, stats) -> Sample:
     else:  # ended by end-of-sequence (counted) or by the token budget
         answer_end = min(eos_at + 1, len(row))
     tail = row[answer_end:]
+    past_answer = sum(1 for t in tail if t != pad)
     stats["answer_tokens"] += answer_end
-    stats["past_answer_tokens"] += sum(1 for t in tail if t != pad)
-    stats["padded_slots"] += len(tail) - sum(1 for t in tail if t != pad)
+    stats["past_answer_tokens"] += past_answer
+    stats["padded_slots"] += len(tail) - past_answer
     return Sample(answer, float(sum(logp[:answer_end])))
 
 

@@ -11,20 +11,19 @@ values and list lengths in Arrow's flat buffers); the whole is the sha256 of the
 and Arrow's file framing do not change it. The builder hashes each chunk in the worker that
 made it (its chunks are these slices), which is why the slicing is part of the definition.
 
-Core layer: imports nothing from cadmus but :mod:`cadmus.schema`.
+Core layer: imports nothing from cadmus but :mod:`cadmus.schema` and :mod:`cadmus.resources`.
 """
 from __future__ import annotations
 
 import hashlib
 import os
 import subprocess
-from pathlib import Path
 from typing import Optional
 
+from .resources import checkout_root
 from .schema import SPLITS
 
 HASH_CHUNK = 1000  # records per digested slice (part of the hash's definition; the builder's chunk size)
-REPO_ROOT = Path(__file__).resolve().parents[1]
 
 
 # --- dataset content hash ----------------------------------------------------------------------
@@ -115,10 +114,14 @@ def file_sha256(path) -> str:
 # --- code and machine --------------------------------------------------------------------------
 
 def git_revision() -> Optional[str]:
-    """The checkout's commit, with ``-dirty`` when tracked files differ from it; None outside git."""
+    """The checkout's commit, with ``-dirty`` when tracked files differ from it; None outside a
+    checkout (an installed package inside another git project must not record that project's)."""
+    root = checkout_root()
+    if root is None:
+        return None
     try:
-        rev = subprocess.run(["git", "rev-parse", "HEAD"], cwd=REPO_ROOT, capture_output=True, text=True, check=True)
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=REPO_ROOT,
+        rev = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, check=True)
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=root,
                                capture_output=True, text=True, check=True)
         return rev.stdout.strip() + ("-dirty" if dirty.stdout.strip() else "")
     except (OSError, subprocess.CalledProcessError):
