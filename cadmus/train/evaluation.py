@@ -1,6 +1,7 @@
 """In-training evaluation: token-weighted eval loss and VM-verified greedy completion accuracy."""
 from __future__ import annotations
 
+from ..judge import verify_completions  # the one judge decides in-training accuracy too
 from .data import IGNORE_INDEX, trim_padding
 
 # The judge reads a completion answer's first line (cadmus.judge.answer_line): what follows the
@@ -22,15 +23,6 @@ def eval_loss(model, loader, accelerator) -> float:
     total = accelerator.reduce(total, "sum")
     model.train()
     return (total[0] / total[1].clamp(min=1)).item()
-
-
-def verify_completions(prompts, samples):
-    """Per sample: whether it passes as the answer to its completion prompt, by the one judge
-    (:func:`cadmus.judge.verify_completions`): an integer literal with which the prompt's
-    asserts hold. Echoing the register (``assert c c``) would otherwise always pass."""
-    from cadmus.judge import verify_completions as judged
-
-    return judged(prompts, samples)
 
 
 def completion_accuracy(model, tokenizer, pairs, accelerator, batch_size=64, max_new_tokens=24) -> float:
