@@ -1,6 +1,6 @@
 """``cadmus quickstart``: the whole research loop on embedded defaults, on a schedule in steps.
 
-    cadmus quickstart                      # about 15 minutes on a 2-core CPU, writes runs/quickstart/
+    cadmus quickstart                      # about 17 minutes on a 2-core CPU, writes runs/quickstart/
     cadmus quickstart --seed 3             # the same data, another initialisation and data order
     cadmus quickstart --first-max-steps 30 --train-max-steps 20 --data-limit 800 --eval-limit 20 \\
         --out /tmp/qs                      # a smoke run (CI)
@@ -9,10 +9,10 @@ Stages, each with a progress bar and a time estimate:
 
 1. data   ``cadmus data build quickstart`` (arith and copy rows, VM-verified,
           audited)
-2. train  a two-phase curriculum whose length is in steps, from the recipes, so that the same
-          ``--seed`` gives the same model on any machine (up to float non-determinism: thread
-          counts and CPU kernels change the rounding of sums, and a training run amplifies
-          such differences over thousands of steps): ``cadmus train
+2. train  a two-phase curriculum whose length is in steps, from the recipes, on one torch
+          thread (``--threads``), so that the same ``--seed`` gives the same model on any machine
+          (up to CPU kernels: each thread count or instruction set rounds sums differently, and a
+          training run amplifies such differences over thousands of steps): ``cadmus train
           quickstart_copy`` (copy rows: the register look-up) until its
           ``stop_at_accuracy`` or its ``max_steps``, then ``quickstart_after_copy``
           (arith and copy rows, its fixed ``max_steps``) started from its model with
@@ -52,9 +52,12 @@ TARGET = {"suite": "completion", "split": "test", "family": "arith", "level": 1,
 class QuickstartArgs:
     seed: int = field(default=0, metadata={
         "help": "training seed of every phase: initialisation and data order (the data recipe has its own)"})
-    minutes: float = field(default=30.0, metadata={
+    minutes: float = field(default=60.0, metadata={
         "help": "safety cap on the whole run's wall-clock time: training stops early only if it would pass it, "
                 "and the report says so (the schedule itself is in steps, in the recipes)"})
+    threads: int = field(default=1, metadata={
+        "help": "torch threads for training and evaluation; 1 (the default) gives a seed the same model whatever "
+                "the machine's core count, since each thread count rounds sums differently; 0 = torch's default"})
     out: str = field(default="runs/quickstart", metadata={"help": "report directory"})
     # recipes: a file, or a shipped name (cadmus/recipes/, `cadmus recipes`)
     data_recipe: str = field(default="quickstart", metadata={"help": "data recipe"})
@@ -91,14 +94,14 @@ def _prepare_out(out: Path, overwrite: bool) -> None:
 
 
 def build_data(args: QuickstartArgs, data_dir: Path) -> None:
-    from .cli import main as cadmus_main
+    from .data.cli import DataBuildError, build_dataset
 
-    argv = ["data", "build", args.data_recipe, "--out", str(data_dir), "--overwrite"]
-    if args.data_limit is not None:
-        argv += ["--limit", str(args.data_limit)]
-    code = cadmus_main(argv)
-    if code not in (0, None):
-        raise QuickstartError(f"data build failed (exit code {code})")
+    try:
+        _, _, report = build_dataset(args.data_recipe, data_dir, limit=args.data_limit, overwrite=True)
+    except DataBuildError as err:
+        raise QuickstartError(f"data build failed: {err}") from None
+    if not report["ok"]:
+        raise QuickstartError(f"data build: the audit of {data_dir} failed (see {data_dir / 'audit.json'})")
 
 
 def train_phase(recipe: str, data_dir: Path, model_dir: Path, seed: int, minutes: float, max_steps=None,
@@ -186,17 +189,17 @@ def training_curves(out: Path, phases: list) -> None:
 
 
 def evaluate(args: QuickstartArgs, data_dir: Path, model_dir: Path, eval_dir: Path, splits) -> dict:
-    from .eval.cli import main as eval_main
+    from .eval.cli import EvalError, eval_options
+    from .eval.cli import evaluate as evaluate_suite
 
     summaries = {}
     for suite in SUITES:
-        out = eval_dir / suite
-        argv = [str(model_dir), "--data", str(data_dir), "--suite", suite, "--split", ",".join(splits),
-                "--limit", str(args.eval_limit), "--out", str(out)]
-        code = eval_main(argv)
-        if code != 0:
-            raise QuickstartError(f"eval of suite {suite} failed (exit code {code})")
-        summaries[suite] = json.loads((out / "summary.json").read_text())
+        options = eval_options(model_dir, data_dir, suite=suite, split=",".join(splits), limit=args.eval_limit,
+                               out=eval_dir / suite)
+        try:
+            summaries[suite] = evaluate_suite(options)
+        except EvalError as err:
+            raise QuickstartError(f"eval of suite {suite} failed: {err}") from None
     return summaries
 
 
@@ -323,9 +326,34 @@ def resolve_recipes(args: QuickstartArgs) -> QuickstartArgs:
         raise QuickstartError(str(err)) from None
 
 
+def set_threads(threads: int) -> int:
+    """Use ``threads`` torch threads (0: leave torch's choice); returns the count before."""
+    import torch
+
+    before = torch.get_num_threads()
+    if threads:
+        torch.set_num_threads(threads)
+    return before
+
+
+def evaluate_stage(args: QuickstartArgs, data_dir: Path, model_dir: Path, eval_dir: Path, reserve: float,
+                   runtimes: dict) -> dict:
+    from .data.io import load_dataset_dir
+
+    present = [s for s in SPLITS if len(load_dataset_dir(data_dir).get(s, [])) > 0]
+    _stage(3, "eval", f"greedy, suites {', '.join(SUITES)} on {', '.join(present)}, "
+           f"up to {args.eval_limit} prompts each (about {reserve:.0f} s)")
+    t = time.perf_counter()
+    summaries = evaluate(args, data_dir, model_dir, eval_dir, present)
+    runtimes["eval"] = time.perf_counter() - t
+    return summaries
+
+
 def run(args: QuickstartArgs) -> dict:
     if args.minutes <= 0:
         raise QuickstartError(f"--minutes must be > 0, got {args.minutes}")
+    if args.threads < 0:
+        raise QuickstartError(f"--threads must be >= 0, got {args.threads}")
     args = resolve_recipes(args)
     budget_s = args.minutes * 60.0
     start = time.perf_counter()
@@ -348,21 +376,16 @@ def run(args: QuickstartArgs) -> dict:
     _stage(2, "train", f"{' then '.join(recipes)}, seed {args.seed}, on the recipes' step schedule "
            f"(time cap {train_minutes:.1f} min, then about {reserve:.0f} s for evaluation and the report)")
     t = time.perf_counter()
-    trained = train_model(args, data_dir, out, train_minutes)
-    runtimes["train"] = time.perf_counter() - t
-
-    from .data.io import load_dataset_dir
-
-    present = [s for s in SPLITS if len(load_dataset_dir(data_dir).get(s, [])) > 0]
-    _stage(3, "eval", f"greedy, suites {', '.join(SUITES)} on {', '.join(present)}, "
-           f"up to {args.eval_limit} prompts each (about {reserve:.0f} s)")
-    t = time.perf_counter()
-    summaries = evaluate(args, data_dir, model_dir, eval_dir, present)
-    runtimes["eval"] = time.perf_counter() - t
-
-    _stage(4, "report", str(out))
-    t = time.perf_counter()
-    summary = write_report(out, args, summaries, runtimes, trained)
+    threads_before = set_threads(args.threads)
+    try:  # the report's machine record names the thread count that trained the model
+        trained = train_model(args, data_dir, out, train_minutes)
+        runtimes["train"] = time.perf_counter() - t
+        summaries = evaluate_stage(args, data_dir, model_dir, eval_dir, reserve, runtimes)
+        _stage(4, "report", str(out))
+        t = time.perf_counter()
+        summary = write_report(out, args, summaries, runtimes, trained)
+    finally:
+        set_threads(threads_before)
     runtimes["report"] = time.perf_counter() - t
     runtimes["total"] = time.perf_counter() - start
     summary["runtime_s"] = {k: round(v, 1) for k, v in runtimes.items()}

@@ -59,3 +59,29 @@ def test_help(command, capsys):
         main([*command, "--help"])
     assert info.value.code == 0
     assert "usage: cadmus" in capsys.readouterr().out
+
+
+def test_data_build_refuses_a_folder_that_is_not_a_dataset_and_leaves_it_intact(tmp_path, capsys):
+    from cadmus.data.cli import DataBuildError, build_dataset
+
+    folder = tmp_path / "notes"
+    folder.mkdir()
+    (folder / "mine.txt").write_text("keep me")
+    assert main(["data", "build", "tiny", "--out", str(folder), "--overwrite", "--limit", "5"]) == 2
+    assert "refusing to overwrite" in capsys.readouterr().err
+    with pytest.raises(DataBuildError, match="exists and is not empty"):
+        build_dataset("tiny", folder, limit=5)
+    with pytest.raises(DataBuildError, match="no_such_recipe"):
+        build_dataset("no_such_recipe", tmp_path / "new", limit=5)
+    assert (folder / "mine.txt").read_text() == "keep me" and not (tmp_path / "new").exists()
+
+
+def test_eval_options_are_the_parser_defaults_and_reject_unknown_names(tmp_path):
+    from cadmus.eval.cli import eval_options
+
+    args = eval_options(tmp_path / "m", tmp_path / "d", suite="execution", limit=7, out=tmp_path / "o")
+    assert (args.model, args.data, args.suite, args.limit, args.out) == (
+        str(tmp_path / "m"), str(tmp_path / "d"), "execution", 7, str(tmp_path / "o"))
+    assert args.n == 1 and args.split == "test"  # the command's defaults
+    with pytest.raises(TypeError, match="no_such_option"):
+        eval_options(tmp_path / "m", tmp_path / "d", no_such_option=1)

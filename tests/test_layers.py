@@ -6,7 +6,6 @@ or a subpackage as a whole) and checked: a unit may import its own layer or lowe
 higher one, and the units of one layer may not import each other in a circle.
 """
 import ast
-import warnings
 from collections import defaultdict
 from pathlib import Path
 
@@ -23,17 +22,6 @@ LAYERS = [
               "progen", "__main__"}),
 ]
 LAYER_OF = {unit: rank for rank, (_, units) in enumerate(LAYERS) for unit in units}
-
-# Imports against the order that are known and not yet fixed, as (file, imported module): upward
-# ones, and one edge of each circle between units of one layer. Each is reported (a warning)
-# while it lasts; move the code or the import, then delete its line here.
-KNOWN_UPWARD = {
-    # ``python -m cadmus.train`` runs ``cadmus train`` through the app's CLI
-    ("cadmus/train/__main__.py", "cadmus.cli"),
-    # an apps circle: quickstart runs its stages through the CLI, whose publish commands reach hub,
-    # results and (for a quickstart folder's arguments) quickstart again
-    ("cadmus/quickstart.py", "cadmus.cli"),
-}
 
 
 def unit_of(module: str) -> str:
@@ -86,7 +74,8 @@ def edges():
     """(file relative to the repository, line, importing unit, imported module, source) of every
     cadmus import between two different units."""
     for path in sorted(PACKAGE.rglob("*.py")):
-        src = unit_of(module_name(path))
+        # an entry point (``python -m cadmus.train``) is an app wherever it lives: it runs a command
+        src = "__main__" if path.name == "__main__.py" else unit_of(module_name(path))
         for line, target, text in imports(path):
             if unit_of(target) != src:
                 yield str(path.relative_to(PACKAGE.parent)), line, src, target, text
@@ -100,25 +89,10 @@ def test_every_unit_has_a_layer():
 def test_no_upward_imports():
     upward = []
     for file, line, src, target, text in edges():
-        if LAYER_OF.get(unit_of(target), -1) > LAYER_OF.get(src, -1) and (file, target) not in KNOWN_UPWARD:
+        if LAYER_OF.get(unit_of(target), -1) > LAYER_OF.get(src, -1):
             upward.append(f"{file}:{line}: `{text}` ({LAYERS[LAYER_OF[src]][0]} imports "
                           f"{LAYERS[LAYER_OF[unit_of(target)]][0]})")
     assert not upward, "imports against the layer order:\n" + "\n".join(upward)
-
-
-def test_known_exceptions_are_reported():
-    """Each known exception is reported while it lasts, and one that no longer occurs is said
-    (a warning, not a failure: the fix is good news; the line here is what is left to delete)."""
-    occurring = {(file, target) for file, _, _, target, _ in edges()}
-    known = sorted(KNOWN_UPWARD & occurring)
-    if known:
-        warnings.warn(f"{len(known)} known import(s) against the layer order left: "
-                      + "; ".join(f"{f} -> {m}" for f, m in known))
-    stale = sorted(KNOWN_UPWARD - occurring)
-    if stale:
-        warnings.warn("KNOWN_UPWARD entries that no longer occur (delete them): "
-                      + "; ".join(f"{f} -> {m}" for f, m in stale))
-    assert all(f.startswith("cadmus/") and m.startswith("cadmus") for f, m in KNOWN_UPWARD)
 
 
 def cycles(graph: dict) -> list:
@@ -156,7 +130,7 @@ def test_no_import_cycle_within_a_layer():
     graph, where = defaultdict(set), defaultdict(list)
     for file, line, src, target, text in edges():
         dst = unit_of(target)
-        if LAYER_OF.get(src) == LAYER_OF.get(dst) and (file, target) not in KNOWN_UPWARD:
+        if LAYER_OF.get(src) == LAYER_OF.get(dst):
             graph[src].add(dst)
             where[src, dst].append(f"{file}:{line}: `{text}`")
     found = cycles(graph)

@@ -13,11 +13,15 @@ REPORT_FILES = ("summary.json", "results.md", "accuracy_by_difficulty.png", "tra
 
 @pytest.fixture(scope="module")
 def report(tmp_path_factory):
+    import torch
+
     out = tmp_path_factory.mktemp("quickstart") / "run"
+    threads = torch.get_num_threads()
     # the defaults (the curriculum's two phases: copy rows, then arith and copy rows) on a tiny step budget
     code = main(["quickstart", "--first-max-steps", "30", "--train-max-steps", "20", "--seed", "3",
                  "--data-limit", "800", "--eval-limit", "20", "--out", str(out)])
     assert code == 0
+    assert torch.get_num_threads() == threads  # the quickstart's one thread is restored for the caller
     return out
 
 
@@ -47,6 +51,24 @@ def test_every_stage_ran_and_every_report_file_exists(report):
             assert "level 1" in entry["by_level"] and set(entry["by_family"]) == {"arith"}  # copy rows stay out
     test = summary["suites"]["completion"]["splits"]["test"]
     assert summary["target"]["measured"] == test["by_family_level"]["arith level 1"]["pass@1"]
+
+
+def test_the_summary_holds_each_eval_summary_as_written_and_the_thread_count_that_trained(report):
+    summary = json.loads((report / "summary.json").read_text())
+    for suite in ("completion", "synthesis", "execution"):  # eval returns what it writes: no re-read from disk
+        assert summary["suites"][suite] == json.loads((report / "eval" / suite / "summary.json").read_text())
+    assert summary["quickstart"]["threads"] == 1 and summary["machine"]["torch_threads"] == 1
+
+
+def test_threads_are_set_and_restored():
+    import torch
+
+    from cadmus.quickstart import set_threads
+
+    before = torch.get_num_threads()
+    assert set_threads(1) == before and torch.get_num_threads() == 1
+    assert set_threads(before) == 1 and torch.get_num_threads() == before
+    assert set_threads(0) == before and torch.get_num_threads() == before  # 0 leaves torch's choice
 
 
 def test_an_empty_first_recipe_trains_the_train_recipe_alone(report, tmp_path):
@@ -103,6 +125,9 @@ def test_refuses_to_overwrite_a_foreign_directory(tmp_path):
 def test_bad_budget_is_a_clear_error(tmp_path, capsys):
     assert main(["quickstart", "--minutes", "0", "--out", str(tmp_path / "q")]) == 2
     assert "--minutes must be > 0" in capsys.readouterr().err
+    assert main(["quickstart", "--threads", "-1", "--out", str(tmp_path / "q")]) == 2
+    assert "--threads must be >= 0" in capsys.readouterr().err
+    assert not (tmp_path / "q").exists()  # refused before any work
 
 
 def test_an_unknown_recipe_name_fails_before_any_work(tmp_path, capsys):

@@ -17,12 +17,20 @@ from pathlib import Path
 DEFAULT_RECIPE = "default"
 
 
+class DataBuildError(RuntimeError):
+    """A recipe, output folder or build problem; ``exit_code`` is the CLI's (2 usage, 1 build)."""
+
+    def __init__(self, message: str, exit_code: int = 1):
+        super().__init__(message)
+        self.exit_code = exit_code
+
+
 def _prepare_out(out: Path, overwrite: bool) -> None:
     if out.exists() and any(out.iterdir()):
         if not overwrite:
-            raise SystemExit(f"cadmus data build: {out} exists and is not empty (use --overwrite)")
+            raise DataBuildError(f"{out} exists and is not empty (use --overwrite)", 2)
         if not (out / "dataset_dict.json").exists():
-            raise SystemExit(f"cadmus data build: refusing to overwrite {out}: it is not a dataset directory")
+            raise DataBuildError(f"refusing to overwrite {out}: it is not a dataset directory", 2)
         shutil.rmtree(out)
 
 
@@ -35,48 +43,61 @@ def _export(dd, out: Path, fmt: str) -> None:
         print(f"wrote {path}")
 
 
-def cmd_build(args) -> int:
+def build_dataset(recipe: str, out, seed=None, limit=None, workers=None, overwrite: bool = False,
+                  quiet: bool = False, audit_sample: int = 1000, audit_train_sample: int = 20000,
+                  command: str = None) -> tuple:
+    """Build the data ``recipe`` (a file or a shipped name) into ``out``: the DatasetDict, its card
+    (README.md), ``audit.json`` and ``build_info.json``. Returns ``(dd, build_info, audit report)``;
+    raises :class:`DataBuildError`."""
     from .audit import audit, format_audit
     from .builder import BuildError, build
     from .card import render_card
     from ..resources import ResourceNotFound, find_recipe
     from .recipe import RecipeError, load_recipe, recipe_dict
 
-    out = Path(args.out)
-    if args.limit is not None and args.limit < 0:
-        print("cadmus data build: --limit must be >= 0", file=sys.stderr)
-        return 2
+    out = Path(out)
+    if limit is not None and limit < 0:
+        raise DataBuildError("--limit must be >= 0", 2)
     try:
-        recipe = load_recipe(find_recipe(args.recipe, "data"), {"seed": args.seed})
+        recipe_obj = load_recipe(find_recipe(recipe, "data"), {"seed": seed})
     except (RecipeError, ResourceNotFound) as err:
-        print(f"cadmus data build: {err}", file=sys.stderr)
-        return 2
-    _prepare_out(out, args.overwrite)
-    if args.quiet:
+        raise DataBuildError(str(err), 2) from None
+    _prepare_out(out, overwrite)
+    if quiet:
         import datasets
 
         datasets.disable_progress_bars()
     try:
-        dd, info = build(recipe, workers=args.workers, limit=args.limit, progress=not args.quiet)
+        dd, info = build(recipe_obj, workers=workers, limit=limit, progress=not quiet)
     except (BuildError, RecipeError) as err:
-        print(f"cadmus data build: {err}", file=sys.stderr)
-        return 1
+        raise DataBuildError(str(err)) from None
     # An empty split (e.g. no held-out families) would be saved with no shard at all, which
     # load_from_disk cannot read back: give every empty split one (empty) shard.
     dd.save_to_disk(str(out), num_shards={s: 1 for s, d in dd.items() if len(d) == 0} or None)
     hashes = info.hashes
-    build_info = {**info.as_dict(), "recipe": recipe_dict(recipe)}
-    report = audit(dd, sample=args.audit_sample, train_sample=args.audit_train_sample, recipe=recipe,
+    build_info = {**info.as_dict(), "recipe": recipe_dict(recipe_obj)}
+    report = audit(dd, sample=audit_sample, train_sample=audit_train_sample, recipe=recipe_obj,
                    build_info=build_info)
-    command = "cadmus data " + " ".join(shlex.quote(a) for a in sys.argv[2:]) if sys.argv[1:2] == ["data"] else \
-        f"cadmus data build {args.recipe} --out {args.out}"
-    (out / "README.md").write_text(render_card(dd, recipe, info, hashes, report, command))
+    (out / "README.md").write_text(render_card(dd, recipe_obj, info, hashes, report,
+                                               command or f"cadmus data build {recipe} --out {out}"))
     (out / "audit.json").write_text(json.dumps(report, indent=1))
     (out / "build_info.json").write_text(json.dumps(build_info, indent=1))
     n = sum(info.sizes.values())
     print(f"wrote {out}: {n} records in {info.seconds:.1f} s ({n / max(info.seconds, 1e-9):,.0f} records/s, "
           f"{info.workers} workers); sha256 {hashes['all'][:16]}")
     print(format_audit(report))
+    return dd, build_info, report
+
+
+def cmd_build(args) -> int:
+    command = "cadmus data " + " ".join(shlex.quote(a) for a in sys.argv[2:]) if sys.argv[1:2] == ["data"] else None
+    try:
+        dd, _, report = build_dataset(args.recipe, args.out, args.seed, args.limit, args.workers, args.overwrite,
+                                      args.quiet, args.audit_sample, args.audit_train_sample, command)
+    except DataBuildError as err:
+        print(f"cadmus data build: {err}", file=sys.stderr)
+        return err.exit_code
+    out = Path(args.out)
     if args.format:
         _export(dd, out, args.format)
     code = 0 if report["ok"] else 1

@@ -236,7 +236,27 @@ def _load_model(path: Path):
     return load_model(path), tokenizer
 
 
+def eval_options(model, data, **values) -> argparse.Namespace:
+    """The options of ``cadmus eval MODEL_DIR --data DIR``: the parser's defaults with ``values``
+    (option names with underscores, e.g. ``suite="execution", split="test,ood_numbers"``)."""
+    args = run_parser().parse_args([str(model), "--data", str(data)])
+    unknown = sorted(set(values) - set(vars(args)))
+    if unknown:
+        raise TypeError(f"unknown cadmus eval option(s): {', '.join(unknown)}")
+    for name, value in values.items():
+        setattr(args, name, str(value) if name in ("out", "data") and value is not None else value)
+    return args
+
+
 def cmd_run(args) -> int:
+    evaluate(args)
+    return 0
+
+
+def evaluate(args) -> dict:
+    """Generate with the model and score the suite (``args`` from :func:`eval_options` or the
+    command line); writes ``args.out`` and returns its summary (empty on a non-main process of a
+    distributed run, and without a model, after ``--check-references`` alone). Raises :class:`EvalError`."""
     from .generate import GenerationSettings, generate_sharded
 
     dd, prompts = _load(args)
@@ -248,9 +268,9 @@ def cmd_run(args) -> int:
         print(f"reference check: {len(rows)} of {len(rows)} reference answers pass (suite {args.suite})")
         if args.model is None:
             if args.out:
-                _finish(args.out, rows, [1], _config(args, [1], {"model": None, **_preamble_info(args, dd, prompts)}),
-                        {"reference_check": "passed"})
-            return 0
+                return _finish(args.out, rows, [1], _config(args, [1], {"model": None, **_preamble_info(args, dd, prompts)}),
+                               {"reference_check": "passed"})
+            return {}
     if args.model is None:
         raise EvalError("give MODEL_DIR (or --check-references alone)")
     if not args.out:
@@ -278,7 +298,7 @@ def cmd_run(args) -> int:
             last[(row["split"], row["id"], row["sample_index"])] = row
         summary_rows = list(last.values())
     if accelerator is not None and not accelerator.is_main_process:
-        return 0
+        return {}
     weights = model_dir / "model.safetensors"
     config = _config(args, ks, {"model": str(model_dir),
                                 "model_sha256": file_sha256(weights) if weights.is_file() else None,
@@ -287,7 +307,7 @@ def cmd_run(args) -> int:
     summary = _finish(args.out, summary_rows, ks, config, extra, file_rows=rows)
     _print(summary)
     print(f"wrote {args.out}")
-    return 0
+    return summary
 
 
 def _repair(dd, prompts, rows, args, model, tokenizer, settings, accelerator, ks):
