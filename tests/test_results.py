@@ -121,3 +121,24 @@ def test_cli_errors_and_help(tmp_path, capsys):
     with pytest.raises(SystemExit) as exc:
         main(["report", "--help"])
     assert exc.value.code == 0 and "RUN_DIR" in capsys.readouterr().out
+
+
+def test_quickstart_runs_group_by_what_shapes_the_model_not_by_the_cap_or_the_checkout(runs, tmp_path):
+    """The time cap and where the recipe files lay do not split seeds apart; the thread count does
+    (each rounds sums differently), and the group's title says which."""
+    from cadmus.results.runs import group_runs
+
+    suite = json.loads((runs["s1"] / "eval" / "completion" / "summary.json").read_text())
+    folders = []
+    for name, seed, minutes, checkout, threads in (("a", 0, 30.0, "/x", 1), ("b", 1, 120.0, "/y", 1),
+                                                   ("c", 0, 30.0, "/x", 2)):
+        qs = tmp_path / name
+        shutil.copytree(runs["s1"] / "model", qs / "model")
+        args = {"seed": seed, "out": str(qs), "minutes": minutes, "data_recipe": f"{checkout}/data/quickstart.yaml"}
+        summary = {"quickstart": args, "suites": {"completion": suite}, "machine": {"torch_threads": threads},
+                   "curriculum": [{"model": "/elsewhere/model"}]}
+        (qs / "summary.json").write_text(json.dumps(summary))
+        folders.append(qs)
+    groups = group_runs([load_run(f) for f in folders])
+    assert [(title, [r.path.name for r in members]) for title, members in groups] == [
+        ("cadmus quickstart (1 torch thread)", ["a", "b"]), ("cadmus quickstart (2 torch threads)", ["c"])]

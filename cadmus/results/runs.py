@@ -22,7 +22,10 @@ from ..provenance import file_sha256
 # differ only in these (and the seed) are seeds of one experiment.
 NOT_CONFIG = {"seed", "output_dir", "dataset_path", "init_from", "resume", "push_to_hub", "progress_bar",
               "num_proc", "tokenizer_path"}
-QUICKSTART_NOT_CONFIG = {"seed", "out", "overwrite"}
+# a quickstart's safety cap (minutes) and eval_share shape the run only when it cuts training, which
+# the report flags; its recipes are compared by content (the phases), not by where the files were
+QUICKSTART_NOT_CONFIG = {"seed", "out", "overwrite", "minutes", "eval_share", "data_recipe", "first_recipe",
+                         "train_recipe", "threads"}
 
 
 class RunError(ValueError):
@@ -276,6 +279,8 @@ def _order_phases(phases: list) -> list:
 def _train_config(phases: list) -> dict:
     def recipe_key(phase):
         recipe = {k: v for k, v in phase.recipe.items() if k not in NOT_CONFIG}
+        if recipe.get("max_minutes_mode") == "cap":
+            recipe.pop("max_minutes", None)  # a safety cap: the step schedule defines the run
         if (recipe.get("max_minutes") and recipe.get("max_minutes_mode", "fit") == "fit"
                 and "steps_run" not in phase.info):
             recipe.pop("max_steps", None)  # an older cadmus.json's time-fitted value: it varies between seeds
@@ -328,12 +333,16 @@ def quickstart_run(path: Path, summary: dict) -> Run:
     found = [(path / "eval" / suite, s) for suite, s in summary.get("suites", {}).items()]
     evals = collect_evals(found)
     seed = args.get("seed", phases[-1].recipe.get("seed") if phases else None)
-    config = {"kind": "quickstart", **{k: v for k, v in args.items() if k not in QUICKSTART_NOT_CONFIG}}
+    threads = (summary.get("machine") or {}).get("torch_threads")  # each thread count rounds sums differently
+    config = {"kind": "quickstart", "torch_threads": threads, "data_recipe": Path(args.get("data_recipe", "")).name,
+              **{k: v for k, v in args.items() if k not in QUICKSTART_NOT_CONFIG},
+              "phases": _train_config(phases)["phases"] if phases else []}
+    title = "cadmus quickstart" + (f" ({threads} torch thread{'s' if threads != 1 else ''})" if threads else "")
     dataset = dict(_dataset_hashes(phases, evals))
     if summary.get("dataset", {}).get("content_sha256") not in (None, *dataset.values()):
         dataset["quickstart data (build_info)"] = summary["dataset"]["content_sha256"]
     return Run(path, "quickstart", seed, phases, evals, [quickstart_command(summary)], summary.get("machine"),
-               config, "cadmus quickstart", summary.get("target"), (summary.get("runtime_s") or {}).get("total"),
+               config, title, summary.get("target"), (summary.get("runtime_s") or {}).get("total"),
                dataset)
 
 
