@@ -142,3 +142,17 @@ def test_quickstart_runs_group_by_what_shapes_the_model_not_by_the_cap_or_the_ch
     groups = group_runs([load_run(f) for f in folders])
     assert [(title, [r.path.name for r in members]) for title, members in groups] == [
         ("cadmus quickstart (1 torch thread)", ["a", "b"]), ("cadmus quickstart (2 torch threads)", ["c"])]
+
+
+def test_groups_evaluated_on_the_same_data_are_compared_by_level(runs):
+    from cadmus.results.page import comparisons
+
+    groups = group_runs([load_run(runs[n]) for n in ("s1", "lr", "s2")])
+    text = comparisons(groups)
+    table = text.split("### completion, test: pass@1 by level (data sha256 `dddddddddddd`)\n\n")[1].split("\n\n")[0]
+    lines = table.splitlines()
+    assert lines[0] == "| group | runs | level 1 | level 2 | all |"
+    # s1: level 1 3/4, level 2 1/2, all 4/6; s2: 1/4, 0/2, 1/6; lr (seed 1's spec): as s1
+    assert lines[2].endswith("| 2 | 0.500 / 0.250 | 0.250 / 0.000 | 0.417 / 0.167 |")
+    assert lines[3].endswith("| 1 | 0.750 | 0.500 | 0.667 |")
+    assert comparisons(groups[:1]) == ""  # one group: nothing to compare

@@ -113,6 +113,44 @@ def group_section(title: str, runs: list, out: Path) -> str:
     return "".join(parts)
 
 
+def _eval_datasets(ev) -> tuple:
+    return tuple(sorted({c.get("dataset_sha256") for c in ev.configs} - {None}))
+
+
+def comparisons(groups: list) -> str:
+    """Where two or more groups were evaluated with the same suite, split and data: one table, a row
+    per group, pass@k by level over all families. Controlled comparisons (traces or not, one
+    tokenizer or another) read from here; each group's own section has the details."""
+    shared: dict = {}  # (label, split, data hashes) -> [(title, [entry per seed], metric)]
+    for title, runs in groups:
+        found: dict = {}
+        for run in runs:
+            for label, ev in run.evals.items():
+                data = _eval_datasets(ev)
+                for split, entry in ev.splits.items():
+                    found.setdefault((label, split, data), ([], ev.headline_metric()))[0].append(entry)
+        for key, (entries, name) in found.items():
+            shared.setdefault(key, []).append((title, entries, name))
+    parts = []
+    for (label, split, data), rows in shared.items():
+        if len(rows) < 2 or not data:
+            continue
+        name = rows[0][2]
+        levels = sorted({lv for _, entries, _ in rows for e in entries for lv in e.get("by_level", {})},
+                        key=lambda lv: (len(lv), lv))
+        lines = [f"### {label}, {split}: {name} by level (data sha256 `{data[0][:12]}`)\n\n",
+                 "| group | runs | " + " | ".join(levels) + " | all |\n", "|---|---:|" + "---:|" * (len(levels) + 1) + "\n"]
+        for title, entries, _ in rows:
+            cells = [cell([metric(e.get("by_level", {}).get(lv), name) for e in entries]) for lv in levels]
+            cells.append(cell([metric(e, name) for e in entries]))
+            lines.append(f"| [{title}](#{slug(title)}) | {len(entries)} | " + " | ".join(cells) + " |\n")
+        parts.append("".join(lines) + "\n")
+    if not parts:
+        return ""
+    return ("## Comparisons\n\nGroups evaluated with the same suite on the same split of the same data "
+            "(mean / worst over a group's seeds).\n\n" + "".join(parts))
+
+
 def gpu_section(groups: list) -> str:
     gpu = [r for _, runs in groups for r in runs if on_gpu(r)]
     if not gpu:
@@ -138,5 +176,5 @@ def write_page(groups: list, out: Path, command: str) -> Path:
     contents = "".join(f"- [{title}](#{slug(title)}): {len(runs)} run(s)\n" for title, runs in groups)
     body = "".join(group_section(title, runs, out) for title, runs in groups)
     page = out / "results.md"
-    page.write_text(head + gpu_section(groups) + "## Contents\n\n" + contents + "\n" + body)
+    page.write_text(head + gpu_section(groups) + "## Contents\n\n" + contents + "\n" + comparisons(groups) + body)
     return page
