@@ -156,3 +156,12 @@ def test_groups_evaluated_on_the_same_data_are_compared_by_level(runs):
     assert lines[2].endswith("| 2 | 0.500 / 0.250 | 0.250 / 0.000 | 0.417 / 0.167 |")
     assert lines[3].endswith("| 1 | 0.750 | 0.500 | 0.667 |")
     assert comparisons(groups[:1]) == ""  # one group: nothing to compare
+
+
+def test_a_repeated_seed_is_shown_checked_for_identical_weights_and_counted_once(runs, tmp_path):
+    again = tmp_path / "s1_again"
+    shutil.copytree(runs["s1"], again)
+    page = report([runs["s1"], runs["s2"], again], tmp_path / "docs", "cadmus report X").read_text()
+    assert "2 runs (seeds 1, 2)" in page and f"`{again}` repeats seed 1 of `{runs['s1']}`: byte-identical" in page
+    table = page.split("#### completion, test: pass@1 by family and level\n\n")[1].split("\n\n")[0]
+    assert "| arith | 0.500 / 0.250 |" in table  # seeds 1 and 2 once each (with the repeat: 0.583 / 0.250)

@@ -97,11 +97,36 @@ def provenance(runs: list) -> str:
     return "\n".join(out) + "\n"
 
 
+def split_repeats(runs: list) -> tuple:
+    """``(one run per seed, the later runs of a seed already seen)``: a repeat checks reproducibility
+    and must not weigh twice in a mean over seeds."""
+    firsts, repeats = {}, []
+    for run in runs:
+        if run.seed in firsts:
+            repeats.append((run, firsts[run.seed]))
+        else:
+            firsts[run.seed] = run
+    return list(firsts.values()), repeats
+
+
+def repeats_text(repeats: list) -> str:
+    lines = []
+    for run, first in repeats:
+        same = run.model_sha256() is not None and run.model_sha256() == first.model_sha256()
+        lines.append(f"- `{run.name}` repeats seed {run.seed} of `{first.name}`: "
+                     + ("byte-identical model weights (same sha256)" if same else "different model weights") + ".\n")
+    return ("Repeats (shown in the table, counted once in every mean / worst):\n\n" + "".join(lines) + "\n"
+            if lines else "")
+
+
 def group_section(title: str, runs: list, out: Path) -> str:
     name = slug(title)
+    every = runs
+    runs, repeats = split_repeats(runs)
     seeds = f"{len(runs)} runs (seeds {', '.join(str(r.seed) for r in runs)}); every cell below is mean / worst " \
             "over them" if len(runs) > 1 else "1 run"
-    parts = [f'<a id="{name}"></a>\n\n## {title}\n\n{seeds}.\n\n', target_line(runs), runs_table(runs), "\n"]
+    parts = [f'<a id="{name}"></a>\n\n## {title}\n\n{seeds}.\n\n', target_line(runs), runs_table(every), "\n",
+             repeats_text(repeats)]
     assets = out / ASSETS
     if learning_curves(runs, assets / f"{name}-curves.png", title):
         parts.append(f"![learning curves of {title}]({ASSETS}/{name}-curves.png)\n\n")
@@ -109,7 +134,7 @@ def group_section(title: str, runs: list, out: Path) -> str:
     if by_level(per_seed, assets / f"{name}-levels.png", title):
         parts.append(f"![pass@k by difficulty level of {title}]({ASSETS}/{name}-levels.png)\n\n")
     parts.append(suite_sections(per_seed, "###"))
-    parts.append(f"### Provenance\n\n{provenance(runs)}\n")
+    parts.append(f"### Provenance\n\n{provenance(every)}\n")
     return "".join(parts)
 
 
@@ -124,7 +149,7 @@ def comparisons(groups: list) -> str:
     shared: dict = {}  # (label, split, data hashes) -> [(title, [entry per seed], metric)]
     for title, runs in groups:
         found: dict = {}
-        for run in runs:
+        for run in split_repeats(runs)[0]:
             for label, ev in run.evals.items():
                 data = _eval_datasets(ev)
                 for split, entry in ev.splits.items():
