@@ -6,7 +6,7 @@ import pytest
 from cadmus.cli import build_parser, main
 from cadmus.data import DatasetDirError, load_dataset_dir
 from cadmus.data.audit import audit, format_audit
-from cadmus.data.builder import COLUMNS, VIEW_COLUMNS, BuildError, build, content_hashes, verify
+from cadmus.data.builder import COLUMNS, VIEW_COLUMNS, BuildError, build, content_hashes
 from cadmus.data.recipe import SPLITS, load_recipe
 from cadmus.data.views import VIEWS
 
@@ -174,32 +174,23 @@ def test_a_failing_chunk_in_a_worker_stops_the_build(tiny):
         build(recipe, workers=2, limit=LIMIT, progress=False)
 
 
-def test_verify_stops_on_a_wrong_record(tiny):
+def test_verify_columns_names_the_record_that_disagrees(tiny):
+    """Records as dicts (a redraw's way) verify through the same columns as a worker's chunk."""
+    from cadmus.data.render import to_columns
+    from cadmus.data.verify import verify_columns
+
     _, dd, _ = tiny
+    good = [dd["train"][i] for i in range(4)]
+    verify_columns(to_columns(good), 100_000)
     rec = dd["train"][0]
     rec["challenge_tests"][1]["output"] = [123456789]  # an oracle that disagrees with the VM
-    with pytest.raises(BuildError, match="disagrees with the VM") as err:
-        verify([dd["train"][1], rec], 100_000)
+    with pytest.raises(BuildError, match="disagrees with the VM .oracle or synthesis view") as err:
+        verify_columns(to_columns([dd["train"][1], rec]), 100_000)
     assert rec["id"] in str(err.value) and "123456789" in str(err.value)
-    rec = dd["train"][2]
-    rec["completion_target"] = "123456789"
-    with pytest.raises(BuildError, match="disagrees with the VM"):
-        verify([rec], 100_000)
-    rec = dd["train"][3]
-    rec["execution_target"] = "123456789"
-    with pytest.raises(BuildError, match="execution view"):
-        verify([rec], 100_000)
-    # the tiny recipe renders the trace view: a wrong line, wrong outputs, a wrong prompt
-    rec = next(r for r in dd["train"] if r["trace_prompt"] and "=" in r["trace_target"])
-    first_line = rec["trace_target"].split("\n")[0]
-    wrong_line = {**rec, "trace_target": rec["trace_target"].replace(first_line, first_line + "1", 1)}
-    with pytest.raises(BuildError, match="trace view disagrees with the VM .wrong trace line 1"):
-        verify([wrong_line], 100_000)
-    wrong_out = {**rec, "trace_target": rec["trace_target"] + " 123456789"}
-    with pytest.raises(BuildError, match="disagrees with the VM"):
-        verify([wrong_out], 100_000)
-    with pytest.raises(BuildError, match="trace prompt"):
-        verify([{**rec, "trace_prompt": rec["trace_prompt"].replace("# trace:", "# steps:")}], 100_000)
+    rec = {**dd["train"][2], "completion_target": "123456789"}  # the completion view's full text is run
+    with pytest.raises(BuildError, match="disagrees with the VM .oracle or completion view") as err:
+        verify_columns(to_columns([*good, rec]), 100_000)
+    assert f'"id": "{rec["id"]}"' in str(err.value)
 
 
 def test_cli_help_for_every_data_command(capsys):
@@ -227,8 +218,8 @@ def test_cli_build_show_audit(tmp_path, capsys, request):
     assert "train: 8 records" in shown and "completion" in shown and "  novelty:  " in shown
     assert main(["data", "audit", str(out), "--hash"]) == 0
     assert "matches build_info.json" in capsys.readouterr().out
-    with pytest.raises(SystemExit, match="not empty"):
-        main(["data", "build", str(recipe), "--out", str(out), "--limit", "2", "--quiet"])
+    assert main(["data", "build", str(recipe), "--out", str(out), "--limit", "2", "--quiet"]) == 2
+    assert "exists and is not empty" in capsys.readouterr().err
 
 
 def test_cli_bad_recipe_is_a_clear_error(tmp_path, capsys):
@@ -295,18 +286,36 @@ def _chunk(recipe, split, length, keep=None):
     return tasks[:keep]
 
 
-def test_chunk_columns_match_record_dicts(tiny):
-    """The workers' columnar fast path renders exactly what ``make_record`` (``render_views``) does."""
-    from cadmus.data.builder import as_lists, chunk_columns, make_record, to_columns
+def reference_record(task, split: str, index: int, n_tests: int, trace: bool = False) -> dict:
+    """Record ``index`` of ``split`` made of ``task`` one field at a time, its views by
+    ``views.render_views`` (their definition): what ``chunk_columns`` must render."""
+    from cadmus.data.views import render_views
+
+    cases = [{"input": c, "output": o} for c, o in zip(task.cases, task.outputs)]
+    rec = {"id": f"{split}-{index:07d}", "family": task.family, "variant": task.variant,
+           "difficulty": {"level": task.level, "size": task.size}, "description": task.description,
+           "program": task.program, "true_program": task.true_program, "tests": cases[:n_tests],
+           "challenge_tests": cases[n_tests:], "split": split, "novelty": ""}
+    rec.update(render_views(rec, trace))
+    return rec
+
+
+def test_chunk_columns_match_the_views_definition(tiny):
+    """The one renderer, column by column, renders exactly what ``render_views`` defines record
+    by record, and keys it as ``record_keys`` does; a redraw's candidates all get its index."""
     from cadmus.data.heldout import record_keys
+    from cadmus.data.render import chunk_columns, records_at, rows
 
     recipe = tiny[0]
     for split in ("train", "ood_length"):
         tasks = _chunk(recipe, split, 40)
-        cols, keys, _ = chunk_columns(tasks, split, 0, recipe.n_tests)
-        records = [make_record(t, split, i, recipe.n_tests) for i, t in enumerate(tasks)]
-        assert as_lists(cols) == to_columns(records)
+        cols, keys = chunk_columns(tasks, split, 0, recipe.n_tests)
+        records = [reference_record(t, split, i, recipe.n_tests) for i, t in enumerate(tasks)]
+        assert rows(cols) == records
         assert keys.tolist() == [record_keys(r) for r in records]
+        assert records_at(tasks[:3], split, 7, recipe.n_tests) == [reference_record(t, split, 7, recipe.n_tests)
+                                                                    for t in tasks[:3]]
+    assert records_at([], "valid", 7, recipe.n_tests) == []
 
 
 def test_a_chunk_is_generated_whole_so_limits_keep_a_prefix(tiny):
@@ -320,20 +329,36 @@ def test_verify_columns_stops_on_a_wrong_oracle(tiny):
     from cadmus.data.builder import chunk_columns, verify_columns
 
     recipe = tiny[0]
-    cols, _, runs = chunk_columns(_chunk(recipe, "train", 20), "train", 0, recipe.n_tests)
-    verify_columns(cols, runs, recipe.fuel)
+    cols, _ = chunk_columns(_chunk(recipe, "train", 20), "train", 0, recipe.n_tests)
+    verify_columns(cols, recipe.fuel)
     challenge = cols["challenge_tests"].to_pylist()
     challenge[5][1]["output"] = [123456789]
     cols["challenge_tests"] = pa.array(challenge, cols["challenge_tests"].type)
-    flat = runs.want.copy()
-    flat[runs.want_len[:5 * 6 + 6].sum() - 1] = 123456789  # record 5's last run: 1 completion + 5 cases per record
-    with pytest.raises(BuildError, match="disagrees with the VM"):
-        verify_columns(cols, runs._replace(want=flat), recipe.fuel)
-    # runs on inputs other than the records' stop the build too (the records, re-checked one by
-    # one, pass: a builder bug)
-    cols, _, runs = chunk_columns(_chunk(recipe, "train", 20), "train", 0, recipe.n_tests)
-    with pytest.raises(BuildError, match="builder bug"):
-        verify_columns(cols, runs._replace(inputs=runs.inputs + 1000), recipe.fuel)
+    with pytest.raises(BuildError, match="disagrees with the VM") as err:
+        verify_columns(cols, recipe.fuel)
+    assert cols["id"][5] in str(err.value) and "expected [123456789]" in str(err.value)
+
+
+def test_record_runs_follow_each_records_own_tests():
+    """Per record: its completion text once (no inputs, no outputs), then its synthesis text on
+    its visible tests and then its challenge tests, however many each record has."""
+    from cadmus.data.render import columns_to_arrow, to_columns
+    from cadmus.data.verify import record_runs
+
+    def case(i):
+        return {"input": [i, i + 1], "output": [10 * i]}
+
+    base = {c: "" for c in COLUMNS} | {"difficulty": {"level": 0, "size": 0}, "program": "P", "true_program": "T",
+                                       "completion_prompt": "C", "completion_target": "1"}
+    records = [{**base, "tests": [case(1)], "challenge_tests": [case(2), case(3)]},
+               {**base, "tests": [case(4), case(5)], "challenge_tests": [], "synthesis_prompt": "# s\n"}]
+    cols = to_columns(records)
+    runs = record_runs(cols, columns_to_arrow(cols))
+    assert runs.programs == ["C1", "P", "C1", "# s\nP"]
+    assert runs.program_index.tolist() == [0, 1, 1, 1, 2, 3, 3]
+    assert runs.want_len.tolist() == [0, 1, 1, 1, 0, 1, 1] and runs.want.tolist() == [10, 20, 30, 40, 50]
+    at = runs.input_offsets
+    assert [runs.inputs[at[i]:at[i + 1]].tolist() for i in range(7)] == [[], [1, 2], [2, 3], [3, 4], [], [4, 5], [5, 6]]
 
 
 def test_chunk_digest_ignores_slicing_and_sees_every_value(tiny):
@@ -355,10 +380,10 @@ def test_verify_columns_stops_on_unprintable_view_text(tiny):
     from cadmus.data.builder import chunk_columns, verify_columns
 
     recipe = tiny[0]
-    cols, _, runs = chunk_columns(_chunk(recipe, "train", 5), "train", 0, recipe.n_tests)
+    cols, _ = chunk_columns(_chunk(recipe, "train", 5), "train", 0, recipe.n_tests)
     cols["synthesis_target"][2] += "\t"
-    with pytest.raises(BuildError):
-        verify_columns(cols, runs, recipe.fuel)
+    with pytest.raises(BuildError, match=f"record {cols['id'][2]}: synthesis_target contains '\\\\t'"):
+        verify_columns(cols, recipe.fuel)
 
 
 def test_held_out_records_repeating_train_are_redrawn_in_their_family_variant_and_level(tiny, monkeypatch):

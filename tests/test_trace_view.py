@@ -110,9 +110,10 @@ def traced(request, tmp_path_factory):
 
 def test_a_tiny_build_with_the_trace_view(traced):
     from cadmus.data import load_dataset_dir
-    from cadmus.data.builder import as_lists, chunk_columns, make_record, to_columns
+    from cadmus.data.builder import as_lists, chunk_columns, to_columns
     from cadmus.data.heldout import KEYS, record_keys
     from cadmus.data.recipe import load_recipe
+    from tests.test_data_build import reference_record
 
     recipe_path, out = traced
     dd = load_dataset_dir(out)
@@ -130,8 +131,8 @@ def test_a_tiny_build_with_the_trace_view(traced):
     from cadmus.families.base import Draws
 
     tasks = generate_chunk(make_plans(recipe)["train"], recipe, Draws(chunk_seed(recipe.seed, "train", 0)), 40)
-    cols, keys, _ = chunk_columns(tasks, "train", 0, recipe.n_tests, trace=True)
-    records = [make_record(t, "train", i, recipe.n_tests, trace=True) for i, t in enumerate(tasks)]
+    cols, keys = chunk_columns(tasks, "train", 0, recipe.n_tests, trace=True)
+    records = [reference_record(t, "train", i, recipe.n_tests, trace=True) for i, t in enumerate(tasks)]
     assert as_lists(cols) == to_columns(records)
     assert keys.tolist() == [record_keys(r) for r in records]
     trace_key = keys[:, KEYS.index("trace")]

@@ -22,14 +22,15 @@ survive (ids keep their index, so a dropped record leaves a gap) and may differ 
 build's where a redraw or a drop depended on train records past the limit.
 
 The jobs, each in its own module: ``draw`` (plans, seeds and chunks of tasks), ``render`` (a
-chunk's columns, keys and VM runs), ``verify`` (the VM and oracle checks), ``dedup`` (held-out
-redraws and novelty), ``write`` (a chunk's way to the parent, the ``DatasetDict``); the content hash is
-:mod:`cadmus.provenance`'s. This module runs them: worker processes and the build.
+chunk's columns and keys), ``verify`` (the VM and oracle checks, from the columns), ``dedup``
+(held-out redraws and novelty), ``write`` (a chunk's way to the parent, the ``DatasetDict``);
+the content hash is :mod:`cadmus.provenance`'s. This module runs them: worker processes and the
+build.
 
 Throughput: a worker generates a chunk family by family in batches (``generate_chunk``),
-renders its columns and keys directly (``chunk_columns``; ``make_record`` + ``record_keys`` is
-the one-record reference it must equal), verifies all its VM runs in one ``run_batch``
-(``verify_columns``), and returns an Arrow table, built from flat arrays, with its digest (the
+renders its columns and keys column by column (``chunk_columns``, the one renderer: redraws
+use it too), verifies all its VM runs in one ``run_batch`` (``verify_columns``, the one
+verifier: redraws too), and returns an Arrow table, built from flat arrays, with its digest (the
 table as an Arrow IPC file in ``/dev/shm``, 3-4x cheaper for the parent to receive than through
 the result pipe); the parent only checks keys, redraws, tags and concatenates.
 ``benchmarks/bench_data.py`` measures it.
@@ -55,7 +56,7 @@ from .draw import CHUNK, chunk_jobs, chunk_seed, generate_chunk, make_plans, rec
 from .heldout import KEYS, N_FORBIDDEN, PROGRAM, KeySet, Redrawer
 from .ood_check import OodFamilyError, check_ood_family, train_candidates
 from .recipe import SPLITS, Recipe
-from .render import (COLUMNS, BuildError, arrow_schema, chunk_columns, columns_to_arrow, features, make_record,
+from .render import (COLUMNS, BuildError, arrow_schema, chunk_columns, columns_to_arrow, features, records_at,
                      use_schema)
 from .verify import add_time, verify_columns
 from .write import dataset_dict, ship as _ship, transfer_folder
@@ -63,7 +64,7 @@ from .write import dataset_dict, ship as _ship, transfer_folder
 # Names callers import from here, from before the builder's jobs moved to their own modules.
 from ..provenance import dataset_hashes as content_hashes  # noqa: E402,F401
 from .render import VIEW_COLUMNS, as_lists, to_columns  # noqa: E402,F401
-from .verify import _printable, verify  # noqa: E402,F401
+from .verify import _printable  # noqa: E402,F401
 
 
 # --- worker processes: generate and verify a chunk, return it as columns ---------------------
@@ -135,7 +136,7 @@ def _chunk(recipe: Recipe, split: str, start: int, stop: int, length: int) -> tu
     t0 = time.process_time()
     draws = Draws(chunk_seed(recipe.seed, split, start // CHUNK))
     tasks = generate_chunk(plan, recipe, draws, length)[:stop - start]
-    cols, keys, runs = chunk_columns(tasks, split, start, recipe.n_tests, recipe.trace_view)
+    cols, keys = chunk_columns(tasks, split, start, recipe.n_tests, recipe.trace_view)
     timings = {"generate": time.process_time() - t0}
     # Arrow conversion and hashing here, not in the parent: the parent is one process for all
     # workers, and an Arrow table crosses the process boundary far cheaper than Python columns
@@ -143,7 +144,7 @@ def _chunk(recipe: Recipe, split: str, start: int, stop: int, length: int) -> tu
     table = columns_to_arrow(cols)
     timings["pack"] = time.process_time() - t1
     t2 = time.process_time()
-    verify_columns(cols, runs, recipe.fuel, timings, table)
+    verify_columns(cols, recipe.fuel, timings, table)
     timings["verify"] = time.process_time() - t2
     t3 = time.process_time()
     # a held-out chunk changes in the parent (novelty, redraws), which hashes the final split
@@ -220,7 +221,7 @@ def _build_splits(recipe: Recipe, plans: dict, info: BuildInfo, pool, folder: Op
 
     forbidden, train_programs, tables, keys = KeySet(), KeySet(), {}, {}
     ship = functools.partial(_generate_shipped, folder=folder)
-    render = functools.partial(make_record, trace=recipe.trace_view)
+    render = functools.partial(records_at, trace=recipe.trace_view)
     with tqdm(total=sum(info.sizes.values()), unit="rec", disable=not progress, desc="build") as bar:
         for split in SPLITS:
             jobs = chunk_jobs(recipe, split, info.sizes[split])

@@ -9,7 +9,7 @@ import numpy as np
 
 from .heldout import KEYS, N_FORBIDDEN, PROGRAM, KeySet, Redrawer, novelty
 from .render import columns_to_arrow, to_columns
-from .verify import verify
+from .verify import verify_columns
 
 
 def hold_out(table, keys: np.ndarray, start: int, redrawer: Redrawer, train_programs: KeySet,
@@ -38,8 +38,10 @@ def hold_out(table, keys: np.ndarray, start: int, redrawer: Redrawer, train_prog
                 records.append(got[0])
                 new_keys.append(got[1])
         if records:
-            verify(records, redrawer.recipe.fuel, timings)
-            table = pa.concat_tables([table, columns_to_arrow(to_columns(records))])
+            cols = to_columns(records)
+            redrawn = columns_to_arrow(cols)
+            verify_columns(cols, redrawer.recipe.fuel, timings, redrawn)
+            table = pa.concat_tables([table, redrawn])
         table = table.take(order)
         keys = np.concatenate([keys, np.asarray(new_keys, np.uint64).reshape(-1, len(KEYS))])[order]
     column = pa.array(novelty(keys[:, PROGRAM], train_programs), pa.string())

@@ -88,9 +88,10 @@ class KeySet:
 class Redrawer:
     """Fresh records for the held-out records of one split that repeat an earlier split."""
 
-    def __init__(self, plan, recipe, forbidden: KeySet, make_record, record_seed):
+    def __init__(self, plan, recipe, forbidden: KeySet, render, record_seed):
+        # render(tasks, split, index, n_tests): their records, each with record index's id
         self.plan, self.recipe, self.forbidden = plan, recipe, forbidden
-        self.make_record, self.record_seed = make_record, record_seed
+        self.render, self.record_seed = render, record_seed
         self.kept = set()  # keys (first five) of the split's records kept so far
         self.in_a_row = Counter()  # group -> failed redraws since its last success
         self.failures = Counter()  # group -> failed redraws in all
@@ -147,7 +148,7 @@ class Redrawer:
         draws = Draws(self.record_seed(recipe.seed, plan.split, index, batch))
         tasks = get_family(family).generate(draws, plan.params, recipe.n_tests + recipe.n_challenge, CANDIDATES,
                                             variant=variant, n_visible=recipe.n_tests)
-        return [self.make_record(t, plan.split, index, recipe.n_tests) for t in tasks if t.level == level]
+        return self.render([t for t in tasks if t.level == level], plan.split, index, recipe.n_tests)
 
 
 def novelty(program_keys: np.ndarray, train_programs: KeySet) -> list:

@@ -1,21 +1,20 @@
-"""The columns of a chunk of records: ids, tasks, tests and the four views as Arrow arrays, their
-held-out keys, and the VM runs that verify them (:mod:`cadmus.data.verify` runs those).
+"""The records of a chunk of tasks, as columns: ids, tasks, tests and the four views (nested
+columns as Arrow arrays), and their held-out keys (:mod:`cadmus.data.verify` checks them).
 
-``chunk_columns`` renders a chunk directly from its tasks (no record dicts, a fraction of the
-cost); ``make_record`` (+ ``heldout.record_keys``) is the one-record reference it must equal
-byte for byte (a test holds it so), and what a redraw renders.
+``chunk_columns`` is the one renderer, of a worker's chunk and of a redraw alike: column by
+column from the tasks, never record by record (a fraction of the cost). Its views are
+``views.render_views``'s and its keys ``heldout.record_keys``'s, byte for byte (tests hold it so).
 """
 from __future__ import annotations
 
 import itertools
 import re
-from typing import NamedTuple
 
 import numpy as np
 
 from ..canonical import canonical_program, canonical_programs
 from .heldout import KEYS, digest as key_digest, question_text
-from .views import VIEWS, render_views, trace_view
+from .views import VIEWS, trace_view
 
 RECORD_COLUMNS = ("id", "family", "variant", "difficulty", "description", "program", "true_program",
                   "tests", "challenge_tests", "split", "novelty")
@@ -48,20 +47,14 @@ def arrow_schema():
     return _SCHEMA["schema"]
 
 
-def make_record(task, split: str, index: int, n_tests: int, trace: bool = False) -> dict:
-    """The one-record reference of ``chunk_columns`` (views by ``render_views``; the trace view
-    only with ``trace``, the recipe's ``trace_view``)."""
-    cases = [{"input": c, "output": o} for c, o in zip(task.cases, task.outputs)]
-    rec = {"id": f"{split}-{index:07d}", "family": task.family, "variant": task.variant,
-           "difficulty": {"level": task.level, "size": task.size}, "description": task.description,
-           "program": task.program, "true_program": task.true_program, "tests": cases[:n_tests],
-           "challenge_tests": cases[n_tests:], "split": split, "novelty": ""}
-    rec.update(render_views(rec, trace))
-    return rec
-
-
 def to_columns(records: list) -> dict:
     return {c: [r[c] for r in records] for c in COLUMNS}
+
+
+def rows(cols: dict) -> list:
+    """The records of ``cols`` as dicts (``to_columns``'s inverse)."""
+    lists = as_lists(cols)
+    return [dict(zip(COLUMNS, row)) for row in zip(*(lists[c] for c in COLUMNS))]
 
 
 def as_lists(cols: dict) -> dict:
@@ -80,14 +73,10 @@ def columns_to_arrow(cols: dict):
 
 
 def chunk_columns(tasks: list, split: str, start: int, n_tests: int, trace: bool = False) -> tuple:
-    """The columns of records ``start, start + 1, ...`` made of ``tasks``, built directly (no record
-    dicts: the same values as ``make_record``, at a fraction of the cost), their keys (an
-    ``(n, 6)`` uint64 array, see ``heldout``), and the VM runs that verify them (see
-    ``verify_columns``).
-
-    Byte for byte the output of ``make_record`` + ``record_keys`` (a test holds it so). The trace
-    view (only with ``trace``) is one traced run per record, its outputs checked here against the
-    first test's (which ``verify_columns`` verifies)."""
+    """(columns, keys) of records ``start, start + 1, ...`` made of ``tasks``, built column by
+    column (no record dicts); the keys are an ``(n, 6)`` uint64 array (see ``heldout``). The
+    trace view (only with ``trace``, the recipe's ``trace_view``) is one traced run per record,
+    its outputs checked here against the first test's (which ``verify_columns`` verifies)."""
     n = len(tasks)
     family, variant, level, size, description, program, true_program, cases, outputs = (
         zip(*tasks) if tasks else ((),) * 9)
@@ -105,19 +94,28 @@ def chunk_columns(tasks: list, split: str, start: int, n_tests: int, trace: bool
     s_prompt = [synthesis_format % (d, *pairs[2 * k:2 * k + 2 * n_tests]) if d else ""
                 for d, k in zip(description, range(0, n * n_tests, n_tests))]
     s_target = [prog if d else "" for d, prog in zip(description, program)]
-    synths = [sp + prog for sp, prog in zip(s_prompt, program)]  # the bare program without a description
     e_tail = [f"\n# input: {inputs}\n# output: " for inputs in first_in]  # after the program
     e_prompt = [prog + tail for prog, tail in zip(program, e_tail)]
     t_prompt, t_target = _trace_columns(split, start, program, cases, outputs) if trace else ([""] * n, [""] * n)
     keys = _keys(family, variant, program, true_program, s_prompt, e_tail, first_in, first_out, t_prompt, t_target)
-    difficulty, tests, challenge, runs = _nested_columns(level, size, cases, outputs, true_program, synths, n_tests)
+    difficulty, tests, challenge = _nested_columns(level, size, cases, outputs, n_tests)
     cols = {"id": [f"{split}-{i:07d}" for i in range(start, start + n)], "family": family, "variant": variant,
             "difficulty": difficulty, "description": description, "program": program,
             "true_program": true_program, "tests": tests, "challenge_tests": challenge, "split": [split] * n,
             "novelty": [""] * n, "completion_prompt": c_prompt, "completion_target": c_target,
             "synthesis_prompt": s_prompt, "synthesis_target": s_target, "execution_prompt": e_prompt,
             "execution_target": first_out, "trace_prompt": t_prompt, "trace_target": t_target}
-    return cols, keys, runs
+    return cols, keys
+
+
+def records_at(tasks: list, split: str, index: int, n_tests: int, trace: bool = False) -> list:
+    """The records (dicts) of ``tasks``, every one record ``index`` of ``split``: the candidates of
+    a redraw of that record (``heldout.Redrawer``), rendered in one ``chunk_columns``."""
+    if not tasks:
+        return []
+    cols, _ = chunk_columns(tasks, split, index, n_tests, trace)
+    cols["id"] = cols["id"][:1] * len(tasks)  # candidates for one index, not consecutive records
+    return rows(cols)
 
 
 def _trace_columns(split: str, start: int, program, cases, outputs) -> tuple:
@@ -171,23 +169,9 @@ def _flat(lists) -> tuple:
     return lengths, np.fromiter(itertools.chain.from_iterable(lists), np.int64, int(lengths.sum()))
 
 
-class Runs(NamedTuple):
-    """The VM runs that verify a chunk: run ``i`` executes ``programs[program_index[i]]`` on
-    ``inputs[input_offsets[i]:input_offsets[i + 1]]`` and must write ``want_len[i]`` values, the
-    next ones of ``want``."""
-
-    programs: list
-    program_index: np.ndarray
-    inputs: np.ndarray
-    input_offsets: np.ndarray
-    want_len: np.ndarray
-    want: np.ndarray
-
-
-def _nested_columns(level, size, cases, outputs, true_program, synths, n_tests) -> tuple:
+def _nested_columns(level, size, cases, outputs, n_tests) -> tuple:
     """The difficulty and test columns as Arrow arrays built from flat int64 arrays (not from
-    per-record dicts), and the VM :class:`Runs`: per record its completion text once (no
-    inputs), then its synthesis text (the bare program for ``random``) on every case."""
+    per-record dicts)."""
     import pyarrow as pa
 
     n = len(cases)
@@ -211,13 +195,4 @@ def _nested_columns(level, size, cases, outputs, true_program, synths, n_tests) 
     challenge = lists(np.full(n, n_cases - n_tests), case_struct.take(pa.array(slot[:, n_tests:].ravel()))).cast(case_type)
     difficulty = pa.StructArray.from_arrays([pa.array(level, pa.int64()), pa.array(size, pa.int64())],
                                             fields=list(schema.field("difficulty").type))
-    programs = list(itertools.chain.from_iterable(zip(true_program, synths)))
-    program_index = np.repeat(np.arange(2 * n), np.tile([1, n_cases], n))
-    run_in_len = np.zeros((n, n_cases + 1), np.int64)  # the completion run reads nothing
-    run_in_len[:, 1:] = in_len.reshape(n, n_cases)
-    input_offsets = np.zeros(n * (n_cases + 1) + 1, np.int64)
-    np.cumsum(run_in_len.ravel(), out=input_offsets[1:])
-    want_len = np.zeros((n, n_cases + 1), np.int64)
-    want_len[:, 1:] = out_len.reshape(n, n_cases)
-    runs = Runs(programs, program_index, in_values, input_offsets, want_len.ravel(), out_values)
-    return difficulty, tests, challenge, runs
+    return difficulty, tests, challenge

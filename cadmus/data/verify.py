@@ -1,99 +1,136 @@
-"""Verification of records against the VM and the oracle, by the judge's rules: a chunk's runs in
-one batch (``verify_columns``), or record by record with a message that shows the first record
-that disagrees (``verify``, which also explains a chunk that failed)."""
+"""Verification of records against the VM and the oracle, by the judge's rules, from their
+columns: every record's VM runs in one batch, outputs compared in numpy, view texts checked for
+printable ASCII (``verify_columns``). A failure names the first record that disagrees."""
 from __future__ import annotations
 
 import json
 import re
 import time
-from typing import Optional
+from typing import NamedTuple, Optional
 
 import numpy as np
 
 from ..judge import outputs_match
-from .render import COLUMNS, VIEW_COLUMNS, BuildError, Runs, as_lists, columns_to_arrow
-from .views import execution_prompt, judge, run_checks, trace_prompt
+from .render import BuildError, VIEW_COLUMNS, columns_to_arrow, rows
 
 _NOT_TEXT = re.compile(r"[^\x20-\x7e\n]")
 
 
-def record_checks(rec: dict) -> list:
-    """The VM checks of a record, by the judge's rules (:mod:`cadmus.judge`): the completion
-    target is an answer that holds, and the synthesis view's full text (the bare program for
-    ``random``) passes as a synthesis answer, with the oracle's outputs on every visible and
-    hidden test. The execution view runs the same program on the first test, so its target is
-    checked against that test's verified output in Python rather than by a seventh VM run. A
-    trace view is judged as a trace answer (its lines against a traced run, its outputs run)."""
-    checks = [judge("completion", rec, rec["completion_target"]),
-              judge("synthesis", rec, rec["synthesis_prompt"] + rec["program"])]
-    if rec["trace_prompt"]:  # a trace view is every line of the VM's trace and the outputs
-        checks.append(judge("trace", rec, rec["trace_target"]))
-    return checks
+class Runs(NamedTuple):
+    """The VM runs that verify some records: run ``i`` executes ``programs[program_index[i]]``
+    on ``inputs[input_offsets[i]:input_offsets[i + 1]]`` and must write ``want_len[i]`` values,
+    the next ones of ``want``. Program ``2 r`` is record ``r``'s completion view's full text,
+    run once without inputs (its asserts must hold, it writes nothing); program ``2 r + 1`` its
+    synthesis view's full text (the bare program for ``random``), run on every case."""
+
+    programs: list
+    program_index: np.ndarray
+    inputs: np.ndarray
+    input_offsets: np.ndarray
+    want_len: np.ndarray
+    want: np.ndarray
 
 
-def _execution_view_holds(rec: dict) -> bool:
-    first = rec["tests"][0]
-    return (rec["execution_prompt"] == execution_prompt(rec["program"], first["input"])
-            and rec["execution_target"] == " ".join(map(str, first["output"]))
-            and rec["trace_prompt"] in ("", trace_prompt(rec["program"], first["input"])))
+def verify_columns(cols: dict, fuel: int, timings: Optional[dict] = None, table=None) -> None:
+    """Raise :class:`BuildError` naming the first record of ``cols`` (columns as
+    ``render.chunk_columns`` or ``render.to_columns`` give them; ``table``, the same as Arrow,
+    is built here when not given) whose views or oracle disagree with the VM, or whose view
+    texts are not printable ASCII and newline.
 
+    The judge's checks of a record's completion target (an answer with which the program's
+    asserts hold) and synthesis view (its full text gives the oracle's outputs on every visible
+    and hidden test), all in one ``run_batch`` (each program parsed once for its consecutive
+    runs). The execution and trace views are not run: the renderer builds them from the program
+    and first test that these runs verify (the trace from a traced VM run, its outputs checked
+    against that test as it is rendered)."""
+    import cadmus
 
-def verify(records: list, fuel: int, timings: Optional[dict] = None) -> None:
-    """Raise :class:`BuildError` showing the first record whose view or oracle disagrees with the VM."""
-    checks, owner = [], []
-    for k, rec in enumerate(records):
-        for c in record_checks(rec):
-            checks.append(c)
-            owner.append(k)
-    passed = run_checks(checks, fuel, timings)
-    for rec in records:
-        if not _execution_view_holds(rec):
-            raise BuildError(f"execution view (or trace prompt) does not match the verified first test:\n{json.dumps(rec, indent=1)}")
-    if passed.all():
-        text = "".join(r[c] for r in records for c in VIEW_COLUMNS)
-        bad = _NOT_TEXT.search(text)
-        if bad:
-            raise BuildError(f"a view contains {bad.group()!r}, outside printable ASCII and newline")
+    table = columns_to_arrow(cols) if table is None else table
+    if not len(table):
         return
-    import cadmus
-
-    j = int((~passed).nonzero()[0][0])
-    check, rec = checks[j], records[owner[j]]
-    if check.rejected is not None:
-        raise BuildError(f"record's target is not an answer ({check.rejected}):\n{json.dumps(rec, indent=1)}")
-    if check.wrong is not None:
-        raise BuildError(f"record's trace view disagrees with the VM ({check.wrong}):\n{json.dumps(rec, indent=1)}")
-    # run_batch, not run: the batch kernel is already compiled, the single-run one may not be
-    res = cadmus.run_batch([check.program] * len(check.cases), inputs=[list(i) for i, _ in check.cases],
-                           fuel=fuel, messages=True)
-    runs = [(list(i), e, res[k]) for k, (i, e) in enumerate(check.cases)]
-    detail = "\n".join(f"  input {i}: expected {e}, VM {r.status.name} {r.outputs} {r.error or ''}" for i, e, r in runs)
-    raise BuildError(f"record disagrees with the VM (oracle or view broken):\n{json.dumps(rec, indent=1)}\n"
-                     f"program run:\n{check.program}\n{detail}")
-
-
-def verify_columns(cols: dict, runs: Runs, fuel: int, timings: Optional[dict] = None, table=None) -> None:
-    """``verify`` for the output of ``chunk_columns``: all its runs in one ``run_batch`` (each
-    program parsed once for its consecutive runs), outputs compared in numpy, view texts checked
-    for printable ASCII in ``table`` (the columns as Arrow, built here when not given). The
-    execution view is built from the program and first test that these runs verify
-    (``chunk_columns`` renders it as ``make_record`` does). On a failure, ``verify`` of the
-    chunk's records explains it."""
-    import cadmus
-
-    programs, program_index, inputs, input_offsets, want_len, flat = runs
+    runs = record_runs(cols, table)
     start = time.process_time()
-    res = cadmus.run_batch(programs, inputs=inputs, fuel=fuel, program_index=program_index, outputs_per_program=16,
-                           input_offsets=input_offsets)
+    res = cadmus.run_batch(runs.programs, inputs=runs.inputs, fuel=fuel, program_index=runs.program_index,
+                           outputs_per_program=16, input_offsets=runs.input_offsets)
     if timings is not None:
         add_time(timings, "vm", time.process_time() - start)
-    ok = outputs_match(res, want_len, flat)  # the judge's rule for a run, in numpy
-    if ok.all() and _printable(columns_to_arrow(cols) if table is None else table):
-        return
-    lists = as_lists(cols)
-    records = [dict(zip(COLUMNS, row)) for row in zip(*(lists[c] for c in COLUMNS))]
-    verify(records, fuel)
-    raise BuildError("chunk failed verification, but its records pass one by one (builder bug)")
+    ok = outputs_match(res, runs.want_len, runs.want)  # the judge's rule for a run, in numpy
+    if not ok.all():
+        _disagrees(cols, runs, int((~ok).nonzero()[0][0]), fuel)
+    if not _printable(table):
+        _not_text(cols)
+
+
+def record_runs(cols: dict, table) -> Runs:
+    """The :class:`Runs` of the records of ``cols`` and its Arrow ``table``: programs from the
+    view columns, inputs and outputs from the test columns (visible tests, then challenge)."""
+    completions = [p + t for p, t in zip(cols["completion_prompt"], cols["completion_target"])]
+    synths = [p + prog for p, prog in zip(cols["synthesis_prompt"], cols["program"])]
+    cases, per_record = _cases(table)
+    in_len, inputs = _lengths_values(cases.field("input"))
+    out_len, want = _lengths_values(cases.field("output"))
+    n = len(per_record)
+    # per record one completion run (no inputs, no outputs), then one run per case
+    first = np.zeros(n, np.int64)
+    np.cumsum(per_record[:-1] + 1, out=first[1:])
+    is_case = np.ones(n + len(in_len), bool)
+    is_case[first] = False
+    run_in_len, want_len = np.zeros(len(is_case), np.int64), np.zeros(len(is_case), np.int64)
+    run_in_len[is_case], want_len[is_case] = in_len, out_len
+    input_offsets = np.zeros(len(is_case) + 1, np.int64)
+    np.cumsum(run_in_len, out=input_offsets[1:])
+    program_index = np.repeat(np.arange(2 * n), np.stack([np.ones(n, np.int64), per_record], 1).ravel())
+    programs = [p for pair in zip(completions, synths) for p in pair]
+    return Runs(programs, program_index, inputs, input_offsets, want_len, want)
+
+
+def _cases(table) -> tuple:
+    """(every case as one Arrow struct array, record by record: its visible tests, then its
+    challenge tests; the number of cases per record)."""
+    import pyarrow as pa
+
+    tests, challenge = (table.column(c).combine_chunks() for c in ("tests", "challenge_tests"))
+    n_tests, n_challenge = (np.diff(np.asarray(a.offsets)) for a in (tests, challenge))
+    owner = np.concatenate([np.repeat(np.arange(len(tests)), n_tests), np.repeat(np.arange(len(tests)), n_challenge)])
+    order = np.argsort(owner, kind="stable")  # stable: a record's tests stay before its challenge tests
+    return pa.concat_arrays([tests.flatten(), challenge.flatten()]).take(pa.array(order)), n_tests + n_challenge
+
+
+def _lengths_values(lists) -> tuple:
+    """(lengths, values) of an Arrow list<int64> array, as int64 numpy arrays."""
+    values = lists.flatten().to_numpy(zero_copy_only=False)
+    return np.diff(np.asarray(lists.offsets)).astype(np.int64), np.asarray(values, np.int64)
+
+
+def _disagrees(cols: dict, runs: Runs, failed: int, fuel: int) -> None:
+    """Raise the :class:`BuildError` of run ``failed``: its record, its program and that program's
+    runs, each with the VM's status and outputs (run again, with the assembler's messages)."""
+    import cadmus
+
+    p = int(runs.program_index[failed])
+    own = np.flatnonzero(runs.program_index == p)
+    at = runs.input_offsets
+    inputs = [runs.inputs[at[i]:at[i + 1]].tolist() for i in own]
+    ends = np.cumsum(runs.want_len)
+    expected = [runs.want[ends[i] - runs.want_len[i]:ends[i]].tolist() for i in own]
+    # run_batch, not run: the batch kernel is already compiled, the single-run one may not be
+    res = cadmus.run_batch([runs.programs[p]] * len(own), inputs=inputs, fuel=fuel, messages=True)
+    detail = "\n".join(f"  input {i}: expected {e}, VM {r.status.name} {r.outputs} {r.error or ''}"
+                       for i, e, r in zip(inputs, expected, res))
+    view = "completion" if p % 2 == 0 else "synthesis"
+    raise BuildError(f"record disagrees with the VM (oracle or {view} view broken):\n"
+                     f"{json.dumps(rows(cols)[p // 2], indent=1)}\nprogram run:\n{runs.programs[p]}\n{detail}")
+
+
+def _not_text(cols: dict) -> None:
+    """Raise the :class:`BuildError` of the first view text outside printable ASCII and newline."""
+    for c in VIEW_COLUMNS:
+        for i, text in enumerate(cols[c]):
+            bad = _NOT_TEXT.search(text)
+            if bad:
+                raise BuildError(f"record {cols['id'][i]}: {c} contains {bad.group()!r}, outside printable ASCII "
+                                 f"and newline")
+    raise BuildError("a view text is not printable ASCII, but no column shows it (builder bug)")
 
 
 def _printable(table) -> bool:
