@@ -359,6 +359,8 @@ def test_record_runs_follow_each_records_own_tests():
     assert runs.want_len.tolist() == [0, 1, 1, 1, 0, 1, 1] and runs.want.tolist() == [10, 20, 30, 40, 50]
     at = runs.input_offsets
     assert [runs.inputs[at[i]:at[i + 1]].tolist() for i in range(7)] == [[], [1, 2], [2, 3], [3, 4], [], [4, 5], [5, 6]]
+    # the VM kernel's argument types: a read-only array would make Numba compile it again
+    assert all(a.flags.writeable and a.dtype == "int64" for a in runs[1:])
 
 
 def test_chunk_digest_ignores_slicing_and_sees_every_value(tiny):

@@ -80,7 +80,8 @@ def record_runs(cols: dict, table) -> Runs:
     input_offsets = np.zeros(len(is_case) + 1, np.int64)
     np.cumsum(run_in_len, out=input_offsets[1:])
     program_index = np.repeat(np.arange(2 * n), np.stack([np.ones(n, np.int64), per_record], 1).ravel())
-    programs = [p for pair in zip(completions, synths) for p in pair]
+    programs = [""] * (2 * n)
+    programs[::2], programs[1::2] = completions, synths
     return Runs(programs, program_index, inputs, input_offsets, want_len, want)
 
 
@@ -97,9 +98,11 @@ def _cases(table) -> tuple:
 
 
 def _lengths_values(lists) -> tuple:
-    """(lengths, values) of an Arrow list<int64> array, as int64 numpy arrays."""
-    values = lists.flatten().to_numpy(zero_copy_only=False)
-    return np.diff(np.asarray(lists.offsets)).astype(np.int64), np.asarray(values, np.int64)
+    """(lengths, values) of an Arrow list<int64> array, as writable int64 numpy arrays: a
+    read-only view of Arrow's buffer would be a new argument type to the VM's kernel, which Numba
+    would compile again (~20 s) instead of loading."""
+    values = np.array(lists.flatten().to_numpy(zero_copy_only=False), np.int64)
+    return np.diff(np.asarray(lists.offsets)).astype(np.int64), values
 
 
 def _disagrees(cols: dict, runs: Runs, failed: int, fuel: int) -> None:
