@@ -18,7 +18,8 @@ status code.
 Nothing is compiled at import time; the first call compiles (or loads the cache).
 """
 import numpy as np
-from numba import njit, prange
+from numba import njit, prange, types
+from numba.extending import intrinsic
 
 # BEGIN GENERATED CONSTANTS (from cadmus/isa.py; regenerate with `cadmus isa --write`)
 OP_MOV = 1
@@ -107,27 +108,31 @@ _FNV_PRIME = np.int64(1099511628211)
 
 @njit(cache=True, nogil=True, inline="always")
 def validate(code, c0, n, nk, kinds):
-    """Index of the first malformed instruction of ``code[c0 : c0 + 4n]``, or -1."""
-    n_ops = kinds.shape[0]
+    """Index of the first malformed instruction of ``code[c0 : c0 + 4n]``, or -1.
+
+    Each operand kind has an exclusive upper bound for its word read as unsigned (a negative
+    word is then huge): none 1 (the word must be 0), register 16, value 16 + literals, label
+    n + 1 (0..n, n meaning "past the end"). The bound is picked by selects and the three
+    checks are or-ed, so validation has no branch per operand: with the kinds varying from
+    opcode to opcode, one branch per kind mispredicted several times per program.
+    """
+    n_ops = np.uint64(kinds.shape[0])
+    value_end = np.uint64(N_REGS + nk)
+    label_end = np.uint64(n + 1)
     for pc in range(n):
         b = c0 + 4 * pc
         op = code[b]
-        if op <= 0 or op >= n_ops:
+        if np.uint64(op) - np.uint64(1) >= n_ops - np.uint64(1):  # op in 1..n_ops-1
             return pc
+        bad = False
         for j in range(3):
             kind = kinds[op, 1 + j]
-            w = code[b + 1 + j]
-            if kind == KIND_NONE:
-                if w != 0:
-                    return pc
-            elif kind == KIND_REG:
-                if w < 0 or w >= N_REGS:
-                    return pc
-            elif kind == KIND_VALUE:
-                if w < 0 or w >= N_REGS + nk:
-                    return pc
-            elif w < 0 or w > n:  # label: 0..n, n meaning "past the end"
-                return pc
+            end = label_end if kind == KIND_LABEL else value_end
+            end = np.uint64(N_REGS) if kind == KIND_REG else end
+            end = np.uint64(1) if kind == KIND_NONE else end
+            bad |= np.uint64(code[b + 1 + j]) >= end
+        if bad:
+            return pc
     return -1
 
 
@@ -668,6 +673,30 @@ def scratch_sizes(lo, hi, from_text, buf, text_off, code_off, const_off, prog_of
     return cap_ins, cap_lit, cap_lab, max_words, max_nk
 
 
+@intrinsic
+def _borrowed(typingctx, arr):
+    """A view of ``arr`` that holds no reference to it (a null meminfo).
+
+    Numba reference-counts an array each time a variable starts or stops naming it, and
+    inlining a helper binds its parameters to new variables: every program paid an atomic
+    increment and decrement for each array each helper takes (~40 per program, and more per
+    token when parsing), on counters the threads of a batch share. Operations on a null
+    meminfo are no-ops. Only for arrays the caller keeps alive while the view is used: here,
+    the arguments of ``_run_loop``, alive for the whole call.
+    """
+    if not isinstance(arr, types.Array):
+        return None
+
+    def codegen(context, builder, signature, args):
+        src = context.make_array(arr)(context, builder, value=args[0])
+        view = context.make_array(arr)(context, builder)
+        context.populate_array(view, data=src.data, shape=src.shape, strides=src.strides, itemsize=src.itemsize,
+                               meminfo=None)
+        return view._getvalue()
+
+    return arr(arr), codegen
+
+
 @njit(cache=True, nogil=True, error_model="numpy")
 def run_programs(lo, hi, from_text, buf, text_off, code_in, code_off, consts_in, const_off, prog_of,
                  inputs, in_off, fuel, kinds, mslots, mkeys, region_start, region_end, status,
@@ -680,8 +709,7 @@ def run_programs(lo, hi, from_text, buf, text_off, code_in, code_off, consts_in,
     code_off[p+1]]`` with literals ``consts_in[const_off[p]:const_off[p+1]]`` (bytecode); it is
     parsed and validated once for consecutive runs of the same program. Outputs are appended
     to ``outs[region_start:region_end]``; a run that finds the region full (but would fit a
-    full tape) gets NEEDS_RERUN. Scratch is allocated once per call, not per program, and
-    the helpers are inlined so no array is reference-counted per program.
+    full tape) gets NEEDS_RERUN. Scratch is allocated here, once per call, not per program.
 
     Callers check ``indices_ok`` first (``vm.py`` checks every argument before that, with
     messages): this loop trusts the index arrays, so that no check here shapes its code.
@@ -690,8 +718,8 @@ def run_programs(lo, hi, from_text, buf, text_off, code_in, code_off, consts_in,
     region_end = min(region_end, len(outs))
     cap_ins, cap_lit, cap_lab, max_words, max_nk = scratch_sizes(lo, hi, from_text, buf, text_off, code_off,
                                                                  const_off, prog_of)
-    # Each program is parsed or copied into this one scratch code array, so that no array
-    # variable is rebound per program (rebinding costs atomic reference-count updates).
+    # Each program is parsed or copied into this one scratch code array (the validated copy is
+    # the one that runs, whatever happens to the caller's array meanwhile).
     code = np.zeros(max(4 * cap_ins, max_words) + 4, np.int64)
     lh = np.zeros(cap_lab, np.int64)  # label scratch, see parse_program
     ls = np.zeros(cap_lab, np.int64)
@@ -703,6 +731,27 @@ def run_programs(lo, hi, from_text, buf, text_off, code_in, code_off, consts_in,
     cstack = np.zeros(CALL_STACK_SIZE, np.int64)
     no_trace = np.zeros(0, np.int64)
     no_regs = np.zeros((0, N_REGS), np.int64)
+    _run_loop(lo, hi, from_text, buf, text_off, code_in, code_off, consts_in, const_off, prog_of, inputs, in_off,
+              fuel, kinds, mslots, mkeys, region_start, region_end, status, steps, out_start, out_count, outs,
+              code, lh, ls, lpc, file, mem, memgen, dstack, cstack, no_trace, no_regs)
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def _run_loop(lo, hi, from_text, buf, text_off, code_in, code_off, consts_in, const_off, prog_of, inputs, in_off,
+              fuel, kinds, mslots, mkeys, region_start, region_end, status, steps, out_start, out_count, outs,
+              code, lh, ls, lpc, file, mem, memgen, dstack, cstack, no_trace, no_regs):
+    """The per-program loop of ``run_programs``, on borrowed views of every array: the helpers
+    it inlines (parser, validation, interpreter) then count no references per program."""
+    buf, text_off, code_in, code_off = _borrowed(buf), _borrowed(text_off), _borrowed(code_in), _borrowed(code_off)
+    consts_in, const_off, prog_of = _borrowed(consts_in), _borrowed(const_off), _borrowed(prog_of)
+    inputs, in_off, kinds, mslots, mkeys = (_borrowed(inputs), _borrowed(in_off), _borrowed(kinds),
+                                            _borrowed(mslots), _borrowed(mkeys))
+    status, steps, out_start = _borrowed(status), _borrowed(steps), _borrowed(out_start)
+    out_count, outs, code, lh, ls, lpc = (_borrowed(out_count), _borrowed(outs), _borrowed(code), _borrowed(lh),
+                                          _borrowed(ls), _borrowed(lpc))
+    file, mem, memgen, dstack, cstack = (_borrowed(file), _borrowed(mem), _borrowed(memgen), _borrowed(dstack),
+                                         _borrowed(cstack))
+    no_trace, no_regs = _borrowed(no_trace), _borrowed(no_regs)
     cursor = region_start
     loaded = -1  # the program now in the scratch arrays
     load_status = ST_OK
@@ -833,3 +882,83 @@ def parse_one(buf, kinds, mslots, mkeys):
     if n < 0:
         return n, code[:0], consts[:0]
     return n, code[:4 * n], consts[:nk]  # views: a copy would double the peak for a long text
+
+
+# ----------------------------------------------------------------------------- the limit
+# A minimal switch loop for `cadmus bench vm` to measure the VM against: the same bytecode
+# layout and value file, the dozen opcodes of the benchmark's programs, and none of the VM's
+# guarantees (no validation, fuel, step count, output tape or memory). It lives here, not in
+# benchmarks/, so that its cache entries belong to one importable module.
+MINIMAL_OPCODES = (OP_MOV, OP_OUT, OP_ADD, OP_SUB, OP_MUL, OP_DIV, OP_MOD, OP_INC, OP_MAX, OP_XOR, OP_JLT, OP_ASSERT)
+
+
+@njit(cache=True, nogil=True, error_model="numpy", inline="always")
+def _minimal_execute(code, c0, n, file):
+    """(status, last output): 0 ran off the end, 1 assert failed, 10 an opcode it lacks."""
+    pc = 0
+    last = 0
+    while pc < n:
+        b = c0 + 4 * pc
+        op = code[b]
+        ux = np.uint64(code[b + 1])  # unsigned indices, as the VM: no wraparound code
+        uy = np.uint64(code[b + 2])
+        uz = np.uint64(code[b + 3])
+        pc += 1
+        if op == OP_MOV:
+            file[ux] = file[uy]
+        elif op == OP_ADD:
+            file[ux] = file[uy] + file[uz]
+        elif op == OP_SUB:
+            file[ux] = file[uy] - file[uz]
+        elif op == OP_MUL:
+            file[ux] = file[uy] * file[uz]
+        elif op == OP_DIV:
+            file[ux] = file[uy] // file[uz]
+        elif op == OP_MOD:
+            file[ux] = file[uy] % file[uz]
+        elif op == OP_INC:
+            file[ux] = file[ux] + 1
+        elif op == OP_MAX:
+            file[ux] = max(file[uy], file[uz])
+        elif op == OP_XOR:
+            file[ux] = file[uy] ^ file[uz]
+        elif op == OP_JLT:
+            if file[ux] < file[uy]:
+                pc = code[b + 3]
+        elif op == OP_ASSERT:
+            if file[ux] != file[uy]:
+                return 1, last
+        elif op == OP_OUT:
+            last = file[ux]
+        else:
+            return 10, last
+    return 0, last
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def minimal_run(code, consts):
+    """One program on the minimal loop: (status, last output)."""
+    file = np.zeros(16 + len(consts), np.int64)
+    file[16:] = consts
+    return _minimal_execute(code, 0, len(code) // 4, file)
+
+
+@njit(cache=True, parallel=True, error_model="numpy")
+def minimal_batch(code, code_off, consts, const_off, n_chunks, status):
+    """A batch on the minimal loop, chunked as ``run_batch``: one value file per chunk."""
+    n = len(status)
+    per_chunk = (n + n_chunks - 1) // n_chunks
+    for c in prange(n_chunks):
+        lo = c * per_chunk
+        hi = min(n, lo + per_chunk)
+        max_nk = 0
+        for i in range(lo, hi):
+            max_nk = max(max_nk, const_off[i + 1] - const_off[i])
+        file = np.zeros(16 + max_nk, np.int64)
+        for i in range(lo, hi):
+            for r in range(16):
+                file[r] = 0
+            k0 = const_off[i]
+            for r in range(const_off[i + 1] - k0):
+                file[16 + r] = consts[k0 + r]
+            status[i] = _minimal_execute(code, code_off[i], (code_off[i + 1] - code_off[i]) // 4, file)[0]
