@@ -89,7 +89,7 @@ class Redrawer:
     """Fresh records for the held-out records of one split that repeat an earlier split."""
 
     def __init__(self, plan, recipe, forbidden: KeySet, render, record_seed):
-        # render(tasks, split, index, n_tests): their records, each with record index's id
+        # render(tasks, split, index, n_tests): (record, keys) of each, every one with record index's id
         self.plan, self.recipe, self.forbidden = plan, recipe, forbidden
         self.render, self.record_seed = render, record_seed
         self.kept = set()  # keys (first five) of the split's records kept so far
@@ -120,8 +120,7 @@ class Redrawer:
         batch = 0
         while group not in self.exhausted:
             batch += 1
-            for rec in self._candidates(index, batch, family, variant, level) or [None]:
-                keys = record_keys(rec) if rec is not None else None
+            for rec, keys in self._candidates(index, batch, family, variant, level) or [(None, None)]:
                 if keys is not None and self.fresh(keys):
                     self.in_a_row[group] = 0
                     self.redrawn += 1
@@ -143,7 +142,8 @@ class Redrawer:
         return False
 
     def _candidates(self, index: int, batch: int, family: str, variant: str, level: int) -> list:
-        """The records of one batch of redraws that have the family, variant and level."""
+        """(record, keys) of the candidates of one batch of redraws that have the family, variant
+        and level."""
         recipe, plan = self.recipe, self.plan
         draws = Draws(self.record_seed(recipe.seed, plan.split, index, batch))
         tasks = get_family(family).generate(draws, plan.params, recipe.n_tests + recipe.n_challenge, CANDIDATES,

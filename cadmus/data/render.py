@@ -109,13 +109,13 @@ def chunk_columns(tasks: list, split: str, start: int, n_tests: int, trace: bool
 
 
 def records_at(tasks: list, split: str, index: int, n_tests: int, trace: bool = False) -> list:
-    """The records (dicts) of ``tasks``, every one record ``index`` of ``split``: the candidates of
-    a redraw of that record (``heldout.Redrawer``), rendered in one ``chunk_columns``."""
+    """(record dict, keys) of each of ``tasks``, every one record ``index`` of ``split``: the
+    candidates of a redraw of that record (``heldout.Redrawer``), rendered in one ``chunk_columns``."""
     if not tasks:
         return []
-    cols, _ = chunk_columns(tasks, split, index, n_tests, trace)
+    cols, keys = chunk_columns(tasks, split, index, n_tests, trace)
     cols["id"] = cols["id"][:1] * len(tasks)  # candidates for one index, not consecutive records
-    return rows(cols)
+    return list(zip(rows(cols), keys.tolist()))
 
 
 def _trace_columns(split: str, start: int, program, cases, outputs) -> tuple:
