@@ -377,12 +377,16 @@ def _pack_texts(texts: list):
     return buf, offsets, texts
 
 
+_NONE = np.zeros(0, np.int64)  # the kernels' "no inputs" offsets and "run i is program i" index
+
+
 def _pack_inputs(inputs, n: int, offsets=None):
-    """(flat int64 inputs, n + 1 offsets), checked against each other."""
+    """(flat int64 inputs, n + 1 offsets), checked against each other; no offsets (empty) for
+    no inputs."""
     if inputs is None:
         if offsets is not None:
             raise ValueError("input_offsets is given without inputs")
-        return np.zeros(0, np.int64), np.zeros(n + 1, np.int64)
+        return _NONE, _NONE
     if offsets is not None:  # already flat: check what the kernel will index with
         flat = _writable(int64_array(inputs, "inputs"))
         off = _writable(int64_array(offsets, "input_offsets"))
@@ -428,8 +432,9 @@ def _n_chunks(n: int) -> int:
 
 
 def _program_index(program_index, n_programs: int) -> np.ndarray:
+    """The checked program index; empty (run ``i`` is program ``i``) where none is given."""
     if program_index is None:
-        return np.arange(n_programs, dtype=np.int64)
+        return _NONE
     index = _writable(int64_array(program_index, "program_index"))
     bad = np.flatnonzero((index < 0) | (index >= n_programs))
     if len(bad):
@@ -488,7 +493,7 @@ def run_batch(
         buf, text_off = _NO_TEXT, np.zeros(1, np.int64)
     n_programs = len(texts) if texts is not None else len(code_args[1]) - 1
     prog_of = _program_index(program_index, n_programs)
-    n = len(prog_of)
+    n = n_programs if program_index is None else len(prog_of)
     in_flat, in_off = _pack_inputs(inputs, n, input_offsets)
     # Sizes in Python, within caps: the kernel's chunk regions (run * per_run) then fit in int64
     per_run = min(per_run, MAX_OUTPUT_WORDS // max(n, 1))
@@ -513,13 +518,13 @@ def run_batch(
         extra = []
         cursor = len(outs)
         for i in rerun:
-            p = prog_of[i]
+            p = prog_of[i] if len(prog_of) else i
             if texts is not None:
                 prog = texts[p]
             else:
                 code, code_off, consts, const_off = code_args
                 prog = Program(code[code_off[p]:code_off[p + 1]], consts[const_off[p]:const_off[p + 1]])
-            res = run(prog, in_flat[in_off[i]:in_off[i + 1]], fuel)
+            res = run(prog, in_flat[in_off[i]:in_off[i + 1]] if len(in_off) else _NONE, fuel)
             status[i], steps[i], out_start[i], out_count[i] = res.status, res.steps, cursor, len(res.outputs)
             extra.append(np.asarray(res.outputs, np.int64))
             cursor += len(res.outputs)
@@ -529,7 +534,7 @@ def run_batch(
         errors = [None] * n
         if texts is not None:
             for i in np.flatnonzero(status == Status.PARSE_ERROR):
-                errors[i] = _parse_message(texts[prog_of[i]])
+                errors[i] = _parse_message(texts[prog_of[i] if len(prog_of) else i])
     return BatchResult(status, steps, outs, out_start, out_count, errors)
 
 

@@ -626,20 +626,27 @@ def parse_program(buf, start, end, code, file, k0, lh, ls, lpc, mslots, mkeys, k
 def indices_ok(lo, hi, from_text, n_buf, text_off, n_code, code_off, n_consts, const_off, prog_of, n_inputs,
                in_off, region_start, region_end):
     """Whether every index ``run_programs`` derives for runs ``lo..hi-1`` is inside its array
-    (program index, text, code, literal and input offsets, the output region).
+    (program index, text, code, literal and input offsets, the output region). An empty
+    ``prog_of`` means run ``i`` executes program ``i``, an empty ``in_off`` that no run has
+    inputs: a plain batch then reads and allocates neither (two arrays per run fewer).
 
     ``vm.py`` checks all of these with messages; this repeats it once per chunk, so that no
     mistake there can become an out-of-bounds access. Kept out of ``run_programs``: any check
     there that can skip its loop slowed the interpreter loop by 3-7%.
     """
     n_programs = len(text_off) - 1 if from_text else len(code_off) - 1
-    if region_start > region_end or lo < 0 or hi > len(prog_of) or hi >= len(in_off) or n_programs < 1:
+    identity = len(prog_of) == 0  # run i executes program i
+    no_inputs = len(in_off) == 0  # no run has inputs
+    n_runs = n_programs if identity else len(prog_of)
+    if region_start > region_end or lo < 0 or hi > n_runs or (hi >= len(in_off) and not no_inputs) or n_programs < 1:
         return lo >= hi and lo >= 0  # an empty chunk indexes nothing
     bad = False
     for i in range(lo, hi):  # one branch-free pass: p is clamped before it indexes, and checked
-        p = prog_of[i]
+        p = i if identity else prog_of[i]
         q = min(max(p, 0), n_programs - 1)
-        bad |= (p != q) | (in_off[i] < 0) | (in_off[i + 1] < in_off[i]) | (in_off[i + 1] > n_inputs)
+        bad |= p != q
+        if not no_inputs:
+            bad |= (in_off[i] < 0) | (in_off[i + 1] < in_off[i]) | (in_off[i + 1] > n_inputs)
         if from_text:
             bad |= (text_off[q] < 0) | (text_off[q + 1] < text_off[q]) | (text_off[q + 1] > n_buf)
         else:
@@ -658,8 +665,9 @@ def scratch_sizes(lo, hi, from_text, buf, text_off, code_off, const_off, prog_of
     max_words = 0
     max_nk = 0
     last = -1
+    identity = len(prog_of) == 0
     for i in range(lo, hi):
-        p = prog_of[i]
+        p = i if identity else prog_of[i]
         if from_text:
             if p != last:  # a long text is counted once for its consecutive runs
                 last = p
@@ -704,7 +712,8 @@ def run_programs(lo, hi, from_text, buf, text_off, code_in, code_off, consts_in,
     """Parse (``from_text``) or take bytecode, validate and execute runs ``lo..hi-1`` in order.
 
     The loop behind ``run`` (one run) and ``run_batch`` (a chunk of a parallel batch). Run
-    ``i`` executes program ``p = prog_of[i]`` on inputs ``inputs[in_off[i]:in_off[i+1]]``.
+    ``i`` executes program ``p = prog_of[i]`` on inputs ``inputs[in_off[i]:in_off[i+1]]`` (``p = i``
+    where ``prog_of`` is empty, no inputs where ``in_off`` is).
     Program ``p`` is ``buf[text_off[p]:text_off[p+1]]`` (text) or ``code_in[code_off[p]:
     code_off[p+1]]`` with literals ``consts_in[const_off[p]:const_off[p+1]]`` (bytecode); it is
     parsed and validated once for consecutive runs of the same program. Outputs are appended
@@ -752,6 +761,8 @@ def _run_loop(lo, hi, from_text, buf, text_off, code_in, code_off, consts_in, co
     file, mem, memgen, dstack, cstack = (_borrowed(file), _borrowed(mem), _borrowed(memgen), _borrowed(dstack),
                                          _borrowed(cstack))
     no_trace, no_regs = _borrowed(no_trace), _borrowed(no_regs)
+    identity = len(prog_of) == 0  # see indices_ok
+    no_inputs = len(in_off) == 0
     cursor = region_start
     loaded = -1  # the program now in the scratch arrays
     load_status = ST_OK
@@ -760,7 +771,7 @@ def _run_loop(lo, hi, from_text, buf, text_off, code_in, code_off, consts_in, co
         out_start[i] = cursor
         out_count[i] = 0
         steps[i] = 0
-        p = prog_of[i]
+        p = i if identity else prog_of[i]
         if p != loaded:
             loaded = p
             load_status = ST_OK
@@ -787,8 +798,8 @@ def _run_loop(lo, hi, from_text, buf, text_off, code_in, code_off, consts_in, co
         if load_status != ST_OK:
             status[i] = load_status
             continue
-        i0 = in_off[i]
-        ni = in_off[i + 1] - i0
+        i0 = 0 if no_inputs else in_off[i]
+        ni = 0 if no_inputs else in_off[i + 1] - i0
         for r in range(N_REGS):  # literals in file[N_REGS:] are never written: no reload
             file[r] = 0
         ocap = min(MAX_OUTPUTS, region_end - cursor)
