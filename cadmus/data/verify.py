@@ -11,7 +11,7 @@ from typing import NamedTuple, Optional
 import numpy as np
 
 from ..judge import outputs_match
-from .render import BuildError, VIEW_COLUMNS, columns_to_arrow, rows
+from .render import VIEW_COLUMNS, BuildError, columns_to_arrow, rows
 
 _NOT_TEXT = re.compile(r"[^\x20-\x7e\n]")
 
@@ -37,10 +37,10 @@ def verify_columns(cols: dict, fuel: int, timings: Optional[dict] = None, table=
     is built here when not given) whose views or oracle disagree with the VM, or whose view
     texts are not printable ASCII and newline.
 
-    The judge's checks of a record's completion target (an answer with which the program's
-    asserts hold) and synthesis view (its full text gives the oracle's outputs on every visible
-    and hidden test), all in one ``run_batch`` (each program parsed once for its consecutive
-    runs). The execution and trace views are not run: the renderer builds them from the program
+    The judge's runs of a record's completion view (its full text, the prompt and the target,
+    ends OK: its asserts hold) and synthesis view (its full text gives the oracle's outputs on
+    every visible and hidden test), all in one ``run_batch`` (each program parsed once for its
+    consecutive runs). The execution and trace views are not run: the renderer builds them from the program
     and first test that these runs verify (the trace from a traced VM run, its outputs checked
     against that test as it is rendered)."""
     import cadmus
