@@ -107,6 +107,22 @@ _FNV_PRIME = np.int64(1099511628211)
 # ----------------------------------------------------------------------------- validation
 
 @njit(cache=True, nogil=True, inline="always")
+def _malformed(op, x, y, z, n_ops, value_end, label_end, kinds):
+    """Whether instruction ``[op, x, y, z]`` is malformed (see ``validate``)."""
+    if np.uint64(op) - np.uint64(1) >= n_ops - np.uint64(1):  # op in 1..n_ops-1
+        return True
+    bad = False
+    for j in range(3):
+        kind = kinds[op, 1 + j]
+        end = label_end if kind == KIND_LABEL else value_end
+        end = np.uint64(N_REGS) if kind == KIND_REG else end
+        end = np.uint64(1) if kind == KIND_NONE else end
+        w = x if j == 0 else (y if j == 1 else z)
+        bad |= np.uint64(w) >= end
+    return bad
+
+
+@njit(cache=True, nogil=True, inline="always")
 def validate(code, c0, n, nk, kinds):
     """Index of the first malformed instruction of ``code[c0 : c0 + 4n]``, or -1.
 
@@ -121,17 +137,24 @@ def validate(code, c0, n, nk, kinds):
     label_end = np.uint64(n + 1)
     for pc in range(n):
         b = c0 + 4 * pc
-        op = code[b]
-        if np.uint64(op) - np.uint64(1) >= n_ops - np.uint64(1):  # op in 1..n_ops-1
+        if _malformed(code[b], code[b + 1], code[b + 2], code[b + 3], n_ops, value_end, label_end, kinds):
             return pc
-        bad = False
-        for j in range(3):
-            kind = kinds[op, 1 + j]
-            end = label_end if kind == KIND_LABEL else value_end
-            end = np.uint64(N_REGS) if kind == KIND_REG else end
-            end = np.uint64(1) if kind == KIND_NONE else end
-            bad |= np.uint64(code[b + 1 + j]) >= end
-        if bad:
+    return -1
+
+
+@njit(cache=True, nogil=True, inline="always")
+def validate_into(src, c0, n, nk, kinds, dst):
+    """``validate`` of ``src[c0 : c0 + 4n]`` that copies each instruction into ``dst[4pc:]`` as it
+    checks it: one pass, every word read once, so the copy that runs is the one checked."""
+    n_ops = np.uint64(kinds.shape[0])
+    value_end = np.uint64(N_REGS + nk)
+    label_end = np.uint64(n + 1)
+    for pc in range(n):
+        b = c0 + 4 * pc
+        op, x, y, z = src[b], src[b + 1], src[b + 2], src[b + 3]
+        d = 4 * pc
+        dst[d], dst[d + 1], dst[d + 2], dst[d + 3] = op, x, y, z
+        if _malformed(op, x, y, z, n_ops, value_end, label_end, kinds):
             return pc
     return -1
 
@@ -782,19 +805,19 @@ def _run_loop(lo, hi, from_text, buf, text_off, code_in, code_off, consts_in, co
                     load_status = ST_PARSE_ERROR
                 elif n < 0:
                     load_status = ST_BAD_PROGRAM
+                # Parsed code is valid by construction; checking it anyway costs little and
+                # means no bug in the parser can ever turn into an out-of-bounds access.
+                elif validate(code, 0, n, nk, kinds) >= 0:
+                    load_status = ST_BAD_PROGRAM
             else:
                 c0 = code_off[p]
                 k0 = const_off[p]
                 n = (code_off[p + 1] - c0) // 4
                 nk = const_off[p + 1] - k0
-                for w in range(4 * n):
-                    code[w] = code_in[c0 + w]
                 for r in range(nk):
                     file[N_REGS + r] = consts_in[k0 + r]
-            # Parsed code is valid by construction; checking it anyway costs little and means
-            # no bug in the parser can ever turn into an out-of-bounds access.
-            if load_status == ST_OK and validate(code, 0, n, nk, kinds) >= 0:
-                load_status = ST_BAD_PROGRAM
+                if validate_into(code_in, c0, n, nk, kinds, code) >= 0:
+                    load_status = ST_BAD_PROGRAM
         if load_status != ST_OK:
             status[i] = load_status
             continue
