@@ -35,9 +35,10 @@ import time
 from pathlib import Path
 
 import numpy as np
+
 import cadmus
 from cadmus.reference import run_reference
-from cadmus.vm_kernel import MINIMAL_OPCODES, minimal_run
+from cadmus.vm_kernel import minimal_run
 
 ROOT = Path(__file__).resolve().parents[1]
 LOOP_ITERATIONS = 25_000_000  # 100M executed instructions

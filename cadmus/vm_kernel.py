@@ -13,7 +13,12 @@ at run time (memory address, stack pointers, input and output cursors, shift cou
 checked in the loop. The index arrays a batch comes with (program index, text, code and input
 offsets, output regions) are checked by ``vm.py`` and again once per chunk here; the parser
 checks each write against its scratch arrays' sizes. Nothing here raises: every outcome is a
-status code.
+status code. The batch loop works on views that count no references (``_borrowed``) of
+arrays its caller holds for the whole call: reference counting cost more per program than
+the programs themselves.
+
+The minimal switch loop at the end is no part of the VM: it is the limit `cadmus bench vm`
+measures the VM against.
 
 Nothing is compiled at import time; the first call compiles (or loads the cache).
 """
