@@ -9,6 +9,7 @@ import pytest
 from cadmus.cli import main
 from cadmus.eval.report import summarize, write_outputs
 from cadmus.results import group_runs, load_run, report
+from cadmus.results.runs import tokenizer_label
 from cadmus.results.tables import cell
 
 TRAIN = ["--preset", "tiny", "--n_layer", "1", "--n_embd", "32", "--n_head", "2", "--per_device_batch_size", "8",
@@ -165,3 +166,23 @@ def test_a_repeated_seed_is_shown_checked_for_identical_weights_and_counted_once
     assert "2 runs (seeds 1, 2)" in page and f"`{again}` repeats seed 1 of `{runs['s1']}`: byte-identical" in page
     table = page.split("#### completion, test: pass@1 by family and level\n\n")[1].split("\n\n")[0]
     assert "| arith | 0.500 / 0.250 |" in table  # seeds 1 and 2 once each (with the repeat: 0.583 / 0.250)
+
+
+def test_a_model_folders_own_eval_folders_are_found_and_tokenizers_tell_runs_apart(runs, tmp_path, tiny_data):
+    char, number = tmp_path / "char", tmp_path / "number"
+    for folder in (char, number):
+        shutil.copytree(runs["s1"] / "model", folder)
+        shutil.rmtree(folder / "checkpoints", ignore_errors=True)
+        write_eval(folder / "eval" / "completion", folder, tiny_data, SPECS[1])  # MODEL/eval/<suite>
+    tok = json.loads((number / "tokenizer.json").read_text())
+    tok["model"]["vocab"]["<|extra|>"] = len(tok["model"]["vocab"])  # another vocabulary
+    (number / "tokenizer.json").write_text(json.dumps(tok))
+    info = json.loads((number / "cadmus.json").read_text())
+    info["recipe"]["tokenizer_path"] = "/elsewhere/tok_number"
+    (number / "cadmus.json").write_text(json.dumps(info))
+    loaded = [load_run(char), load_run(number)]
+    assert [list(r.evals) for r in loaded] == [["completion"], ["completion"]]
+    groups = group_runs(loaded)
+    assert [[r.path for r in members] for _, members in groups] == [[char], [number]]
+    assert groups[1][0].endswith(" (tokenizer tok_number)") and "tokenizer" not in groups[0][0]
+    assert tokenizer_label("/x/cadmus/tokenizer") == tokenizer_label("char") == "char, shipped"

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Optional
 
 from ..provenance import file_sha256
+from ..resources import TOKENIZER_NAMES
 
 # Recipe keys that say where things are, or that only shape how the run was watched: runs that
 # differ only in these (and the seed) are seeds of one experiment.
@@ -241,11 +242,11 @@ def eval_folders(root: Path, depth: int = 2) -> list:
 
 
 def model_evals(folder) -> list:
-    """``(folder, summary)`` of the ``cadmus eval`` runs of a model folder: summaries in it, in a
-    subfolder, or in a sibling folder whose config names this model."""
+    """``(folder, summary)`` of the ``cadmus eval`` runs of a model folder: summaries in it, one or
+    two levels down (``MODEL/eval/<suite>``), or in a sibling folder whose config names this model."""
     folder = Path(folder).resolve()
-    candidates = [folder / "summary.json", *folder.glob("*/summary.json"), *folder.parent.glob("*/summary.json"),
-                  *folder.parent.glob("*/*/summary.json")]
+    candidates = [folder / "summary.json", *folder.glob("*/summary.json"), *folder.glob("*/*/summary.json"),
+                  *folder.parent.glob("*/summary.json"), *folder.parent.glob("*/*/summary.json")]
     found = {}
     for path in candidates:
         summary = read_json(path) if path not in found and path.is_file() else None
@@ -255,6 +256,15 @@ def model_evals(folder) -> list:
         if folder in path.parents or (model and Path(model).resolve() == folder):
             found[path] = summary
     return [(path.parent, summary) for path, summary in sorted(found.items())]
+
+
+def tokenizer_label(path) -> str:
+    """A recipe's ``tokenizer_path`` as a title: the shipped tokenizer by its name, others by folder."""
+    shipped = {name: Path("cadmus", *parts) for name, parts in TOKENIZER_NAMES.items()}
+    for name, folder in shipped.items():
+        if str(path) == name or Path(path).parts[-len(folder.parts):] == folder.parts:
+            return f"{name}, shipped"
+    return Path(path).name
 
 
 def _order_phases(phases: list) -> list:
@@ -284,6 +294,9 @@ def _train_config(phases: list) -> dict:
         if (recipe.get("max_minutes") and recipe.get("max_minutes_mode", "fit") == "fit"
                 and "steps_run" not in phase.info):
             recipe.pop("max_steps", None)  # an older cadmus.json's time-fitted value: it varies between seeds
+        tokenizer = phase.path / "tokenizer.json"  # the vocabulary shapes the model; its path does not
+        if tokenizer.is_file():
+            recipe["tokenizer_sha256"] = file_sha256(tokenizer)
         return {"recipe_file": Path(phase.info.get("recipe_file") or "").name, **recipe}
 
     return {"kind": "train", "phases": [recipe_key(p) for p in phases]}
@@ -317,6 +330,8 @@ def train_run(path: Path, phases: list, found: list) -> Run:
     commands = [p.command() for p in phases] + [c for e in evals.values() for c in e.commands()]
     machine = next((p.info["machine"] for p in reversed(phases) if p.info.get("machine")), None)
     title = Path(last.info.get("recipe_file") or path.name).stem if last else path.name
+    if last and last.recipe.get("tokenizer_path"):
+        title += f" (tokenizer {tokenizer_label(last.recipe['tokenizer_path'])})"
     config = _train_config(phases) if phases else {"kind": "eval", "path": str(path.resolve())}
     return Run(path, "train" if phases else "eval", last.recipe.get("seed") if last else None, phases, evals,
                commands, machine, config, title, dataset=_dataset_hashes(phases, evals))
