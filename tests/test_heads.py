@@ -252,3 +252,27 @@ def test_a_head_split_between_the_source_and_one_distractor_is_not_detected(mode
     scores.add(tokens, att)
     assert scores.scores()["answer_source"][0, 0] == pytest.approx(0.5)
     assert scores.detected()["answer_source"] == []
+
+
+def test_a_head_that_looks_up_only_where_an_assert_reads_is_found_in_its_line_group(model_dir):  # noqa: F811
+    """Head 0 looks the register up from the assert line only, head 1 from the mov line only: each
+    scores 0.5 over all look-up queries (not detected there), 1.0 within its own line group."""
+    text = "mov o 41\nmov b 49\nmov i o\nassert i "
+    tokens = _tokens(model_dir, text, "41")
+    target, q = heads.lookup(tokens)
+    at_assert, at_mov = len(text) - 2, text.index("mov i o") + 6  # the read `i` and the read `o`
+    assert np.flatnonzero(q).tolist() == [at_mov, at_assert]
+    n = len(tokens.ids)
+    att = np.tile(np.eye(n), (1, 2, 1, 1))
+    for head, query in ((0, at_assert), (1, at_mov)):
+        att[0, head, query] = target[query] / target[query].sum()
+    scores = heads.HeadScores(1, 2)
+    for _ in range(heads.MIN_GROUP_QUERIES):
+        scores.add(tokens, att)
+    assert scores.scores()["lookup"][0].tolist() == pytest.approx([0.5, 0.5])
+    assert scores.detected()["lookup"] == []
+    assert scores.detected_by_line()["lookup"] == ["L0H0 (assert)", "L0H1 (mov)"]
+    assert scores.detected_by_line(min_queries=heads.MIN_GROUP_QUERIES + 1)["lookup"] == []
+    rep = heads.report(scores)
+    assert {(g["pattern"], g["line"]) for g in rep["line_groups"]} >= {("lookup", "assert"), ("lookup", "mov")}
+    assert "- lookup within a line group: L0H0 (assert), L0H1 (mov)" in heads.markdown(rep)

@@ -16,6 +16,12 @@ A head's score on a pattern is its attention mass on the pattern's keys, average
 pattern's queries in every prompt; ``uniform`` is what attention spread evenly over the
 visible tokens would score. A head is *detected* for a pattern when its score is at least
 ``threshold`` and at least ``ratio`` times the uniform score: nothing is told where to look.
+
+The same scores are also kept per *reading line*: the queries grouped by the mnemonic of the line
+they sit on (``assert``, ``mov``, ``add``, ...). A trained model may look a register up with one
+head where an ``assert`` reads it and with others inside arithmetic lines; averaged over all
+queries such a head sits near uniform, while within its group it stands out. A head detected in a
+group of at least ``MIN_GROUP_QUERIES`` queries is listed as e.g. ``L0H15 (assert)``.
 """
 from __future__ import annotations
 
@@ -30,6 +36,7 @@ from .annotate import writer_lines
 
 DEFAULT_THRESHOLD = 0.6  # well over half: a head split evenly between the right line and one other scores 0.5
 DEFAULT_RATIO = 2.0  # and twice what uniform attention would put there
+MIN_GROUP_QUERIES = 20  # fewer queries in a line group and its score is noise
 
 
 def lookup(tokens) -> tuple:
@@ -128,6 +135,7 @@ class HeadScores:
     mass: dict = field(default_factory=dict)
     uniform: dict = field(default_factory=dict)
     queries: dict = field(default_factory=dict)
+    by_line: dict = field(default_factory=dict)  # (pattern, mnemonic) -> [mass, uniform, queries]
     prompts: int = 0
     example: Optional[Example] = None
 
@@ -148,9 +156,17 @@ class HeadScores:
             if not q.any():
                 continue
             on_target = (attentions[:, :, q, :] * target[q][None, None]).sum(-1)  # (layer, head, queries)
+            uniform = target[q].sum(-1) / visible[q]
             self.mass[name] += on_target.sum(-1)
-            self.uniform[name] += float((target[q].sum(-1) / visible[q]).sum())
+            self.uniform[name] += float(uniform.sum())
             self.queries[name] += int(q.sum())
+            mnemonics = np.asarray([op or "-" for op in tokens.columns["opcode"]], dtype=object)[q]
+            for mnemonic in sorted(set(mnemonics)):
+                sel = mnemonics == mnemonic
+                acc = self.by_line.setdefault((name, mnemonic), [np.zeros((self.n_layer, self.n_head)), 0.0, 0])
+                acc[0] += on_target[:, :, sel].sum(-1)
+                acc[1] += float(uniform[sel].sum())
+                acc[2] += int(sel.sum())
         if self.prompts == self.example_index:
             self.example = Example(list(tokens.columns["token"]), attentions.copy(), targets)
         self.prompts += 1
@@ -174,6 +190,23 @@ class HeadScores:
         return out
 
 
+    def line_groups(self, min_queries: int = MIN_GROUP_QUERIES) -> dict:
+        """(pattern, mnemonic) -> (scores (layer, head), uniform, queries), for the groups of at
+        least ``min_queries`` queries."""
+        return {key: (mass / n, uniform / n, n) for key, (mass, uniform, n) in sorted(self.by_line.items())
+                if n >= min_queries}
+
+    def detected_by_line(self, threshold: float = DEFAULT_THRESHOLD, ratio: float = DEFAULT_RATIO,
+                         min_queries: int = MIN_GROUP_QUERIES) -> dict:
+        """pattern -> heads detected within one reading-line group, ``L0H15 (assert)``, best first."""
+        out = {name: [] for name in self.patterns}
+        for (name, mnemonic), (s, uniform, _) in self.line_groups(min_queries).items():
+            ok = (s >= threshold) & (s >= ratio * uniform)
+            out[name] += [(float(s[lh]), f"{head_name(int(lh[0]), int(lh[1]))} ({mnemonic})")
+                          for lh in zip(*np.nonzero(ok))]
+        return {name: [label for _, label in sorted(found, key=lambda x: -x[0])] for name, found in out.items()}
+
+
 def head_name(layer: int, head: int) -> str:
     return f"L{layer}H{head}"
 
@@ -185,9 +218,15 @@ def report(scores: HeadScores, threshold: float = DEFAULT_THRESHOLD, ratio: floa
     for layer in range(scores.n_layer):
         for h in range(scores.n_head):
             heads[head_name(layer, h)] = {name: _num(s[name][layer, h]) for name in scores.patterns}
+    groups = [{"pattern": name, "line": mnemonic, "queries": n, "uniform": _num(u),
+               "best": [[head_name(*divmod(int(k), scores.n_head)), _num(s_g.flat[k])]
+                        for k in np.argsort(-np.nan_to_num(s_g, nan=-1), axis=None)[:3]]}
+              for (name, mnemonic), (s_g, u, n) in scores.line_groups().items()]
     return {"prompts": scores.prompts, "queries": dict(scores.queries),
             "uniform": {k: _num(v) for k, v in uniform.items()}, "threshold": threshold, "ratio": ratio,
-            "detected": scores.detected(threshold, ratio), "heads": heads}
+            "detected": scores.detected(threshold, ratio), "heads": heads,
+            "min_group_queries": MIN_GROUP_QUERIES, "line_groups": groups,
+            "detected_by_line": scores.detected_by_line(threshold, ratio)}
 
 
 def _num(x) -> Optional[float]:
@@ -206,6 +245,15 @@ def markdown(rep: dict) -> str:
         lines.append(f"| {hname} | " + " | ".join(cells) + " |")
     lines.append("| uniform | " + " | ".join(_cell(rep["uniform"][n], False) for n in names) + " |")
     lines += [""] + [f"- {n}: {', '.join(rep['detected'][n]) or 'no head'}" for n in names]
+    if rep.get("line_groups"):
+        lines += ["", f"By reading line (queries grouped by their line's mnemonic; groups of at least "
+                      f"{rep['min_group_queries']} queries):", "",
+                  "| pattern | line | queries | uniform | best heads |", "|---|---|---:|---:|---|"]
+        for g in rep["line_groups"]:
+            best = ", ".join(f"{h} {v:.3f}" for h, v in g["best"] if v is not None)
+            lines.append(f"| {g['pattern']} | {g['line']} | {g['queries']} | {_cell(g['uniform'], False)} | {best} |")
+        lines += [""] + [f"- {n} within a line group: {', '.join(rep['detected_by_line'][n]) or 'no head'}"
+                         for n in names]
     return "\n".join(lines) + "\n"
 
 
