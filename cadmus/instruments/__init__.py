@@ -6,7 +6,10 @@
 * :mod:`.inspect`: ``cadmus inspect``: per prompt token, the annotations, every layer's
   hidden state and optionally the attention, written as a ``datasets`` folder.
 * :mod:`.heads`: ``cadmus inspect --heads``: every attention head scored on named patterns
-  (register look-up, previous token, previous mention of the same register).
+  (register look-up, previous token, previous mention of the same register), over all queries
+  and per reading line.
+* :mod:`.ablation`: ``cadmus inspect --ablate``: every head zeroed in turn, the answers scored
+  again: which heads the model needs.
 * :mod:`.probe`: ``cadmus probe``: linear probes per layer, trained on one split and scored
   on others.
 

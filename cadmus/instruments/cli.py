@@ -9,6 +9,7 @@ import sys
 import tempfile
 from pathlib import Path
 
+from . import ablation as ablation_mod
 from . import heads as heads_mod
 from . import probe as probe_mod
 from .inspect import SUITES, InspectError
@@ -51,10 +52,22 @@ def cmd_inspect(args) -> int:
                                             for s, n in meta["tokens"].items()))
     if skipped:
         print(f"skipped {len(skipped)} prompt(s) longer than the model's {cfg.n_positions} positions")
+    detected = None
     if scorer:
         rep = heads_mod.write(scorer, args.out, args.heads_threshold, args.heads_ratio)
         print(heads_mod.markdown(rep), end="")
         print(f"wrote {Path(args.out) / 'heads.md'}, heads.json, heads.png")
+        detected = {}  # pattern -> labels, a head detected over all queries not repeated for its line group
+        for pattern, overall in rep["detected"].items():
+            by_line = [label for label in rep["detected_by_line"][pattern] if label.split(" ")[0] not in overall]
+            detected[pattern] = overall + by_line
+    if args.ablate:
+        rows = ablation_mod.answer_rows(items, tokenizer, args.suite, max_len=cfg.n_positions)
+        result = ablation_mod.ablate_heads(model, rows, tokenizer.pad_token_id, batch_size=max(args.batch_size, 32),
+                                           device=device, progress=True)
+        rep = ablation_mod.write(result, args.out, cfg.n_layer, cfg.n_head, args.ablate_threshold, detected)
+        print(ablation_mod.markdown(rep), end="")
+        print(f"wrote {Path(args.out) / 'ablation.md'}, ablation.json, ablation.png")
     return 0
 
 
@@ -117,6 +130,11 @@ def register(sub) -> None:
     p.add_argument("--heads-ratio", type=float, default=heads_mod.DEFAULT_RATIO,
                    help="... and at least this many times what uniform attention scores")
     p.add_argument("--heads-prompt", type=int, default=0, help="which prompt (in order) the heatmap shows")
+    p.add_argument("--ablate", action="store_true",
+                   help="zero each head in turn and score the answers again (teacher-forced exact match): "
+                        "ablation.md, ablation.json, ablation.png in --out; with --heads, the detected heads' drops")
+    p.add_argument("--ablate-threshold", type=float, default=ablation_mod.DEFAULT_THRESHOLD,
+                   help="a head is needed when zeroing it lowers the exact match by at least this")
     p.add_argument("--batch-size", type=int, default=8)
     p.add_argument("--device", default="auto", help="cpu, cuda, ... (default: cuda when available)")
     p.set_defaults(func=_guard(cmd_inspect))
