@@ -186,3 +186,11 @@ def test_a_model_folders_own_eval_folders_are_found_and_tokenizers_tell_runs_apa
     assert [[r.path for r in members] for _, members in groups] == [[char], [number]]
     assert groups[1][0].endswith(" (tokenizer tok_number)") and "tokenizer" not in groups[0][0]
     assert tokenizer_label("/x/cadmus/tokenizer") == tokenizer_label("char") == "char, shipped"
+
+
+def test_groups_of_one_title_are_told_apart_by_the_settings_they_differ_in(runs, tmp_path):
+    namesake = tmp_path / "s1"  # the lr run under the seed runs' folder name: the same title
+    shutil.copytree(runs["lr"], namesake)
+    groups = group_runs([load_run(runs["s1"]), load_run(namesake), load_run(runs["s2"])])
+    assert [(title, len(members)) for title, members in groups] == [
+        ("s1 (learning_rate 0.001)", 2), ("s1 (learning_rate 0.005)", 1)]

@@ -397,14 +397,38 @@ def load_run(path) -> Run:
 
 
 def group_runs(runs: list) -> list:
-    """Runs of one configuration (seeds apart), in the order first given: ``[(title, [runs])]``."""
+    """Runs of one configuration (seeds apart), in the order first given: ``[(title, [runs])]``.
+    Groups that would share a title are told apart by the settings they differ in."""
     groups: dict = {}
     for run in runs:
         groups.setdefault(run.key(), []).append(run)
-    titles: dict = {}
+    by_title: dict = {}
+    for members in groups.values():
+        by_title.setdefault(members[0].title, []).append(members)
     out = []
     for members in groups.values():
         title = members[0].title
-        titles[title] = titles.get(title, 0) + 1
-        out.append((title if titles[title] == 1 else f"{title} ({titles[title]})", members))
+        rivals = by_title[title]
+        if len(rivals) > 1:
+            title = f"{title} ({_difference(members[0], [r[0] for r in rivals]) or rivals.index(members) + 1})"
+        out.append((title, members))
     return out
+
+
+def _flat(obj, prefix: str = "") -> dict:
+    if isinstance(obj, dict):
+        return {k: v for key, value in obj.items() for k, v in _flat(value, f"{prefix}{key}.").items()}
+    if isinstance(obj, list):
+        return {k: v for i, value in enumerate(obj) for k, v in _flat(value, f"{prefix}{i}.").items()}
+    return {prefix[:-1]: obj}
+
+
+def _difference(run: Run, rivals: list, most: int = 2) -> str:
+    """``key value`` of the settings (at most ``most``) in which ``run``'s configuration differs
+    from another run's of the same title; a key is named by its last part (``max_steps 3600``)."""
+    mine = _flat(run.config)
+    others = [_flat(r.config) for r in rivals if r is not run]
+    keys = [k for k in sorted(set(mine).union(*others)) if any(o.get(k) != mine.get(k) for o in others)]
+    keys = [k for k in keys if not k.endswith("sha256")] or keys  # a hash says less than a setting
+    shown = [f"{k.split('.')[-1]} {mine.get(k, '-')}" for k in keys[:most]]
+    return ", ".join(shown) + (" ..." if len(keys) > most else "")
