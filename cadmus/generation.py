@@ -75,17 +75,24 @@ def stop_criterion(tokenizer, stops: Sequence[str], prompt_width: int):
     return StopOnText()
 
 
+def prompt_lengths(tokenizer, prompts: Sequence[str]) -> list:
+    """Each prompt's length in tokens, encoded as :func:`generate` encodes it."""
+    return [len(r) for r in tokenizer(list(prompts), add_special_tokens=False,
+                                      split_special_tokens=True)["input_ids"]] if prompts else []
+
+
 def generate(model, tokenizer, prompts: Sequence[str], stops: Sequence[str], settings: GenerationSettings,
-             device=None, synced: bool = False) -> tuple:
+             device=None, synced: bool = False, calls: Optional[int] = None) -> tuple:
     """``(samples, stats)``: ``samples[i]`` is the list of ``settings.n`` :class:`Sample` of
     ``prompts[i]``; ``stats`` counts rows, tokens and seconds. ``synced``: every process keeps
-    stepping until all are done (``synced_gpus``, for models sharded across processes)."""
+    stepping until all are done (``synced_gpus``, for models sharded across processes).
+    ``calls``: make at least this many ``generate`` calls, the extra ones on a one-line filler
+    whose output is dropped: synced processes must all make the same number, or one waits forever."""
     import torch
 
     device = device if device is not None else model.device
     limit = model.config.n_positions
-    lengths = [len(r) for r in tokenizer(list(prompts), add_special_tokens=False,
-                                         split_special_tokens=True)["input_ids"]] if prompts else []
+    lengths = prompt_lengths(tokenizer, prompts)
     rows = [i for i in range(len(prompts)) for _ in range(settings.n)]
     order = sorted(range(len(rows)), key=lambda r: lengths[rows[r]])
     fits = [r for r in order if lengths[rows[r]] < limit]
@@ -104,6 +111,8 @@ def generate(model, tokenizer, prompts: Sequence[str], stops: Sequence[str], set
                                         device, synced)
             for r, (ids, logp) in zip(chunk, generated):
                 out[r] = _sample(tokenizer, stops, ids, logp, stats)
+        for _ in range(-(-len(fits) // settings.batch_size), calls or 0):
+            _generate_batch(model, tokenizer, [SYNC_FILLER], stops, settings, device, synced)
     finally:  # a training run goes on in train mode
         model.train(was_training)
     stats["seconds"] = time.perf_counter() - start
@@ -169,6 +178,16 @@ def tokens_covering(tokenizer, ids, n_chars: int) -> int:
     return len(ids)
 
 
+SYNC_FILLER = "\n"  # what a synced process with no batch left generates from, to keep in step
+
+
+def synced_calls(tokenizer, prompts: Sequence[str], settings: GenerationSettings, limit: int, world: int) -> int:
+    """The most ``generate`` calls any process makes on its slice (``rank::world``) of ``prompts``:
+    every process can count them all, since each holds every prompt."""
+    fits = [n < limit for n in prompt_lengths(tokenizer, prompts)]
+    return max(-(-sum(fits[r::world]) * settings.n // settings.batch_size) for r in range(world))
+
+
 def generate_sharded(model, tokenizer, prompts: Sequence[str], stops: Sequence[str], settings: GenerationSettings,
                      accelerator=None, synced: bool = False) -> tuple:
     """:func:`generate` over this process's slice of ``prompts`` (``rank::world``, seed + rank),
@@ -184,7 +203,9 @@ def generate_sharded(model, tokenizer, prompts: Sequence[str], stops: Sequence[s
     rank, world = accelerator.process_index, accelerator.num_processes
     mine = list(range(rank, len(prompts), world))
     local = settings if settings.seed is None else replace(settings, seed=settings.seed + rank)
-    samples, stats = generate(model, tokenizer, [prompts[i] for i in mine], stops, local, accelerator.device, synced)
+    calls = synced_calls(tokenizer, prompts, settings, model.config.n_positions, world) if synced else None
+    samples, stats = generate(model, tokenizer, [prompts[i] for i in mine], stops, local, accelerator.device, synced,
+                              calls)
     merged = [None] * len(prompts)
     total = {}
     for indices, part, st in gather_object([(mine, samples, stats)]):

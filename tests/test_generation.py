@@ -155,6 +155,37 @@ def test_sharded_samples_merge_in_prompt_order(model, tok, monkeypatch):
     assert [s.logprob for g in merged for s in g] == pytest.approx([s.logprob for g in whole for s in g], abs=1e-4)
 
 
+def test_synced_processes_make_the_same_number_of_generate_calls(tok, monkeypatch):
+    """Under synced_gpus a process that stops calling generate leaves the others waiting forever:
+    with 5 prompts on 2 processes (one too long), batches of 1, each process makes 2 calls."""
+    import accelerate.utils
+
+    model = _tiny(tok, n_positions=24)
+    prompts = ["mov a 1\n", PROMPTS[3], "out 2\n", "out 3\n", "out 4\n"]  # PROMPTS[3] is too long
+    calls, real = [], generation._generate_batch
+
+    def counted(model, tokenizer, texts, *args):
+        calls[-1].append(list(texts))
+        return real(model, tokenizer, texts, *args[:-1], False)  # one process here: nothing to sync with
+
+    class Proc:
+        num_processes, device = 2, "cpu"
+
+        def __init__(self, rank):
+            self.process_index = rank
+
+    monkeypatch.setattr(generation, "_generate_batch", counted)
+    monkeypatch.setattr(accelerate.utils, "gather_object", lambda part: part)
+    settings = GenerationSettings(max_new_tokens=4, batch_size=1)
+    for synced in (False, True):
+        for rank in (0, 1):  # rank 0: prompts 0, 2, 4 (three calls); rank 1: prompt 3 alone (1 is too long)
+            calls.append([])
+            generation.generate_sharded(model, tok, prompts, ("\n",), settings, Proc(rank), synced=synced)
+    assert [len(c) for c in calls] == [3, 1, 3, 3]
+    assert calls[3][1:] == [[generation.SYNC_FILLER]] * 2  # the extra calls run the filler
+    assert generation.synced_calls(tok, prompts, settings, 24, 2) == 3
+
+
 def test_stop_criterion_marks_rows_individually(tok):
     from cadmus.tokenization import encode
 
