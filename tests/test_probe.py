@@ -143,3 +143,12 @@ def test_cli_names_what_is_wrong(inspection, tmp_path, capsys):  # noqa: F811
     assert "valid not in the inspection" in capsys.readouterr().err
     assert main(["probe", str(tmp_path), "--out", str(tmp_path / "o")]) == 2
     assert "not an inspection folder" in capsys.readouterr().err
+
+
+def test_answer_first_and_last_digit_label_the_prompts_last_token():
+    cols = {"is_last": [False, True, True, True], "answer": [None, -37, 40, None]}
+    first, last = probe.TARGETS["answer_first"], probe.TARGETS["answer_last_digit"]
+    assert [first.rows(cols, i) for i in range(4)] == [False, True, True, False]
+    assert [first.label(cols, i) for i in (1, 2)] == ["-", "4"]
+    assert [last.label(cols, i) for i in (1, 2)] == ["7", "0"]
+    assert first.kind == last.kind == "classification"

@@ -59,13 +59,20 @@ def _reg(c, i):
     return c["role"][i] == "register" and c["value"][i] is not None
 
 
+def _last(c, i):
+    return c["is_last"][i] and c["answer"][i] is not None
+
+
 TARGETS = {t.name: t for t in (
     Target("value", "regression", ("role", "value"), _reg, lambda c, i: float(c["value"][i])),
     Target("last_digit", "classification", ("role", "value"), _reg, lambda c, i: str(abs(c["value"][i]) % 10)),
     Target("sign", "classification", ("role", "value"), _reg, lambda c, i: str(int(np.sign(c["value"][i])))),
     Target("magnitude", "classification", ("role", "value"), _reg, lambda c, i: _digits(c["value"][i])),
-    Target("answer", "regression", ("is_last", "answer"),
-           lambda c, i: c["is_last"][i] and c["answer"][i] is not None, lambda c, i: float(c["answer"][i])),
+    Target("answer", "regression", ("is_last", "answer"), _last, lambda c, i: float(c["answer"][i])),
+    # what the model emits first (a digit or "-") and the units digit, at the prompt's last token
+    Target("answer_first", "classification", ("is_last", "answer"), _last, lambda c, i: str(c["answer"][i])[0]),
+    Target("answer_last_digit", "classification", ("is_last", "answer"), _last,
+           lambda c, i: str(abs(c["answer"][i]) % 10)),
     Target("opcode", "classification", ("slot", "opcode"),
            lambda c, i: c["slot"][i] >= 1 and c["opcode"][i] != "", lambda c, i: c["opcode"][i]),
 )}
