@@ -63,6 +63,23 @@ def test_training_learns_and_writes_a_complete_output_dir(dsdir, tmp_path):
     assert kept == ["step-0000040"] or kept == ["step-0000020", "step-0000040"]
 
 
+
+def test_git_revision_is_the_one_the_run_started_at(dsdir, tmp_path, monkeypatch):
+    from cadmus.train import trainer
+
+    head = {"rev": "revision-at-start"}
+    monkeypatch.setattr(trainer, "git_revision", lambda: head["rev"])
+    real_loop = trainer.loop
+
+    def commit_then_loop(*args):  # a commit lands in the checkout while the run trains
+        head["rev"] = "committed-while-training"
+        return real_loop(*args)
+
+    monkeypatch.setattr(trainer, "loop", commit_then_loop)
+    out = tmp_path / "run"
+    run_inprocess(dsdir, out, "--max_steps", "2", "--save_steps", "0", "--accuracy_samples", "0")
+    assert json.loads((out / "cadmus.json").read_text())["git_revision"] == "revision-at-start"
+
 def test_output_dir_loads_as_plain_transformers(dsdir, tmp_path):
     from transformers import AutoModelForCausalLM, AutoTokenizer
 

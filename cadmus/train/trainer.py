@@ -223,6 +223,7 @@ class Run:
     eval_loader: object
     resume_from: Optional[Path]
     out: Path
+    git_revision: Optional[str] = None  # read at set-up: a commit made while the run trains is not its code
 
 
 def train(margs, dargs, targs, recipe_path=None) -> dict:
@@ -265,7 +266,7 @@ def setup(margs, dargs, targs, schedule) -> Run:
     # Not prepared: accelerate would step it once per process; our schedule counts optimizer steps.
     accelerator.register_for_checkpointing(scheduler)
     return Run(accelerator, tokenizer, prep, config, n_params, model, optimizer, scheduler, sampler, loader,
-               eval_loader, resume_from, out)
+               eval_loader, resume_from, out, git_revision())
 
 
 def initial_model(margs, config):
@@ -495,7 +496,7 @@ def run_summary(run: Run, final: dict, args: tuple, recipe_path) -> dict:
                     "train_blocks": len(prep.train), "non_pad_share": prep.non_pad_share},
         "model": {"preset": margs.preset, "parameters": run.n_params, "context_length": prep.context_length,
                   "n_positions": prep.n_positions},
-        "git_revision": git_revision(),
+        "git_revision": run.git_revision,
         "machine": machine(),
         "num_processes": accelerator.num_processes,
         "mixed_precision": accelerator.mixed_precision,
