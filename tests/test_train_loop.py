@@ -63,7 +63,6 @@ def test_training_learns_and_writes_a_complete_output_dir(dsdir, tmp_path):
     assert kept == ["step-0000040"] or kept == ["step-0000020", "step-0000040"]
 
 
-
 def test_git_revision_is_the_one_the_run_started_at(dsdir, tmp_path, monkeypatch):
     from cadmus.train import trainer
 
@@ -79,6 +78,7 @@ def test_git_revision_is_the_one_the_run_started_at(dsdir, tmp_path, monkeypatch
     out = tmp_path / "run"
     run_inprocess(dsdir, out, "--max_steps", "2", "--save_steps", "0", "--accuracy_samples", "0")
     assert json.loads((out / "cadmus.json").read_text())["git_revision"] == "revision-at-start"
+
 
 def test_output_dir_loads_as_plain_transformers(dsdir, tmp_path):
     from transformers import AutoModelForCausalLM, AutoTokenizer

@@ -223,7 +223,7 @@ class Run:
     eval_loader: object
     resume_from: Optional[Path]
     out: Path
-    git_revision: Optional[str] = None  # read at set-up: a commit made while the run trains is not its code
+    git_revision: Optional[str]  # read at set-up: a commit made while the run trains is not its code
 
 
 def train(margs, dargs, targs, recipe_path=None) -> dict:
